@@ -1,0 +1,263 @@
+"""The `longctx-eval` command: thin typer commands over the library functions."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+import yaml
+
+from longctx_eval.config import ConfigError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Measure how far a model's context really reaches, and which RoPE method gets it furthest.",
+)
+
+EXIT_CONFIG = 2
+
+
+class ProgressStyle(str, Enum):
+    auto = "auto"
+    rich = "rich"
+    plain = "plain"
+
+
+def _die(lines: list[str], code: int = EXIT_CONFIG) -> NoReturn:
+    for line in lines:
+        typer.echo(f"error: {line}", err=True)
+    raise typer.Exit(code)
+
+
+def _config_error(exc: ConfigError) -> NoReturn:
+    _die([f"{loc}: {msg}" if loc else msg for loc, msg in exc.problems])
+
+
+def _load_plan(config_path: Path) -> Any:
+    from longctx_eval.config import load_sweep
+    from longctx_eval.plan import make_plan
+
+    try:
+        return make_plan(load_sweep(config_path))
+    except ConfigError as exc:
+        _config_error(exc)
+
+
+@app.command()
+def run(
+    config: Annotated[Path, typer.Argument(help="sweep YAML")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="results directory")] = None,
+    progress: Annotated[ProgressStyle, typer.Option(help="progress display")] = ProgressStyle.auto,
+) -> None:
+    """Run a sweep: every cell not finished yet. Exit 0: all ok; 1: some cell failed; 2: bad config."""
+    from longctx_eval.progress import PlainProgress, RichProgress
+    from longctx_eval.report import write_report
+    from longctx_eval.runner import run_plan
+
+    plan = _load_plan(config)
+    out = output or Path("results") / plan.config.name
+    use_rich = progress == ProgressStyle.rich or (progress == ProgressStyle.auto and sys.stderr.isatty())
+    summary = run_plan(plan, out, RichProgress() if use_rich else PlainProgress())
+    if summary.counts["ok"] + summary.already_done:
+        write_report(out)
+    _print_summary(out, summary)
+    if summary.interrupted:
+        typer.echo(f"interrupted: finished cells are kept; run the same command again to resume ({out})", err=True)
+        raise typer.Exit(130)
+    raise typer.Exit(1 if summary.failed else 0)
+
+
+def _print_summary(out: Path, summary: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from longctx_eval.report import tables
+    from longctx_eval.store import read_records
+
+    console = Console(stderr=True)
+    for t in tables(read_records(out)):
+        table = Table(title=f"{t.task} ({t.metric})", title_justify="left")
+        table.add_column("model")
+        table.add_column("method")
+        for n in t.lengths:
+            table.add_column(str(n), justify="right")
+        for model, label, texts in t.rows:
+            table.add_row(model, label, *(texts.get(n, "") for n in t.lengths))
+        console.print(table)
+    c = summary.counts
+    console.print(
+        f"{summary.total} cells: {c['ok']} ok, {c['failed']} failed, {c['skipped']} skipped, "
+        f"{summary.already_done} already finished → {out}"
+    )
+
+
+@app.command()
+def validate(config: Annotated[Path, typer.Argument(help="sweep YAML")]) -> None:
+    """Check a sweep YAML (and the models' configs and tokenizers) without running anything."""
+    plan = _load_plan(config)
+    groups = {c.group for c in plan.cells}
+    typer.echo(
+        f"ok: {len(plan.cells)} cells ({len(plan.models)} models, {len(groups)} model × method@factor groups, "
+        f"{len(plan.config.tasks)} tasks, {len(plan.config.lengths)} lengths)"
+    )
+
+
+@app.command()
+def report(directory: Annotated[Path, typer.Argument(help="results directory")]) -> None:
+    """Write DIR/leaderboard.md and DIR/leaderboard.csv from DIR/records.jsonl."""
+    from longctx_eval.report import write_report
+
+    try:
+        paths = write_report(directory)
+    except FileNotFoundError as exc:
+        _die([str(exc)])
+    for p in paths:
+        typer.echo(str(p))
+
+
+@app.command("ls")
+def list_registered() -> None:
+    """List the registered methods, tasks and backends."""
+    from longctx_eval.backends import BACKENDS
+    from longctx_eval.rope.methods import METHODS
+    from longctx_eval.task import TASKS, load_task_plugins
+
+    load_task_plugins()
+    typer.echo("methods:")
+    for name in METHODS:
+        typer.echo(f"  {name:<12} {METHODS.get(name).summary}")
+    typer.echo("tasks:")
+    for name in TASKS:
+        cls = TASKS.get(name)
+        doc = (sys.modules[cls.__module__].__doc__ or "").strip().splitlines()
+        typer.echo(f"  {name:<12} {doc[0] if doc else ''} (v{cls.version}, {cls.__module__})")
+    typer.echo("backends:")
+    for name in BACKENDS:
+        typer.echo(f"  {name:<12} {BACKENDS.get(name).summary}")
+
+
+def _parse_params(values: list[str]) -> dict[str, Any]:
+    out = {}
+    for item in values:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            _die([f"--param: expected KEY=VALUE, got {item!r}"])
+        out[key.strip()] = yaml.safe_load(raw)
+    return out
+
+
+@app.command()
+def rope(
+    model: Annotated[str, typer.Option(help="model directory or hub id (only its config is read)")],
+    method: Annotated[str, typer.Option(help="method name (see `longctx-eval ls`)")],
+    factor: Annotated[float, typer.Option(help="scale factor s")] = 1.0,
+    target_length: Annotated[int | None, typer.Option(help="length to count rotations at (default L·s)")] = None,
+    original_context: Annotated[int | None, typer.Option(help="override the trained context L")] = None,
+    factors_file: Annotated[Path | None, typer.Option(help="longrope factors JSON")] = None,
+    param: Annotated[list[str] | None, typer.Option(help="method setting KEY=VALUE (repeatable)")] = None,
+    revision: Annotated[str | None, typer.Option(help="hub revision")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Show what a method does to each rotary pair of a model (needs only the model's config)."""
+    from longctx_eval.rope.analysis import analyse
+    from longctx_eval.rope.base import RopeConfigError, read_rope_base
+    from longctx_eval.rope.longrope_factors import FactorsFileError, load_factors
+    from longctx_eval.rope.methods import METHODS, ScalingSpec
+    from longctx_eval.registry import UnknownNameError
+
+    try:
+        definition = METHODS.get(method)
+    except UnknownNameError as exc:
+        _die([f"--method: {exc}"])
+    params_raw = _parse_params(param or [])
+    try:
+        if factors_file is not None:
+            factors = load_factors(factors_file)
+            params = factors.params(str(factors_file))
+            factor = factors.factor
+        else:
+            params = definition.params_model.model_validate(params_raw)
+    except (FactorsFileError, ValueError) as exc:
+        _die([f"--param: {exc}".splitlines()[0]])
+    config = _model_config(model, revision)
+    try:
+        base = read_rope_base(config, original_context)
+        spec = ScalingSpec(method, factor, params)
+        result = analyse(config, base, spec, target_length or int(base.original_context * factor))
+    except (RopeConfigError, ValueError) as exc:
+        _die([str(exc)])
+    if as_json:
+        typer.echo(json.dumps(result.to_json(), indent=2))
+        return
+    _print_rope_table(result, spec.label())
+
+
+def _model_config(model: str, revision: str | None) -> Any:
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(model, revision=revision)
+    except Exception as exc:
+        text = str(exc).strip().splitlines()
+        _die([f"--model: cannot read the config of {model!r}: {text[0] if text else type(exc).__name__}"])
+
+
+def _print_rope_table(result: Any, label: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(
+        title=f"{label}: L={result.original_context}, target {result.target_length} tokens, "
+        f"attention factor {result.attention_factor:.4f}",
+        title_justify="left",
+    )
+    for col in ("pair", "λ before", "λ after", "ratio", f"rotations @ {result.target_length}", "kind"):
+        table.add_column(col, justify="right" if col != "kind" else "left")
+    for p in result.pairs:
+        table.add_row(
+            str(p.pair),
+            f"{p.wavelength_before:.4g}",
+            f"{p.wavelength_after:.4g}",
+            f"{p.ratio:.4g}",
+            f"{p.rotations_at_target:.4g}",
+            p.kind,
+        )
+    Console().print(table)
+    typer.echo(f"rope_parameters: {json.dumps(result.rope_parameters)}")
+
+
+@app.command("longrope-factors")
+def longrope_factors(
+    model: Annotated[str, typer.Option(help="model directory or hub id (only its config is read)")],
+    factor: Annotated[float, typer.Option(help="scale factor s")],
+    output: Annotated[Path, typer.Option(help="factors JSON to write")],
+    original_context: Annotated[int | None, typer.Option(help="override the trained context L")] = None,
+) -> None:
+    """Write LongRoPE's unsearched starting point (YaRN-derived per-pair factors) for a model."""
+    from longctx_eval.rope.base import read_rope_base
+    from longctx_eval.rope.longrope_factors import yarn_derived_factors
+    from longctx_eval.store import atomic_write
+
+    if factor < 1:
+        _die([f"--factor: must be >= 1 (got {factor:g})"])
+    config = _model_config(model, None)
+    factors = yarn_derived_factors(config, read_rope_base(config, original_context), factor)
+    atomic_write(output, factors.model_dump_json(indent=2) + "\n")
+    typer.echo(f"wrote {output} (unsearched, yarn-derived, factor {factor:g})")
+
+
+def main() -> None:
+    # transformers logs advice (unused keys, generation flags) that would bury the progress display.
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    app()
+
+
+if __name__ == "__main__":
+    main()

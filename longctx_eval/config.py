@@ -1,0 +1,272 @@
+"""The sweep YAML: parsed into typed, strict models; every problem reported with its field path.
+
+Validation here needs nothing heavy (no torch, no model): names against the registries, each
+method's and task's own settings against its pydantic model, numbers against their bounds. What
+needs a model's config or tokenizer (paths, lengths versus a task's fixed text) is checked by
+`plan.make_plan`, with the same error type, before anything is written.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, SerializeAsAny, ValidationError
+
+from longctx_eval.backends import BACKENDS, BackendConfig
+from longctx_eval.registry import UnknownNameError
+from longctx_eval.rope.methods import METHODS, MethodParams
+from longctx_eval.task import TASKS, TaskParams, load_task_plugins
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+
+
+class ConfigError(Exception):
+    """Bad sweep configuration: one `field.path: message` line per problem."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(f"{loc}: {msg}" if loc else msg for loc, msg in problems))
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelEntry(StrictModel):
+    name: str = Field(pattern=NAME_PATTERN, description="short name used in results and tables")
+    path: str = Field(description="local model directory, or a hub model id")
+    revision: str | None = Field(None, description="hub revision (branch, tag or commit)")
+    original_context: PositiveInt | None = Field(
+        None, description="trained context L (default: read from the model config)"
+    )
+    chat_template: Literal["none", "auto"] = Field(
+        "none", description="'auto' wraps prompts in the tokenizer's chat template (instruct models)"
+    )
+    trust_remote_code: bool = Field(False, description="allow model code shipped with the model")
+
+
+class MethodChoice(StrictModel):
+    """One `methods:` entry: a method, its factors, and its own settings."""
+
+    method: str
+    factors: tuple[float, ...] | Literal["auto"] | None = None
+    factors_file: str | None = None
+    params: SerializeAsAny[MethodParams]
+
+
+class TaskChoice(StrictModel):
+    """One `tasks:` entry: a task plugin, the label its results carry, and its own settings."""
+
+    task: str
+    label: str
+    params: SerializeAsAny[TaskParams]
+
+
+class SweepConfig(StrictModel):
+    name: str = Field(pattern=NAME_PATTERN, description="results go to results/<name>/ unless --output")
+    description: str | None = Field(None, description="free text, kept in the manifest")
+    seed: int = Field(0, description="seeds every task's samples (the same across models and methods)")
+    backend: SerializeAsAny[BackendConfig]
+    models: tuple[ModelEntry, ...] = Field(min_length=1)
+    methods: tuple[MethodChoice, ...] = Field(min_length=1)
+    lengths: tuple[PositiveInt, ...] = Field(min_length=1, description="context lengths in tokens")
+    tasks: tuple[TaskChoice, ...] = Field(min_length=1)
+    tasks_path: tuple[str, ...] = Field((), description="extra task plugin files or directories")
+    source_dir: str = Field(".", description="directory of the YAML file; relative paths are looked up here too")
+
+    def resolve_path(self, value: str) -> Path:
+        """A relative path is taken from the working directory, else from the YAML's directory."""
+        return _beside(value, self.source_dir)
+
+
+class _SweepHead(StrictModel):
+    """The YAML as written, before the registry-backed parts are validated."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    description: str | None = None
+    seed: int = 0
+    backend: dict[str, Any] = Field(default_factory=lambda: {"kind": "hf"})
+    models: list[ModelEntry] = Field(min_length=1)
+    methods: list[Any] = Field(min_length=1)
+    lengths: list[PositiveInt] = Field(min_length=1)
+    tasks: list[Any] = Field(min_length=1)
+    tasks_path: list[str] = Field(default_factory=list)
+
+
+def load_sweep(path: str | Path) -> SweepConfig:
+    """Read and validate a sweep YAML file (raises ConfigError)."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError([("", f"{path}: no such file")]) from None
+    except OSError as exc:
+        raise ConfigError([("", f"{path}: cannot read ({exc.strerror})")]) from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError([("", f"{path}: YAML syntax error{where}: {problem}")]) from None
+    return parse_sweep(raw, source_dir=path.parent)
+
+
+def parse_sweep(raw: Any, source_dir: str | Path = ".") -> SweepConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError([("", "the sweep file must be a mapping (name:, models:, methods:, …)")])
+    problems: list[tuple[str, str]] = []
+    head = _validate(_SweepHead, raw, "", problems)
+    if head is None:
+        raise ConfigError(problems)
+    try:
+        load_task_plugins([_beside(p, source_dir) for p in head.tasks_path])
+    except (FileNotFoundError, ImportError, SyntaxError, ValueError) as exc:
+        problems.append(("tasks_path", str(exc)))
+    backend = _parse_backend(head.backend, problems)
+    methods = [m for i, e in enumerate(head.methods) if (m := _parse_method(e, f"methods.{i}", problems))]
+    tasks = [t for i, e in enumerate(head.tasks) if (t := _parse_task(e, f"tasks.{i}", problems))]
+    _check_unique([m.name for m in head.models], "models", "name", problems)
+    _check_unique([t.label for t in tasks], "tasks", "label", problems)
+    _check_unique([str(n) for n in head.lengths], "lengths", "length", problems)
+    if problems or backend is None:
+        raise ConfigError(problems)
+    return SweepConfig(
+        name=head.name,
+        description=head.description,
+        seed=head.seed,
+        backend=backend,
+        models=tuple(head.models),
+        methods=tuple(methods),
+        lengths=tuple(head.lengths),
+        tasks=tuple(tasks),
+        tasks_path=tuple(str(_beside(p, source_dir)) for p in head.tasks_path),
+        source_dir=str(source_dir),
+    )
+
+
+def _beside(value: str, source_dir: str | Path) -> Path:
+    path = Path(value).expanduser()
+    if path.is_absolute() or path.exists():
+        return path
+    beside = Path(source_dir) / path
+    return beside if beside.exists() else path
+
+
+def _validate(model: type[BaseModel], data: Any, loc: str, problems: list[tuple[str, str]]) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            path = ".".join(str(p) for p in (loc.split(".") if loc else []) + list(err["loc"]))
+            problems.append((path, _message(err)))
+        return None
+
+
+def _message(err: Any) -> str:
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    given = err.get("input")
+    shown = f" (got {given!r})" if isinstance(given, (int, float, str)) and not isinstance(given, bool) else ""
+    return f"{err['msg'][0].lower()}{err['msg'][1:]}{shown}"
+
+
+def _check_unique(values: list[str], field: str, what: str, problems: list[tuple[str, str]]) -> None:
+    seen: set[str] = set()
+    for i, v in enumerate(values):
+        if v in seen:
+            problems.append((f"{field}.{i}", f"duplicate {what} {v!r}"))
+        seen.add(v)
+
+
+def _parse_backend(raw: dict[str, Any], problems: list[tuple[str, str]]) -> BackendConfig | None:
+    kind = raw.get("kind", "hf")
+    try:
+        info = BACKENDS.get(kind)
+    except UnknownNameError as exc:
+        problems.append(("backend.kind", str(exc)))
+        return None
+    cfg: BackendConfig | None = _validate(info.config_model, {"kind": kind, **raw}, "backend", problems)
+    return cfg
+
+
+_METHOD_KEYS = {"method", "factors", "factors_file"}
+
+
+def _parse_method(entry: Any, loc: str, problems: list[tuple[str, str]]) -> MethodChoice | None:
+    if isinstance(entry, str):
+        entry = {"method": entry}
+    if not isinstance(entry, dict) or "method" not in entry:
+        problems.append((loc, "expected a method name or a mapping with a 'method' key"))
+        return None
+    name = entry["method"]
+    try:
+        method = METHODS.get(str(name))
+    except UnknownNameError as exc:
+        problems.append((f"{loc}.method", str(exc)))
+        return None
+    params = _validate(method.params_model, {k: v for k, v in entry.items() if k not in _METHOD_KEYS}, loc, problems)
+    factors = _parse_factors(entry.get("factors"), f"{loc}.factors", problems)
+    factors_file = entry.get("factors_file")
+    n_before = len(problems)
+    if factors_file is not None and name != "longrope":
+        problems.append((f"{loc}.factors_file", "only longrope reads a factors_file"))
+    if name == "none" and factors is not None:
+        problems.append((f"{loc}.factors", "'none' takes no factors"))
+    elif name == "longrope" and factors is not None:
+        problems.append((f"{loc}.factors", "longrope takes its factor from factors_file (or the model config)"))
+    elif method.takes_factor and name not in ("longrope", "p_rope") and factors is None:
+        problems.append((f"{loc}.factors", f"{name} needs factors: a list like [2, 4], or 'auto'"))
+    if params is None or len(problems) > n_before:
+        return None
+    if name == "p_rope" and factors is None:
+        factors = (1.0,)
+    return MethodChoice(method=name, factors=factors, factors_file=factors_file, params=params)
+
+
+def _parse_factors(raw: Any, loc: str, problems: list[tuple[str, str]]) -> tuple[float, ...] | Literal["auto"] | None:
+    if raw is None or raw == "auto":
+        return raw  # type: ignore[no-any-return]
+    values = raw if isinstance(raw, list) else [raw]
+    if not values:
+        problems.append((loc, "give at least one factor, or 'auto'"))
+        return None
+    out = []
+    for i, v in enumerate(values):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            problems.append((f"{loc}.{i}", f"expected a number or 'auto' (got {v!r})"))
+        elif v < 1:
+            problems.append((f"{loc}.{i}", f"a scale factor must be >= 1 (got {v:g})"))
+        else:
+            out.append(float(v))
+    if len(set(out)) != len(out):
+        problems.append((loc, "duplicate factors"))
+    return tuple(out) if len(out) == len(values) else None
+
+
+def _parse_task(entry: Any, loc: str, problems: list[tuple[str, str]]) -> TaskChoice | None:
+    if isinstance(entry, str):
+        entry = {"task": entry}
+    if not isinstance(entry, dict) or "task" not in entry:
+        problems.append((loc, "expected a task name or a mapping with a 'task' key"))
+        return None
+    name = str(entry["task"])
+    try:
+        cls = TASKS.get(name)
+    except UnknownNameError as exc:
+        problems.append((f"{loc}.task", str(exc)))
+        return None
+    label = entry.get("label", name)
+    if not isinstance(label, str) or not label:
+        problems.append((f"{loc}.label", "expected a non-empty string"))
+        return None
+    params = _validate(cls.Params, {k: v for k, v in entry.items() if k not in ("task", "label")}, loc, problems)
+    if params is None:
+        return None
+    return TaskChoice(task=name, label=label, params=params)

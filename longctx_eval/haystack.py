@@ -1,0 +1,206 @@
+"""Haystacks, and prompts fitted to an exact token count with a needle at a token depth.
+
+A haystack is filler text seen as an endless (cycled) stream of words, each word carrying its
+leading whitespace. A prompt is
+
+    prefix | instruction | filler before | needle | filler after | question | template tail | answer
+
+where the two filler segments are cut from the stream so that the whole prompt is exactly the
+requested number of tokens. The needle goes at the last sentence boundary at or before the
+requested depth (a fraction of the filler tokens); depth 1 appends it after all filler. When the
+end of the filler would fall inside a word, the stream is started at a later sentence instead
+(a few tries) and only then is a word cut; each prompt records whether that happened.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from longctx_eval.prompts import PromptFormat
+
+NOISE_SENTENCES = (
+    "The grass is green.",
+    "The sky is blue.",
+    "The sun is yellow.",
+    "Here we go.",
+    "There and back again.",
+)
+
+_SENTENCE_END = re.compile(r"[.!?][\"')\]]*$")
+_MAX_START_TRIES = 32
+
+
+class PromptTooShortError(ValueError):
+    """The requested length cannot hold the prompt's fixed text."""
+
+    def __init__(self, length: int, fixed: int) -> None:
+        self.length, self.fixed = length, fixed
+        super().__init__(f"length {length} cannot hold the prompt's fixed text ({fixed} tokens)")
+
+
+class Haystack:
+    """Filler text as an endless stream of words with known sentence starts."""
+
+    def __init__(self, text: str, name: str) -> None:
+        words = re.findall(r"\s*\S+", text)
+        if not words:
+            raise ValueError(f"haystack {name!r} has no text")
+        # Every word carries leading whitespace, so the stream can cycle seamlessly.
+        words = [w if w[:1].isspace() else " " + w for w in words]
+        self.name = name
+        self.words = words
+        starts = [0] + [i + 1 for i, w in enumerate(words[:-1]) if _SENTENCE_END.search(w)]
+        self.sentence_starts = starts
+        self._is_start = set(starts)
+
+    @classmethod
+    def noise(cls) -> Haystack:
+        """RULER's and the passkey test's repeated filler sentences."""
+        return cls(" ".join(NOISE_SENTENCES), "noise")
+
+    def word(self, i: int) -> str:
+        return self.words[i % len(self.words)]
+
+    def starts_sentence(self, i: int) -> bool:
+        return i % len(self.words) in self._is_start
+
+    def sentence_start(self, k: int) -> int:
+        """Word index of the k-th sentence start of the endless stream."""
+        n, m = len(self.words), len(self.sentence_starts)
+        return self.sentence_starts[k % m] + (k // m) * n
+
+
+@dataclass(frozen=True)
+class BuiltPrompt:
+    ids: list[int]
+    needle_token_offset: int
+    needle_tokens: int
+    filler_tokens: int
+    haystack_start_word: int
+    cut_mid_word: bool
+
+    @property
+    def depth(self) -> float:
+        """The needle's real depth: its token offset over the prompt length."""
+        return self.needle_token_offset / len(self.ids)
+
+
+@dataclass(frozen=True)
+class PromptParts:
+    instruction: str
+    needle: str
+    question: str
+    answer_prefix: str
+
+
+class _Stream:
+    """Token ids of a haystack's words under one prompt format (each segment opens on a new line)."""
+
+    def __init__(self, fmt: PromptFormat, haystack: Haystack) -> None:
+        self.fmt, self.hay = fmt, haystack
+
+    def ids(self, i: int, first: bool) -> list[int]:
+        word = self.hay.word(i)
+        return self.fmt.encode("\n" + word.lstrip()) if first else self.fmt.encode(word)
+
+    def fill(self, start: int, budget: int) -> tuple[list[int], int, int]:
+        """Whole words from `start` while they fit: (ids, next word index, tokens still missing)."""
+        out: list[int] = []
+        i = start
+        while len(out) < budget:
+            ids = self.ids(i, first=not out)
+            if len(out) + len(ids) > budget:
+                break
+            out += ids
+            i += 1
+        return out, i, budget - len(out)
+
+    def up_to_sentence(self, start: int, target: int) -> tuple[list[int], int]:
+        """Whole sentences from `start` while the total stays <= target: (ids, next word index)."""
+        out: list[int] = []
+        best_len, best_next = 0, start
+        i = start
+        while True:
+            ids = self.ids(i, first=not out)
+            if len(out) + len(ids) > target:
+                break
+            out += ids
+            i += 1
+            if self.hay.starts_sentence(i):
+                best_len, best_next = len(out), i
+        return out[:best_len], best_next
+
+
+def fixed_tokens(fmt: PromptFormat, parts: PromptParts) -> int:
+    """Tokens of everything but the filler: the shortest prompt these parts can make."""
+    head, (newline, needle), tail = _frame(fmt, parts)
+    return len(head) + len(newline) + len(needle) + len(tail)
+
+
+def _frame(
+    fmt: PromptFormat, parts: PromptParts
+) -> tuple[list[int], tuple[list[int], list[int]], list[int]]:
+    head = fmt.prefix_ids + fmt.encode_first(parts.instruction)
+    # The needle's line break is its own piece so that the recorded offset is the needle's first token.
+    needle = (fmt.encode("\n"), fmt.encode(parts.needle))
+    tail = fmt.encode("\n" + parts.question) + fmt.tail_ids + fmt.answer_ids(parts.answer_prefix)
+    return head, needle, tail
+
+
+def build_prompt(
+    fmt: PromptFormat, haystack: Haystack, parts: PromptParts, length: int, depth: float
+) -> BuiltPrompt:
+    """A prompt of exactly `length` tokens with the needle at `depth` (0…1) of the filler."""
+    if not 0.0 <= depth <= 1.0:
+        raise ValueError(f"depth must be in [0, 1], got {depth}")
+    head, (newline, needle), tail = _frame(fmt, parts)
+    head_fixed = len(head) + len(newline) + len(needle) + len(tail)
+    budget = length - head_fixed
+    if budget < 0:
+        raise PromptTooShortError(length, head_fixed)
+    stream = _Stream(fmt, haystack)
+    first_try: tuple[list[int], list[int], int, int] | None = None
+    for k in range(_MAX_START_TRIES):
+        start = haystack.sentence_start(k)
+        if depth >= 1.0:
+            before, nxt, gap = stream.fill(start, budget)
+            after: list[int] = []
+        else:
+            before, nxt = stream.up_to_sentence(start, math.floor(depth * budget))
+            after, nxt, gap = stream.fill(nxt, budget - len(before))
+        if gap == 0:
+            return _assemble(head, before, (newline, needle), after, tail, start, cut=False)
+        if first_try is None:
+            first_try = (before, after, nxt, start)
+    # No start put the end on a word boundary: cut the next word to the missing token count.
+    assert first_try is not None
+    before, after, nxt, start = first_try
+    if depth >= 1.0:
+        before = before + stream.ids(nxt, first=not before)[: budget - len(before)]
+    else:
+        missing = budget - len(before) - len(after)
+        after = after + stream.ids(nxt, first=not after)[:missing]
+    return _assemble(head, before, (newline, needle), after, tail, start, cut=True)
+
+
+def _assemble(
+    head: list[int],
+    before: list[int],
+    needle: tuple[list[int], list[int]],
+    after: list[int],
+    tail: list[int],
+    start: int,
+    cut: bool,
+) -> BuiltPrompt:
+    newline, text = needle
+    ids = head + before + newline + text + after + tail
+    return BuiltPrompt(
+        ids=ids,
+        needle_token_offset=len(head) + len(before) + len(newline),
+        needle_tokens=len(text),
+        filler_tokens=len(before) + len(after),
+        haystack_start_word=start,
+        cut_mid_word=cut,
+    )

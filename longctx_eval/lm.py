@@ -1,0 +1,32 @@
+"""The narrow interface tasks use to reach a model, whichever backend serves it.
+
+Prompts are token ids (a task fits them to an exact length; nothing is re-tokenized on the way).
+Generation is greedy. `token_nll` returns, per sequence, the negative log-likelihood of each token
+t >= score_from given the tokens before it, in nats, as float64.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Generation:
+    text: str
+    token_ids: list[int]
+
+
+class LanguageModel(Protocol):
+    def generate(self, prompts: Sequence[Sequence[int]], max_new_tokens: int) -> list[Generation]:
+        """Greedy continuation of each prompt, at most `max_new_tokens` tokens, stopping at EOS."""
+        ...
+
+    def token_nll(
+        self, sequences: Sequence[Sequence[int]], score_from: Sequence[int] | None = None
+    ) -> list[np.ndarray]:
+        """NLL of tokens score_from[i]…len-1 of each sequence (default score_from = 1)."""
+        ...

@@ -1,0 +1,251 @@
+"""From a validated sweep config to the grid of cells, with every check that needs a model's
+config or tokenizer done first (paths, factor files, lengths versus each task's fixed text).
+
+A cell is model × method@factor × task × length. Its id hashes everything that changes its result:
+the model (path, revision, a fingerprint of its files), the resolved rope parameters, the task's
+name, version and settings, the length, the sample seed and the backend's result-relevant settings.
+Sample seeds depend on the sweep seed, task and length only, so every model and method sees the
+same keys, values and depths: comparisons between methods are paired.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from longctx_eval.config import ConfigError, MethodChoice, ModelEntry, SweepConfig, TaskChoice
+from longctx_eval.prompts import PromptFormat, PromptFormatError
+from longctx_eval.rope.base import RopeBase, RopeConfigError, read_rope_base
+from longctx_eval.rope.longrope_factors import FactorsFileError, load_factors, model_config_factors
+from longctx_eval.rope.methods import LongRopeParams, RopeSetting, ScalingSpec, canonical_json
+from longctx_eval.task import TASKS, Task, TaskEnv, TaskParamError
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
+_FINGERPRINT_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "generation_config.json")
+_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt")
+
+Problems = list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class ModelPlan:
+    index: int
+    entry: ModelEntry
+    path: str  # a local directory or a hub id
+    fingerprint: str
+    config: Any  # the model's transformers config
+    base: RopeBase
+    tokenizer: Any
+
+
+@dataclass(frozen=True)
+class Cell:
+    cell_id: str
+    model: ModelPlan
+    spec: ScalingSpec
+    setting: RopeSetting
+    task_index: int
+    task: TaskChoice
+    length: int
+    seed: int
+
+    @property
+    def group(self) -> tuple[int, str]:
+        """Cells sharing a (model, method@factor) share one rope setting on the backend."""
+        return self.model.index, canonical_json(self.setting.rope_parameters)
+
+
+@dataclass(frozen=True)
+class Plan:
+    config: SweepConfig
+    models: list[ModelPlan]
+    tasks: list[Task]
+    cells: list[Cell]
+
+
+def make_plan(config: SweepConfig) -> Plan:
+    problems: Problems = []
+    models = [m for i, e in enumerate(config.models) if (m := _resolve_model(i, e, config, problems))]
+    tasks = _make_tasks(config, problems)
+    specs = {m.index: _specs(config, m, problems) for m in models}
+    if len(tasks) == len(config.tasks):
+        for m in models:
+            _check_lengths(config, m, tasks, problems)
+    if problems:
+        raise ConfigError(problems)
+    cells = [
+        _cell(config, m, spec, setting, t, length)
+        for m in models
+        for spec, setting, only_length in specs[m.index]
+        for t in range(len(config.tasks))
+        for length in sorted(config.lengths)
+        if only_length in (None, length)
+    ]
+    return Plan(config, models, tasks, cells)
+
+
+def _resolve_model(i: int, entry: ModelEntry, config: SweepConfig, problems: Problems) -> ModelPlan | None:
+    from transformers import AutoConfig, AutoTokenizer
+
+    loc = f"models.{i}"
+    local = config.resolve_path(entry.path)
+    if local.exists() and not local.is_dir():
+        problems.append((f"{loc}.path", f"{entry.path} is a file; give the model's directory"))
+        return None
+    if not local.exists() and (entry.path.startswith((".", "/", "~")) or not _HUB_ID.match(entry.path)):
+        problems.append((f"{loc}.path", f"no such model directory: {entry.path}"))
+        return None
+    path = str(local) if local.is_dir() else entry.path
+    kwargs = {"revision": entry.revision, "trust_remote_code": entry.trust_remote_code}
+    try:
+        model_config = AutoConfig.from_pretrained(path, **kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
+    except Exception as exc:
+        where = "cannot load its config or tokenizer" if local.is_dir() else (
+            "is not a local directory and could not be loaded from the hub"
+        )
+        problems.append((f"{loc}.path", f"{entry.path} {where}: {_first_line(exc)}"))
+        return None
+    try:
+        base = read_rope_base(model_config, entry.original_context)
+    except RopeConfigError as exc:
+        problems.append((loc, str(exc)))
+        return None
+    fingerprint = _fingerprint(local) if local.is_dir() else f"hub:{entry.revision or 'main'}"
+    return ModelPlan(i, entry, path, fingerprint, model_config, base, tokenizer)
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _fingerprint(directory: Path) -> str:
+    """Small files hashed, weight files by name and size (hashing 100 GB of weights is not an option)."""
+    h = hashlib.sha256()
+    for name in _FINGERPRINT_FILES:
+        f = directory / name
+        if f.exists():
+            h.update(name.encode() + f.read_bytes())
+    for f in sorted(directory.iterdir()):
+        if f.suffix in _WEIGHT_SUFFIXES:
+            h.update(f"{f.name}:{f.stat().st_size}".encode())
+    return h.hexdigest()[:16]
+
+
+def _make_tasks(config: SweepConfig, problems: Problems) -> list[Task]:
+    env = TaskEnv(resolve_path=config.resolve_path)
+    tasks = []
+    for i, choice in enumerate(config.tasks):
+        try:
+            tasks.append(TASKS.get(choice.task)(choice.params, env))
+        except TaskParamError as exc:
+            problems.append((f"tasks.{i}.{exc.field_name}", str(exc)))
+    return tasks
+
+
+def _specs(config: SweepConfig, model: ModelPlan, problems: Problems) -> list[tuple[ScalingSpec, RopeSetting, int | None]]:
+    """(spec, its setting, the only length it applies to or None) for every method entry."""
+    out: list[tuple[ScalingSpec, RopeSetting, int | None]] = []
+    for i, choice in enumerate(config.methods):
+        loc = f"methods.{i}"
+        try:
+            for spec, only in _expand(choice, model, config):
+                out.append((spec, spec.resolve(model.base), only))
+        except (ValueError, FactorsFileError) as exc:
+            problems.append((loc, f"{exc} (model {model.entry.name!r})"))
+    return out
+
+
+def _expand(choice: MethodChoice, model: ModelPlan, config: SweepConfig) -> list[tuple[ScalingSpec, int | None]]:
+    name, L = choice.method, model.base.original_context
+    if name == "none":
+        return [(ScalingSpec("none", 1.0, choice.params), None)]
+    if name == "longrope":
+        factor, params = _longrope_params(choice, model, config)
+        return [(ScalingSpec("longrope", factor, params), None)]
+    if choice.factors == "auto":
+        return [(ScalingSpec(name, max(1.0, n / L), choice.params, auto=True), n) for n in sorted(config.lengths)]
+    assert choice.factors is not None
+    return [(ScalingSpec(name, f, choice.params), None) for f in choice.factors]
+
+
+def _longrope_params(choice: MethodChoice, model: ModelPlan, config: SweepConfig) -> tuple[float, LongRopeParams]:
+    assert isinstance(choice.params, LongRopeParams)
+    inline = choice.params.short_factor is not None or choice.params.long_factor is not None
+    if choice.factors_file and inline:
+        raise ValueError("give the factors either inline or in factors_file, not both")
+    if choice.factors_file:
+        factors = load_factors(config.resolve_path(choice.factors_file))
+        if factors.original_context != model.base.original_context:
+            raise ValueError(
+                f"{choice.factors_file} was made for an original context of {factors.original_context}, "
+                f"the model's is {model.base.original_context}"
+            )
+        params = factors.params(choice.factors_file)
+        if choice.params.attention_factor is not None:
+            params = params.model_copy(update={"attention_factor": choice.params.attention_factor})
+        return factors.factor, params
+    if inline:
+        raise ValueError("inline longrope factors need a factor: use a factors_file instead")
+    shipped = model_config_factors(model.base)
+    if shipped is None:
+        raise ValueError("longrope needs factors: the model config has none; give a factors_file")
+    rope = model.base.rope_parameters
+    factor = float(rope.get("factor") or model.base.max_position_embeddings / model.base.original_context)
+    return factor, shipped
+
+
+def _check_lengths(config: SweepConfig, model: ModelPlan, tasks: list[Task], problems: Problems) -> None:
+    try:
+        fmt = PromptFormat(model.tokenizer, chat_template=model.entry.chat_template == "auto")
+    except PromptFormatError as exc:
+        problems.append((f"models.{model.index}.chat_template", str(exc)))
+        return
+    for task, choice in zip(tasks, config.tasks, strict=True):
+        need = task.min_length(fmt)
+        for j, length in enumerate(config.lengths):
+            if length < need:
+                problems.append(
+                    (
+                        f"lengths.{j}",
+                        f"{length} is shorter than task {choice.label!r} needs ({need} tokens of fixed "
+                        f"text with model {model.entry.name!r})",
+                    )
+                )
+
+
+def sample_seed(sweep_seed: int, task_label: str, length: int) -> int:
+    digest = hashlib.sha256(f"{sweep_seed}|{task_label}|{length}".encode()).hexdigest()
+    return int(digest[:12], 16)
+
+
+def _cell(
+    config: SweepConfig, model: ModelPlan, spec: ScalingSpec, setting: RopeSetting, t: int, length: int
+) -> Cell:
+    choice = config.tasks[t]
+    seed = sample_seed(config.seed, choice.label, length)
+    identity = {
+        "model": {
+            "name": model.entry.name,
+            "path": model.entry.path,
+            "revision": model.entry.revision,
+            "fingerprint": model.fingerprint,
+            "chat_template": model.entry.chat_template,
+        },
+        "spec": spec.identity(model.base),
+        "task": {
+            "name": choice.task,
+            "label": choice.label,
+            "version": TASKS.get(choice.task).version,
+            "params": choice.params.model_dump(mode="json"),
+        },
+        "length": length,
+        "seed": seed,
+        "backend": config.backend.identity(),
+    }
+    cell_id = hashlib.sha256(canonical_json(identity).encode()).hexdigest()[:16]
+    return Cell(cell_id, model, spec, setting, t, choice, length, seed)

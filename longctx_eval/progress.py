@@ -1,0 +1,110 @@
+"""How a run reports progress. The runner talks to this interface only; rich stays out of it."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any, Protocol
+
+
+def describe_record(record: dict[str, Any]) -> str:
+    """One short line about a finished cell: its coordinates and headline number."""
+    where = f"{record['model']} {record['method_label']} {record['task']} {record['length']}"
+    m = record.get("metrics") or {}
+    if record["status"] == "ok":
+        if "accuracy" in m:
+            value = f"acc {m['accuracy']:.2f}"
+        elif "ppl" in m and m["ppl"] is not None:
+            value = f"ppl {m['ppl']:.3g}"
+        else:
+            value = "ok"
+    elif record["status"] == "skipped":
+        value = f"skipped: {record.get('error')}"
+    else:
+        value = f"FAILED: {record.get('error')}"
+    return f"{where}: {value}"
+
+
+class Progress(Protocol):
+    def start(self, total: int, already_done: int, title: str) -> None: ...
+    def cell_started(self, description: str) -> None: ...
+    def cell_finished(self, record: dict[str, Any]) -> None: ...
+    def note(self, message: str) -> None: ...
+    def finish(self) -> None: ...
+
+
+class PlainProgress:
+    """One line per event on stderr: for logs, batch jobs and tests."""
+
+    def __init__(self, stream: Any = None) -> None:
+        self.stream = stream or sys.stderr
+        self.total = self.count = 0
+        self.t0 = time.monotonic()
+
+    def start(self, total: int, already_done: int, title: str) -> None:
+        self.total, self.count = total, already_done
+        self.t0 = time.monotonic()
+        print(f"{title}: {total} cells, {already_done} already finished", file=self.stream, flush=True)
+
+    def cell_started(self, description: str) -> None:
+        pass
+
+    def cell_finished(self, record: dict[str, Any]) -> None:
+        self.count += 1
+        print(f"[{self.count}/{self.total}] {describe_record(record)} ({record['duration_s']:.1f}s)", file=self.stream, flush=True)
+
+    def note(self, message: str) -> None:
+        print(message, file=self.stream, flush=True)
+
+    def finish(self) -> None:
+        print(f"done in {time.monotonic() - self.t0:.1f}s", file=self.stream, flush=True)
+
+
+class RichProgress:
+    """A progress bar over cells with ETA; finished cells scroll above it."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+        from rich.progress import Progress as RichBar
+
+        self.console = Console(stderr=True)
+        self.bar = RichBar(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            console=self.console,
+        )
+        self.task_id: Any = None
+        self.title = ""
+
+    def start(self, total: int, already_done: int, title: str) -> None:
+        self.title = title
+        self.bar.start()
+        self.task_id = self.bar.add_task(title, total=total, completed=already_done)
+        if already_done:
+            self.console.print(f"{already_done} of {total} cells already finished: resuming")
+
+    def cell_started(self, description: str) -> None:
+        self.bar.update(self.task_id, description=f"{self.title} · {description}")
+
+    def cell_finished(self, record: dict[str, Any]) -> None:
+        style = {"ok": "green", "skipped": "yellow"}.get(record["status"], "red")
+        line = describe_record(record).replace("[", "\\[")
+        self.console.print(f"[{style}]{line}[/] [dim]({record['duration_s']:.1f}s)[/]")
+        self.bar.advance(self.task_id)
+
+    def note(self, message: str) -> None:
+        self.console.print(message.replace("[", "\\["))
+
+    def finish(self) -> None:
+        self.bar.stop()

@@ -1,0 +1,110 @@
+"""What the retrieval tasks (passkey, NIAH, and users' own) share.
+
+Settings common to "hide a needle in filler, ask for it back", the haystack they read, and one
+run: fit every prompt to the cell's length, generate greedily in one batch, score each output,
+and aggregate into accuracy with a Wilson 95% interval.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from pydantic import Field, PositiveInt
+
+from longctx_eval.data import load_documents
+from longctx_eval.haystack import BuiltPrompt, Haystack, PromptParts, build_prompt
+from longctx_eval.prompts import PromptFormat
+from longctx_eval.stats import wilson_interval
+from longctx_eval.task import CellContext, CellOutcome, TaskEnv, TaskParamError, TaskParams
+
+
+class RetrievalParams(TaskParams):
+    haystack: str = Field(
+        "noise",
+        description="'noise' (the repeated filler sentences), or a local .txt/.jsonl/.parquet file or "
+        "hub dataset id whose documents, joined, make the filler",
+    )
+    haystack_column: str = Field("text", description="text column of a haystack dataset")
+    haystack_split: str = Field("train", description="split of a hub haystack dataset")
+    max_new_tokens: PositiveInt = Field(16, description="generation budget per sample (greedy)")
+    check_retokenization: bool = Field(
+        True, description="record whether each prompt re-tokenizes to the same ids (costs one encode)"
+    )
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One sample before it is run: its prompt pieces, depth, and the answer that scores."""
+
+    parts: PromptParts
+    depth: float
+    target: str
+    extra: dict[str, Any]
+
+
+def haystack_for(params: RetrievalParams, env: TaskEnv) -> Callable[[], Haystack]:
+    """A loader for the task's haystack; a missing local file is reported at set-up."""
+    if params.haystack == "noise":
+        return Haystack.noise
+    source = _resolve_source(params.haystack, env)
+    return lambda: _dataset_haystack(source, params.haystack_column, params.haystack_split)
+
+
+def _resolve_source(source: str, env: TaskEnv) -> str:
+    path = env.resolve_path(source)
+    if path.exists():
+        return str(path)
+    if source.endswith((".txt", ".jsonl", ".json", ".parquet")) or source.startswith((".", "/")):
+        raise TaskParamError("haystack", f"no such file: {source}")
+    return source  # a hub dataset id
+
+
+@lru_cache(maxsize=8)
+def _dataset_haystack(source: str, column: str, split: str) -> Haystack:
+    return Haystack("\n\n".join(load_documents(source, column, split)), source)
+
+
+def run_retrieval(
+    ctx: CellContext,
+    params: RetrievalParams,
+    haystack: Haystack,
+    probes: Sequence[Probe],
+    score: Callable[[str, str], float],
+) -> CellOutcome:
+    prompts: list[BuiltPrompt] = [
+        build_prompt(ctx.prompts, haystack, p.parts, ctx.length, p.depth) for p in probes
+    ]
+    outputs = ctx.lm.generate([p.ids for p in prompts], params.max_new_tokens)
+    samples = []
+    for i, (probe, prompt, out) in enumerate(zip(probes, prompts, outputs, strict=True)):
+        samples.append(
+            {
+                "index": i,
+                "n_prompt_tokens": len(prompt.ids),
+                "needle_token_offset": prompt.needle_token_offset,
+                "needle_tokens": prompt.needle_tokens,
+                "depth": prompt.depth,
+                "depth_requested": probe.depth,
+                "target": probe.target,
+                "output": out.text,
+                "score": score(out.text, probe.target),
+                "cut_mid_word": prompt.cut_mid_word,
+                "haystack_start_word": prompt.haystack_start_word,
+                "retokenizes_exactly": (
+                    ctx.prompts.retokenizes_exactly(prompt.ids) if params.check_retokenization else None
+                ),
+                **probe.extra,
+            }
+        )
+    return CellOutcome(metrics=accuracy_metrics(samples), samples=samples)
+
+
+def accuracy_metrics(samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    n = len(samples)
+    correct = sum(float(s["score"]) for s in samples)
+    low, high = wilson_interval(correct, n)
+    return {"accuracy": correct / n if n else float("nan"), "n": n, "ci_low": low, "ci_high": high}
+

@@ -1,0 +1,69 @@
+"""The model's own rotary module: find it, swap it, and read the frequencies it really uses.
+
+Frequencies are never computed by hand here: a scaled config is handed to the model's own rotary
+class (which calls transformers' `ROPE_INIT_FUNCTIONS`), so what we report is what the model runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import torch
+
+from longctx_eval.rope.base import RopeConfigError
+
+
+def rotary_class(config: Any) -> type[torch.nn.Module]:
+    """The model's own rotary-embedding class, found next to its causal-LM class."""
+    from transformers import AutoModelForCausalLM
+
+    try:
+        model_cls = AutoModelForCausalLM._model_mapping[type(config)]
+    except KeyError:
+        raise RopeConfigError(f"no causal-LM class registered for {type(config).__name__}") from None
+    module = importlib.import_module(model_cls.__module__)
+    prefix = model_cls.__name__.removesuffix("ForCausalLM")
+    candidates = [name for name in dir(module) if name.endswith("RotaryEmbedding")]
+    preferred = f"{prefix}RotaryEmbedding"
+    name = preferred if preferred in candidates else (candidates[0] if len(candidates) == 1 else None)
+    if name is None:
+        raise RopeConfigError(f"cannot find the rotary embedding class of {model_cls.__name__}")
+    cls: type[torch.nn.Module] = getattr(module, name)
+    return cls
+
+
+def rotary_modules(model: torch.nn.Module) -> list[tuple[str, torch.nn.Module]]:
+    """Every rotary-embedding module inside a loaded model (usually one, `model.rotary_emb`)."""
+    return [
+        (name, module)
+        for name, module in model.named_modules()
+        if type(module).__name__.endswith("RotaryEmbedding") and hasattr(module, "inv_freq")
+    ]
+
+
+def reset_rotary_state(module: torch.nn.Module) -> None:
+    """Undo the per-forward state of dynamic and longrope rotaries.
+
+    transformers' dynamic NTK only grows its cached length and never shrinks it above the original
+    length, so without a reset a 1500-token request after a 2000-token one would be rotated for
+    2000 tokens: results would depend on the order of the cells.
+    """
+    original = getattr(module, "original_inv_freq", None)
+    if original is None:
+        return
+    module.register_buffer("inv_freq", original.clone(), persistent=False)
+    if hasattr(module, "original_max_seq_len"):
+        module.max_seq_len_cached = module.original_max_seq_len
+
+
+def frequencies_at(config: Any, seq_len: int) -> tuple[torch.Tensor, float]:
+    """(inv_freq, attention_scaling) the model's rotary module uses for a sequence of `seq_len` tokens."""
+    module = rotary_class(config)(config=config)
+    reset_rotary_state(module)
+    positions = torch.arange(seq_len, dtype=torch.long)[None, :]
+    probe = torch.zeros(1, dtype=torch.float32)
+    with torch.no_grad():
+        module(probe, positions)
+    inv_freq = module.inv_freq.detach().to(torch.float64).cpu()
+    return inv_freq, float(module.attention_scaling)

@@ -1,0 +1,159 @@
+"""The task plugin interface, its registry, and how plugins are found.
+
+A task builds its samples at an exact token length, asks the model through `LanguageModel`
+(never knowing which backend serves it), scores, and aggregates into metrics. Built-in tasks are
+plugins like any user's: they live in the top-level `tasks/` directory (installed as the package
+`longctx_eval_tasks`) and are found through the entry-point group `longctx_eval.tasks`. A user adds
+tasks either with an entry point in their own package or by pointing `tasks_path:` in the sweep
+YAML (or the LONGCTX_EVAL_TASKS_PATH environment variable) at .py files or directories of them.
+
+A plugin module registers its task with the `@task` decorator:
+
+    @task
+    class MyTask:
+        name = "my_task"; version = "1"; Params = MyParams
+        def __init__(self, params, env): ...
+        def min_length(self, prompts): ...
+        def run(self, ctx): ...
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from longctx_eval.registry import Registry
+
+if TYPE_CHECKING:
+    from longctx_eval.lm import LanguageModel
+    from longctx_eval.prompts import PromptFormat
+
+ENTRY_POINT_GROUP = "longctx_eval.tasks"
+TASKS_PATH_ENV = "LONGCTX_EVAL_TASKS_PATH"
+
+
+class TaskParams(BaseModel):
+    """A task's settings in the sweep YAML (given next to `task:`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TaskParamError(ValueError):
+    """A task parameter that is well-formed but unusable (a missing file, say); names the field."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        self.field_name = field_name
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class TaskEnv:
+    """What a task may use when it is set up: how relative paths in the YAML are resolved."""
+
+    resolve_path: Callable[[str], Path]
+
+
+@dataclass
+class CellContext:
+    """Everything a task needs to run one cell (one model × method@factor × length)."""
+
+    length: int
+    seed: int
+    lm: LanguageModel
+    prompts: PromptFormat
+    length_dependent: bool  # True when the method picks frequencies from the sequence length
+    # Shared by the cells of one task entry in one (model, method@factor) group, e.g. so that
+    # perplexity can score several truncation lengths from one forward pass.
+    group_cache: dict[str, Any] = field(default_factory=dict)
+    group_lengths: Sequence[int] = ()  # lengths of this task still to run in the group
+    # Shared by the cells of one task entry on one model, across methods (tokenized data, say).
+    model_cache: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class CellOutcome:
+    metrics: dict[str, Any]
+    samples: list[dict[str, Any]]
+    status: Literal["ok", "skipped"] = "ok"
+    reason: str | None = None
+
+
+class Task(Protocol):
+    name: ClassVar[str]
+    version: ClassVar[str]
+    Params: ClassVar[type[TaskParams]]
+
+    def __init__(self, params: Any, env: TaskEnv) -> None: ...
+
+    def min_length(self, prompts: PromptFormat) -> int:
+        """The shortest length this task can build a prompt at (its fixed text, template included)."""
+        ...
+
+    def run(self, ctx: CellContext) -> CellOutcome: ...
+
+
+TASKS: Registry[type[Task]] = Registry("task")
+
+
+def task(cls: type[Any]) -> type[Any]:
+    """Class decorator: register a task plugin under its `name`."""
+    for attr in ("name", "version", "Params"):
+        if not hasattr(cls, attr):
+            raise TypeError(f"task class {cls.__name__} has no {attr!r} attribute")
+    TASKS.add(cls.name, cls)
+    return cls
+
+
+_loaded_entry_points = False
+
+
+def load_task_plugins(paths: Sequence[str | Path] = ()) -> None:
+    """Register the tasks of every installed plugin, then those found under `paths`."""
+    global _loaded_entry_points
+    if not _loaded_entry_points:
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            try:
+                ep.load()
+            except Exception as exc:  # a broken third-party plugin must not stop the others
+                warnings.warn(f"task plugin {ep.name!r} ({ep.value}) failed to load: {exc}", stacklevel=2)
+        _loaded_entry_points = True
+    env_paths = [p for p in os.environ.get(TASKS_PATH_ENV, "").split(os.pathsep) if p]
+    for path in [*env_paths, *paths]:
+        for file in _plugin_files(Path(path)):
+            _import_file(file)
+
+
+def _plugin_files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        return sorted(p for p in path.glob("*.py") if not p.name.startswith("_"))
+    raise FileNotFoundError(f"tasks path {str(path)!r} is neither a .py file nor a directory")
+
+
+def _import_file(file: Path) -> None:
+    resolved = file.resolve()
+    digest = hashlib.sha1(str(resolved).encode()).hexdigest()[:10]
+    module_name = f"longctx_eval_user_tasks.{resolved.stem}_{digest}"
+    if module_name in sys.modules:
+        return
+    spec = importlib.util.spec_from_file_location(module_name, resolved)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import task plugin {file}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception:
+        del sys.modules[module_name]
+        raise

@@ -1,0 +1,124 @@
+"""Needle in a haystack (NIAH), RULER style.
+
+Data: a haystack — `noise` (the repeated filler sentences, RULER's "noise" haystack) or any text
+file or dataset — cut to the exact token length; a needle "One of the special magic numbers for
+{key} is: {value}." placed at the last sentence boundary at or before each depth of a grid (depth
+0 = right after the instruction, depth 1 = after all filler); then the question "What is the
+special magic number for {key} mentioned in the provided text?" and the answer prefix. Keys are
+random adjective-noun pairs, values random 7-digit numbers, all seeded.
+
+Depths: `depths: N` spreads N depths from 0 to 1, linearly or (`depth_spacing: sigmoid`, as in the
+original NIAH test) crowded near both ends; or give the list of depth percents yourself.
+
+Metric: accuracy — 1 when the value appears in the output (case-insensitive substring, as RULER
+scores), with a Wilson 95% interval; every sample records its real depth (token offset / length)
+for the depth × length heatmap.
+
+Example (length 512, depth 0.5): "Some special magic numbers are hidden within the following text.
+… The sky is blue.\\nOne of the special magic numbers for quiet-harbor is: 4081273.\\nThe sun is …
+\\nWhat is the special magic number for quiet-harbor mentioned in the provided text? The special
+magic number for quiet-harbor mentioned in the provided text is" → " 4081273."
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import numpy as np
+from pydantic import Field, PositiveInt, field_validator
+
+from longctx_eval.haystack import PromptParts, fixed_tokens
+from longctx_eval.prompts import PromptFormat
+from longctx_eval.retrieval import Probe, RetrievalParams, haystack_for, run_retrieval
+from longctx_eval.task import CellContext, CellOutcome, TaskEnv, task
+
+ADJECTIVES = (
+    "amber bitter brave calm clever cosmic crimson curious dusty eager faint fierce gentle golden "
+    "hollow humble icy jolly lively lonely lucky misty modest noble odd pale proud quiet rapid rusty "
+    "silent silver sleepy smooth solar steady stormy sunny swift tender tidy vivid wild windy wise"
+).split()
+NOUNS = (
+    "anchor apple arrow badge banner basket beacon bridge candle canyon castle cedar comet compass "
+    "crystal desert falcon feather forest garden glacier harbor island jungle lantern meadow mirror "
+    "mountain oasis orchard pebble planet prairie quarry river saddle shadow summit temple thunder "
+    "tower valley violin willow"
+).split()
+
+
+class NiahParams(RetrievalParams):
+    depths: PositiveInt | list[float] = Field(
+        5, description="number of depths from 0 to 1, or a list of depth percents (0-100)"
+    )
+    depth_spacing: Literal["linear", "sigmoid"] = Field("linear", description="spacing of `depths: N`")
+    samples_per_depth: PositiveInt = Field(2, description="needles (each a new key and value) per depth")
+    value_digits: int = Field(7, ge=1, le=12, description="digits of the magic number")
+    max_new_tokens: PositiveInt = Field(32, description="generation budget per sample (greedy)")
+    instruction: str = (
+        "Some special magic numbers are hidden within the following text. Make sure to memorize it. "
+        "I will quiz you about the numbers afterwards."
+    )
+    needle: str = Field("One of the special magic numbers for {key} is: {value}.", description="{key}, {value}")
+    question: str = "What is the special magic number for {key} mentioned in the provided text?"
+    answer_prefix: str = "The special magic number for {key} mentioned in the provided text is"
+
+    @field_validator("depths")
+    @classmethod
+    def _percents(cls, value: int | list[float]) -> int | list[float]:
+        if isinstance(value, list):
+            if not value:
+                raise ValueError("give at least one depth")
+            bad = [d for d in value if not 0 <= d <= 100]
+            if bad:
+                raise ValueError(f"depth percents must be within 0-100, got {bad}")
+        return value
+
+
+def depth_grid(depths: int | list[float], spacing: str) -> list[float]:
+    """Depth fractions in [0, 1]."""
+    if isinstance(depths, list):
+        return [d / 100 for d in depths]
+    percents = [100 * i / (depths - 1) for i in range(depths)] if depths > 1 else [50.0]
+    if spacing == "sigmoid":
+        # As the original NIAH test: a logistic curve through the linear grid, ends kept exact.
+        percents = [p if p in (0.0, 100.0) else round(100 / (1 + math.exp(-0.1 * (p - 50))), 3) for p in percents]
+    return [p / 100 for p in percents]
+
+
+def value_in_output(output: str, target: str) -> float:
+    return float(target.lower() in output.lower())
+
+
+@task
+class Niah:
+    name = "niah"
+    version = "1"
+    Params = NiahParams
+
+    def __init__(self, params: NiahParams, env: TaskEnv) -> None:
+        self.params = params
+        self._haystack = haystack_for(params, env)
+
+    def _parts(self, key: str, value: str) -> PromptParts:
+        p = self.params
+        return PromptParts(
+            p.instruction,
+            p.needle.format(key=key, value=value),
+            p.question.format(key=key),
+            p.answer_prefix.format(key=key),
+        )
+
+    def min_length(self, prompts: PromptFormat) -> int:
+        longest_key = max(ADJECTIVES, key=len) + "-" + max(NOUNS, key=len)
+        return fixed_tokens(prompts, self._parts(longest_key, "9" * self.params.value_digits))
+
+    def run(self, ctx: CellContext) -> CellOutcome:
+        rng = np.random.default_rng(ctx.seed)
+        digits = self.params.value_digits
+        probes = []
+        for depth in depth_grid(self.params.depths, self.params.depth_spacing):
+            for _ in range(self.params.samples_per_depth):
+                key = f"{ADJECTIVES[rng.integers(len(ADJECTIVES))]}-{NOUNS[rng.integers(len(NOUNS))]}"
+                value = str(int(rng.integers(10 ** (digits - 1), 10**digits)))
+                probes.append(Probe(self._parts(key, value), depth, value, {"key": key}))
+        return run_retrieval(ctx, self.params, self._haystack(), probes, value_in_output)

@@ -1,0 +1,75 @@
+"""Passkey retrieval.
+
+Data: the passkey test of Landmark Attention as reused by the YaRN and LongLoRA eval scripts — an
+instruction, filler ("The grass is green. The sky is blue. …") repeated, the line "The pass key is
+{k}. Remember it. {k} is the pass key." hidden at some depth, then "What is the pass key? The pass
+key is". Unlike the anchors, the prompt is fitted to the exact token length (template, BOS and
+answer prefix counted), trials are seeded, and depths are stratified: sample i of n is placed at a
+random depth inside the i-th of n equal depth bins, and its real token offset is recorded.
+
+Metric: accuracy — the first integer in the greedy output (up to `max_new_tokens`) must equal the
+key — with a Wilson 95% interval.
+
+Example (length 256, key 52791): "…There and back again.\\nThe pass key is 52791. Remember it.
+52791 is the pass key.\\nThe grass is green. …\\nWhat is the pass key? The pass key is" → " 52791."
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+from pydantic import Field, PositiveInt
+
+from longctx_eval.haystack import PromptParts, fixed_tokens
+from longctx_eval.prompts import PromptFormat
+from longctx_eval.retrieval import Probe, RetrievalParams, haystack_for, run_retrieval
+from longctx_eval.task import CellContext, CellOutcome, TaskEnv, task
+
+_FIRST_INTEGER = re.compile(r"\d+")
+
+
+class PasskeyParams(RetrievalParams):
+    samples: PositiveInt = Field(20, description="trials per cell, spread over equal depth bins")
+    key_digits: int = Field(5, ge=1, le=12, description="digits of the random pass key")
+    max_new_tokens: PositiveInt = Field(10, description="generation budget (the anchors use 10)")
+    instruction: str = (
+        "There is an important info hidden inside a lot of irrelevant text. Find it and memorize them. "
+        "I will quiz you about the important information there."
+    )
+    needle: str = Field("The pass key is {key}. Remember it. {key} is the pass key.", description="{key} is filled")
+    question: str = "What is the pass key?"
+    answer_prefix: str = "The pass key is"
+
+
+def first_integer_matches(output: str, target: str) -> float:
+    match = _FIRST_INTEGER.search(output)
+    return float(match is not None and match.group() == target)
+
+
+@task
+class Passkey:
+    name = "passkey"
+    version = "1"
+    Params = PasskeyParams
+
+    def __init__(self, params: PasskeyParams, env: TaskEnv) -> None:
+        self.params = params
+        self._haystack = haystack_for(params, env)
+
+    def _parts(self, key: str) -> PromptParts:
+        p = self.params
+        return PromptParts(p.instruction, p.needle.format(key=key), p.question, p.answer_prefix)
+
+    def min_length(self, prompts: PromptFormat) -> int:
+        return fixed_tokens(prompts, self._parts("9" * self.params.key_digits))
+
+    def run(self, ctx: CellContext) -> CellOutcome:
+        rng = np.random.default_rng(ctx.seed)
+        n, digits = self.params.samples, self.params.key_digits
+        probes = []
+        for i in range(n):
+            key = str(int(rng.integers(10 ** (digits - 1), 10**digits)))
+            depth = float((i + rng.random()) / n)  # stratified: one trial per depth bin
+            probes.append(Probe(self._parts(key), depth, key, {"depth_bin": i}))
+        return run_retrieval(ctx, self.params, self._haystack(), probes, first_integer_matches)

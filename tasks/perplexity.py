@@ -1,0 +1,216 @@
+"""Perplexity at growing lengths.
+
+Data: long documents from a local .txt (one document per line), .jsonl or .parquet file, or a
+hub dataset, read through `datasets`. At each length ℓ the first `documents` documents that are
+long enough are used (fewer if the dataset runs out; `n_documents` says how many).
+
+Modes:
+- `truncate` (PI and LongRoPE papers): the first ℓ tokens of each document, BOS included when the
+  tokenizer has one; every token after the first is scored (ℓ−1 per document).
+- `sliding` (YaRN paper): windows of ℓ tokens moved by `stride` over the document (or its first
+  `sliding_tokens` tokens); each window scores only the tokens new to it.
+
+Metric: `ppl` = exp(token-weighted mean NLL) by default; `average: window` makes it the YaRN
+script's exp(mean over windows of the window mean). Both are recorded, with a bootstrap 95%
+interval over documents and the mean loss by position bin (where in the context the loss rises).
+
+One pass, many lengths: for a causal model the loss of token t depends only on tokens ≤ t, so
+for methods whose frequencies do not depend on the sequence length, every truncate length of a
+document comes from one forward pass at the longest length it is needed for. Dynamic NTK and
+LongRoPE choose their frequencies from the length, so they get one pass per length.
+
+Example: ℓ = 1024 on 4 documents → 4 × 1023 scored tokens → ppl 12.3 [11.1, 13.8].
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field, PositiveInt
+
+from longctx_eval.data import DatasetError, dataset_kind, load_documents
+from longctx_eval.prompts import PromptFormat
+from longctx_eval.stats import bootstrap_perplexity
+from longctx_eval.task import CellContext, CellOutcome, TaskEnv, TaskParamError, TaskParams, task
+
+
+class PerplexityParams(TaskParams):
+    dataset: str = Field(description="local .txt/.jsonl/.json/.parquet file, or a hub dataset id")
+    column: str = Field("text", description="text column (json, parquet and hub datasets)")
+    split: str = Field("train", description="split of a hub dataset")
+    subset: str | None = Field(None, description="configuration name of a hub dataset")
+    documents: PositiveInt = Field(4, description="documents per length")
+    mode: Literal["truncate", "sliding"] = Field("truncate", description="see the task docstring")
+    stride: PositiveInt = Field(256, description="sliding mode: tokens between window starts")
+    sliding_tokens: PositiveInt | None = Field(
+        None, description="sliding mode: tokens of each document covered (default: all of it)"
+    )
+    average: Literal["token", "window"] = Field("token", description="what `ppl` averages over")
+    position_bins: PositiveInt = Field(8, description="bins of the loss-by-position profile")
+
+
+@task
+class Perplexity:
+    name = "perplexity"
+    version = "1"
+    Params = PerplexityParams
+
+    def __init__(self, params: PerplexityParams, env: TaskEnv) -> None:
+        self.params = params
+        path = env.resolve_path(params.dataset)
+        self.source = str(path) if path.exists() else params.dataset
+        try:
+            kind = dataset_kind(self.source)
+        except DatasetError as exc:
+            raise TaskParamError("dataset", str(exc)) from None
+        if kind == "hub" and params.dataset.endswith((".txt", ".jsonl", ".json", ".parquet")):
+            raise TaskParamError("dataset", f"no such file: {params.dataset}")
+
+    def min_length(self, prompts: PromptFormat) -> int:
+        return self.params.stride if self.params.mode == "sliding" else 2
+
+    def _documents(self, ctx: CellContext) -> list[list[int]]:
+        """Token ids of every document (no special tokens), once per model."""
+        if "docs" not in ctx.model_cache:
+            p = self.params
+            texts = load_documents(self.source, p.column, p.split, p.subset)
+            tok = ctx.prompts.tokenizer
+            ctx.model_cache["docs"] = [list(ids) for ids in tok(list(texts), add_special_tokens=False)["input_ids"]]
+        docs: list[list[int]] = ctx.model_cache["docs"]
+        return docs
+
+    def _chosen(self, docs: list[list[int]], need: int) -> list[int]:
+        """Indices of the first `documents` documents with at least `need` tokens."""
+        return [i for i, d in enumerate(docs) if len(d) >= need][: self.params.documents]
+
+    def run(self, ctx: CellContext) -> CellOutcome:
+        docs = self._documents(ctx)
+        bos = ctx.prompts.bos_ids
+        if self.params.mode == "truncate":
+            per_doc = self._truncate(ctx, docs, bos)
+        else:
+            per_doc = self._sliding(ctx, docs, bos)
+        if not per_doc:
+            need = ctx.length - len(bos)
+            return CellOutcome({}, [], status="skipped", reason=f"no document has >= {need} tokens")
+        return self._outcome(ctx, per_doc)
+
+    def _truncate(self, ctx: CellContext, docs: list[list[int]], bos: list[int]) -> list[dict[str, Any]]:
+        chosen = self._chosen(docs, ctx.length - len(bos))
+        if ctx.length_dependent:
+            seqs = [bos + docs[i][: ctx.length - len(bos)] for i in chosen]
+            nlls = ctx.lm.token_nll(seqs)
+        else:
+            nlls = [self._one_pass(ctx, docs, bos, i)[: ctx.length - 1] for i in chosen]
+        return [
+            {"doc_index": i, "nll": nll, "positions": np.arange(1, ctx.length), "window_means": [float(nll.mean())]}
+            for i, nll in zip(chosen, nlls, strict=True)
+        ]
+
+    def _one_pass(self, ctx: CellContext, docs: list[list[int]], bos: list[int], doc: int) -> np.ndarray:
+        """The document's NLL at the longest length any pending cell of the group needs it for."""
+        cache: dict[int, np.ndarray] = ctx.group_cache.setdefault("nll", {})
+        if doc not in cache or len(cache[doc]) < ctx.length - 1:
+            lengths = sorted({ctx.length, *ctx.group_lengths})
+            # Every document the pending lengths will use, each at the longest length it serves.
+            need: dict[int, int] = {}
+            for length in lengths:
+                for i in self._chosen(docs, length - len(bos)):
+                    need[i] = max(need.get(i, 0), length)
+            todo = [i for i, n in need.items() if i not in cache or len(cache[i]) < n - 1]
+            seqs = [bos + docs[i][: need[i] - len(bos)] for i in todo]
+            for i, nll in zip(todo, ctx.lm.token_nll(seqs), strict=True):
+                cache[i] = nll
+        return cache[doc]
+
+    def _sliding(self, ctx: CellContext, docs: list[list[int]], bos: list[int]) -> list[dict[str, Any]]:
+        p = self.params
+        if p.stride > ctx.length:
+            raise ValueError(f"stride {p.stride} is longer than the window ({ctx.length} tokens)")
+        out = []
+        for i in self._chosen(docs, ctx.length - len(bos)):
+            stream = bos + docs[i]
+            if p.sliding_tokens is not None:
+                stream = stream[: p.sliding_tokens]
+            windows, score_from, positions = sliding_windows(stream, ctx.length, p.stride)
+            nlls = ctx.lm.token_nll(windows, score_from)
+            out.append(
+                {
+                    "doc_index": i,
+                    "nll": np.concatenate(nlls),
+                    "positions": np.concatenate(positions),
+                    "window_means": [float(n.mean()) for n in nlls],
+                }
+            )
+        return out
+
+    def _outcome(self, ctx: CellContext, per_doc: list[dict[str, Any]]) -> CellOutcome:
+        sums = [float(d["nll"].sum()) for d in per_doc]
+        counts = [int(d["nll"].size) for d in per_doc]
+        total_nll, total_n = sum(sums), sum(counts)
+        token_ppl = math.exp(total_nll / total_n)
+        window_means = [m for d in per_doc for m in d["window_means"]]
+        window_ppl = math.exp(float(np.mean(window_means)))
+        low, high = bootstrap_perplexity(sums, counts, seed=ctx.seed)
+        metrics = {
+            "ppl": token_ppl if self.params.average == "token" else window_ppl,
+            "nll": total_nll / total_n,
+            "n_tokens": total_n,
+            "n_documents": len(per_doc),
+            "ppl_token": token_ppl,
+            "ppl_window_mean": window_ppl,
+            "ci_low": low,
+            "ci_high": high,
+            "loss_by_position": loss_by_position(per_doc, ctx.length, self.params.position_bins),
+        }
+        if self.params.average == "window":
+            metrics["ci_low"], metrics["ci_high"] = None, None  # the bootstrap is of the token mean
+        samples = [
+            {
+                "index": k,
+                "doc_index": d["doc_index"],
+                "n_prompt_tokens": ctx.length,
+                "n_scored_tokens": c,
+                "nll_sum": s,
+                "ppl": math.exp(s / c),
+            }
+            for k, (d, s, c) in enumerate(zip(per_doc, sums, counts, strict=True))
+        ]
+        return CellOutcome(metrics, samples)
+
+
+def sliding_windows(
+    stream: list[int], window: int, stride: int
+) -> tuple[list[list[int]], list[int], list[np.ndarray]]:
+    """Windows of `window` tokens every `stride` tokens; each scores only tokens new to it.
+
+    Returns the windows, where scoring starts in each, and the scored tokens' positions within
+    their window (for the loss-by-position profile).
+    """
+    windows, score_from, positions = [], [], []
+    prev_end = 0
+    for begin in range(0, max(len(stream) - 1, 1), stride):
+        end = min(begin + window, len(stream))
+        new = end - prev_end
+        start = max(1, (end - begin) - new)
+        windows.append(stream[begin:end])
+        score_from.append(start)
+        positions.append(np.arange(start, end - begin))
+        prev_end = end
+        if end == len(stream):
+            break
+    return windows, score_from, positions
+
+
+def loss_by_position(per_doc: list[dict[str, Any]], length: int, bins: int) -> list[dict[str, Any]]:
+    edges = np.linspace(0, length, bins + 1).astype(int)
+    nll = np.concatenate([d["nll"] for d in per_doc])
+    pos = np.concatenate([d["positions"] for d in per_doc])
+    out = []
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        mask = (pos >= lo) & (pos < hi)
+        n = int(mask.sum())
+        out.append({"start": int(lo), "end": int(hi), "nll": float(nll[mask].mean()) if n else None, "n": n})
+    return out
