@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -24,7 +24,7 @@ app = typer.Typer(
 EXIT_CONFIG = 2
 
 
-class ProgressStyle(str, Enum):
+class ProgressStyle(StrEnum):
     auto = "auto"
     rich = "rich"
     plain = "plain"
@@ -69,7 +69,9 @@ def run(
         write_report(out)
     _print_summary(out, summary)
     if summary.interrupted:
-        typer.echo(f"interrupted: finished cells are kept; run the same command again to resume ({out})", err=True)
+        typer.echo(
+            f"interrupted: finished cells are kept; run the same command again to resume ({out})", err=True
+        )
         raise typer.Exit(130)
     raise typer.Exit(1 if summary.failed else 0)
 
@@ -104,8 +106,8 @@ def validate(config: Annotated[Path, typer.Argument(help="sweep YAML")]) -> None
     plan = _load_plan(config)
     groups = {c.group for c in plan.cells}
     typer.echo(
-        f"ok: {len(plan.cells)} cells ({len(plan.models)} models, {len(groups)} model × method@factor groups, "
-        f"{len(plan.config.tasks)} tasks, {len(plan.config.lengths)} lengths)"
+        f"ok: {len(plan.cells)} cells ({len(plan.models)} models, {len(groups)} model × method@factor "
+        f"groups, {len(plan.config.tasks)} tasks, {len(plan.config.lengths)} lengths)"
     )
 
 
@@ -158,7 +160,9 @@ def rope(
     model: Annotated[str, typer.Option(help="model directory or hub id (only its config is read)")],
     method: Annotated[str, typer.Option(help="method name (see `longctx-eval ls`)")],
     factor: Annotated[float, typer.Option(help="scale factor s")] = 1.0,
-    target_length: Annotated[int | None, typer.Option(help="length to count rotations at (default L·s)")] = None,
+    target_length: Annotated[
+        int | None, typer.Option(help="length to count rotations at (default L·s)")
+    ] = None,
     original_context: Annotated[int | None, typer.Option(help="override the trained context L")] = None,
     factors_file: Annotated[Path | None, typer.Option(help="longrope factors JSON")] = None,
     param: Annotated[list[str] | None, typer.Option(help="method setting KEY=VALUE (repeatable)")] = None,
@@ -166,17 +170,21 @@ def rope(
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Show what a method does to each rotary pair of a model (needs only the model's config)."""
+    from pydantic import ValidationError
+
+    from longctx_eval.config import validation_problems
+    from longctx_eval.registry import UnknownNameError
     from longctx_eval.rope.analysis import analyse
     from longctx_eval.rope.base import RopeConfigError, read_rope_base
     from longctx_eval.rope.longrope_factors import FactorsFileError, load_factors
-    from longctx_eval.rope.methods import METHODS, ScalingSpec
-    from longctx_eval.registry import UnknownNameError
+    from longctx_eval.rope.methods import METHODS, MethodParams, ScalingSpec
 
     try:
         definition = METHODS.get(method)
     except UnknownNameError as exc:
         _die([f"--method: {exc}"])
     params_raw = _parse_params(param or [])
+    params: MethodParams
     try:
         if factors_file is not None:
             factors = load_factors(factors_file)
@@ -184,8 +192,10 @@ def rope(
             factor = factors.factor
         else:
             params = definition.params_model.model_validate(params_raw)
-    except (FactorsFileError, ValueError) as exc:
-        _die([f"--param: {exc}".splitlines()[0]])
+    except ValidationError as exc:
+        _die([f"--param {loc}: {msg}" for loc, msg in validation_problems(exc)])
+    except FactorsFileError as exc:
+        _die([f"--factors-file: {exc}"])
     config = _model_config(model, revision)
     try:
         base = read_rope_base(config, original_context)
@@ -202,6 +212,8 @@ def rope(
 def _model_config(model: str, revision: str | None) -> Any:
     from transformers import AutoConfig
 
+    if model.startswith((".", "/", "~")) and not Path(model).expanduser().is_dir():
+        _die([f"--model: no such model directory: {model}"])
     try:
         return AutoConfig.from_pretrained(model, revision=revision)
     except Exception as exc:

@@ -75,7 +75,9 @@ class SweepConfig(StrictModel):
     lengths: tuple[PositiveInt, ...] = Field(min_length=1, description="context lengths in tokens")
     tasks: tuple[TaskChoice, ...] = Field(min_length=1)
     tasks_path: tuple[str, ...] = Field((), description="extra task plugin files or directories")
-    source_dir: str = Field(".", description="directory of the YAML file; relative paths are looked up here too")
+    source_dir: str = Field(
+        ".", description="directory of the YAML file; relative paths are looked up here too"
+    )
 
     def resolve_path(self, value: str) -> Path:
         """A relative path is taken from the working directory, else from the YAML's directory."""
@@ -160,10 +162,17 @@ def _validate(model: type[BaseModel], data: Any, loc: str, problems: list[tuple[
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        for err in exc.errors():
-            path = ".".join(str(p) for p in (loc.split(".") if loc else []) + list(err["loc"]))
-            problems.append((path, _message(err)))
+        problems.extend(validation_problems(exc, loc))
         return None
+
+
+def validation_problems(exc: ValidationError, loc: str = "") -> list[tuple[str, str]]:
+    """A pydantic error as (field path, one-line message) pairs."""
+    out = []
+    for err in exc.errors():
+        path = ".".join(str(p) for p in (loc.split(".") if loc else []) + list(err["loc"]))
+        out.append((path, _message(err)))
+    return out
 
 
 def _message(err: Any) -> str:
@@ -173,7 +182,9 @@ def _message(err: Any) -> str:
     if kind == "missing":
         return "required key is missing"
     given = err.get("input")
-    shown = f" (got {given!r})" if isinstance(given, (int, float, str)) and not isinstance(given, bool) else ""
+    shown = (
+        f" (got {given!r})" if isinstance(given, (int, float, str)) and not isinstance(given, bool) else ""
+    )
     return f"{err['msg'][0].lower()}{err['msg'][1:]}{shown}"
 
 
@@ -211,28 +222,32 @@ def _parse_method(entry: Any, loc: str, problems: list[tuple[str, str]]) -> Meth
     except UnknownNameError as exc:
         problems.append((f"{loc}.method", str(exc)))
         return None
-    params = _validate(method.params_model, {k: v for k, v in entry.items() if k not in _METHOD_KEYS}, loc, problems)
+    params = _validate(
+        method.params_model, {k: v for k, v in entry.items() if k not in _METHOD_KEYS}, loc, problems
+    )
     factors = _parse_factors(entry.get("factors"), f"{loc}.factors", problems)
     factors_file = entry.get("factors_file")
     n_before = len(problems)
     if factors_file is not None and name != "longrope":
         problems.append((f"{loc}.factors_file", "only longrope reads a factors_file"))
-    if name == "none" and factors is not None:
-        problems.append((f"{loc}.factors", "'none' takes no factors"))
+    if not method.takes_factor and factors is not None:
+        problems.append((f"{loc}.factors", f"{name!r} takes no factors"))
     elif name == "longrope" and factors is not None:
-        problems.append((f"{loc}.factors", "longrope takes its factor from factors_file (or the model config)"))
-    elif method.takes_factor and name not in ("longrope", "p_rope") and factors is None:
+        problems.append(
+            (f"{loc}.factors", "longrope takes its factor from factors_file (or the model config)")
+        )
+    elif method.takes_factor and name != "longrope" and "factors" not in entry:
         problems.append((f"{loc}.factors", f"{name} needs factors: a list like [2, 4], or 'auto'"))
     if params is None or len(problems) > n_before:
         return None
-    if name == "p_rope" and factors is None:
-        factors = (1.0,)
     return MethodChoice(method=name, factors=factors, factors_file=factors_file, params=params)
 
 
-def _parse_factors(raw: Any, loc: str, problems: list[tuple[str, str]]) -> tuple[float, ...] | Literal["auto"] | None:
+def _parse_factors(
+    raw: Any, loc: str, problems: list[tuple[str, str]]
+) -> tuple[float, ...] | Literal["auto"] | None:
     if raw is None or raw == "auto":
-        return raw  # type: ignore[no-any-return]
+        return raw
     values = raw if isinstance(raw, list) else [raw]
     if not values:
         problems.append((loc, "give at least one factor, or 'auto'"))
@@ -266,7 +281,9 @@ def _parse_task(entry: Any, loc: str, problems: list[tuple[str, str]]) -> TaskCh
     if not isinstance(label, str) or not label:
         problems.append((f"{loc}.label", "expected a non-empty string"))
         return None
-    params = _validate(cls.Params, {k: v for k, v in entry.items() if k not in ("task", "label")}, loc, problems)
+    params = _validate(
+        cls.Params, {k: v for k, v in entry.items() if k not in ("task", "label")}, loc, problems
+    )
     if params is None:
         return None
     return TaskChoice(task=name, label=label, params=params)

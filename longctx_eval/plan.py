@@ -20,7 +20,7 @@ from longctx_eval.config import ConfigError, MethodChoice, ModelEntry, SweepConf
 from longctx_eval.prompts import PromptFormat, PromptFormatError
 from longctx_eval.rope.base import RopeBase, RopeConfigError, read_rope_base
 from longctx_eval.rope.longrope_factors import FactorsFileError, load_factors, model_config_factors
-from longctx_eval.rope.methods import LongRopeParams, RopeSetting, ScalingSpec, canonical_json
+from longctx_eval.rope.methods import METHODS, LongRopeParams, RopeSetting, ScalingSpec, canonical_json
 from longctx_eval.task import TASKS, Task, TaskEnv, TaskParamError
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
@@ -104,8 +104,10 @@ def _resolve_model(i: int, entry: ModelEntry, config: SweepConfig, problems: Pro
         model_config = AutoConfig.from_pretrained(path, **kwargs)
         tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
     except Exception as exc:
-        where = "cannot load its config or tokenizer" if local.is_dir() else (
-            "is not a local directory and could not be loaded from the hub"
+        where = (
+            "cannot load its config or tokenizer"
+            if local.is_dir()
+            else ("is not a local directory and could not be loaded from the hub")
         )
         problems.append((f"{loc}.path", f"{entry.path} {where}: {_first_line(exc)}"))
         return None
@@ -147,7 +149,9 @@ def _make_tasks(config: SweepConfig, problems: Problems) -> list[Task]:
     return tasks
 
 
-def _specs(config: SweepConfig, model: ModelPlan, problems: Problems) -> list[tuple[ScalingSpec, RopeSetting, int | None]]:
+def _specs(
+    config: SweepConfig, model: ModelPlan, problems: Problems
+) -> list[tuple[ScalingSpec, RopeSetting, int | None]]:
     """(spec, its setting, the only length it applies to or None) for every method entry."""
     out: list[tuple[ScalingSpec, RopeSetting, int | None]] = []
     for i, choice in enumerate(config.methods):
@@ -160,20 +164,26 @@ def _specs(config: SweepConfig, model: ModelPlan, problems: Problems) -> list[tu
     return out
 
 
-def _expand(choice: MethodChoice, model: ModelPlan, config: SweepConfig) -> list[tuple[ScalingSpec, int | None]]:
+def _expand(
+    choice: MethodChoice, model: ModelPlan, config: SweepConfig
+) -> list[tuple[ScalingSpec, int | None]]:
     name, L = choice.method, model.base.original_context
-    if name == "none":
-        return [(ScalingSpec("none", 1.0, choice.params), None)]
+    if not METHODS.get(name).takes_factor:
+        return [(ScalingSpec(name, 1.0, choice.params), None)]
     if name == "longrope":
         factor, params = _longrope_params(choice, model, config)
         return [(ScalingSpec("longrope", factor, params), None)]
     if choice.factors == "auto":
-        return [(ScalingSpec(name, max(1.0, n / L), choice.params, auto=True), n) for n in sorted(config.lengths)]
+        return [
+            (ScalingSpec(name, max(1.0, n / L), choice.params, auto=True), n) for n in sorted(config.lengths)
+        ]
     assert choice.factors is not None
     return [(ScalingSpec(name, f, choice.params), None) for f in choice.factors]
 
 
-def _longrope_params(choice: MethodChoice, model: ModelPlan, config: SweepConfig) -> tuple[float, LongRopeParams]:
+def _longrope_params(
+    choice: MethodChoice, model: ModelPlan, config: SweepConfig
+) -> tuple[float, LongRopeParams]:
     assert isinstance(choice.params, LongRopeParams)
     inline = choice.params.short_factor is not None or choice.params.long_factor is not None
     if choice.factors_file and inline:

@@ -51,7 +51,11 @@ class PlainProgress:
 
     def cell_finished(self, record: dict[str, Any]) -> None:
         self.count += 1
-        print(f"[{self.count}/{self.total}] {describe_record(record)} ({record['duration_s']:.1f}s)", file=self.stream, flush=True)
+        print(
+            f"[{self.count}/{self.total}] {describe_record(record)} ({record['duration_s']:.1f}s)",
+            file=self.stream,
+            flush=True,
+        )
 
     def note(self, message: str) -> None:
         print(message, file=self.stream, flush=True)

@@ -79,7 +79,11 @@ def tables(records: list[dict[str, Any]]) -> list[TaskTable]:
         lengths = sorted({int(r["length"]) for r in rs})
         rows = []
         for model, label in _ordered((r["model"], r["method_label"]) for r in rs):
-            texts = {int(r["length"]): cell_text(r, metric) for r in rs if (r["model"], r["method_label"]) == (model, label)}
+            texts = {
+                int(r["length"]): cell_text(r, metric)
+                for r in rs
+                if (r["model"], r["method_label"]) == (model, label)
+            }
             rows.append((model, label, texts))
         out.append(TaskTable(task, metric, lengths, rows))
     return out

@@ -16,7 +16,6 @@ from pydantic import Field, PositiveInt
 
 from longctx_eval.data import load_documents
 from longctx_eval.haystack import BuiltPrompt, Haystack, PromptParts, build_prompt
-from longctx_eval.prompts import PromptFormat
 from longctx_eval.stats import wilson_interval
 from longctx_eval.task import CellContext, CellOutcome, TaskEnv, TaskParamError, TaskParams
 
@@ -107,4 +106,3 @@ def accuracy_metrics(samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
     correct = sum(float(s["score"]) for s in samples)
     low, high = wilson_interval(correct, n)
     return {"accuracy": correct / n if n else float("nan"), "n": n, "ci_low": low, "ci_high": high}
-

@@ -65,7 +65,12 @@ def run_plan(plan: Plan, out_dir: Path, progress: Progress, backend: Backend | N
 
 
 def _run_model(
-    plan: Plan, cells: list[Cell], backend: Backend, store: ResultStore, progress: Progress, summary: RunSummary
+    plan: Plan,
+    cells: list[Cell],
+    backend: Backend,
+    store: ResultStore,
+    progress: Progress,
+    summary: RunSummary,
 ) -> None:
     model = cells[0].model
     progress.note(f"loading model {model.entry.name} ({model.path})")
@@ -73,7 +78,14 @@ def _run_model(
         loaded = backend.load(model.entry, model.path)
         prompts = PromptFormat(loaded.tokenizer, chat_template=model.entry.chat_template == "auto")
     except Exception as exc:
-        _fail_all(cells, f"loading model {model.entry.name} failed: {_short(exc)}", backend, store, progress, summary)
+        _fail_all(
+            cells,
+            f"loading model {model.entry.name} failed: {_short(exc)}",
+            backend,
+            store,
+            progress,
+            summary,
+        )
         return
     model_caches: dict[int, dict[str, Any]] = defaultdict(dict)
     groups: dict[Any, list[Cell]] = defaultdict(list)
@@ -127,7 +139,12 @@ def _run_cell(
 
 
 def _fail_all(
-    cells: list[Cell], error: str, backend: Backend, store: ResultStore, progress: Progress, summary: RunSummary
+    cells: list[Cell],
+    error: str,
+    backend: Backend,
+    store: ResultStore,
+    progress: Progress,
+    summary: RunSummary,
 ) -> None:
     for cell in cells:
         _write(make_record(cell, backend, "failed", 0.0, error=error), None, store, progress, summary)
@@ -192,7 +209,12 @@ def _manifest_base(plan: Plan) -> dict[str, Any]:
         "sweep": plan.config.name,
         "config": plan.config.model_dump(mode="json"),
         "models": [
-            {"name": m.entry.name, "path": m.path, "fingerprint": m.fingerprint, "original_context": m.base.original_context}
+            {
+                "name": m.entry.name,
+                "path": m.path,
+                "fingerprint": m.fingerprint,
+                "original_context": m.base.original_context,
+            }
             for m in plan.models
         ],
         "cells": len(plan.cells),

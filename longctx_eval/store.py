@@ -91,7 +91,9 @@ class ResultStore:
         self.dir = Path(directory)
 
     def finished_ids(self) -> set[str]:
-        return {cid for cid, r in latest_by_cell(read_records(self.dir)).items() if r.get("status") in FINISHED}
+        return {
+            cid for cid, r in latest_by_cell(read_records(self.dir)).items() if r.get("status") in FINISHED
+        }
 
     def write_cell(self, record: dict[str, Any], samples: list[dict[str, Any]] | None) -> None:
         """Samples first (atomically), then the record line that makes the cell finished."""
@@ -128,7 +130,9 @@ class ResultStore:
                 runs = list(json.loads(path.read_text()).get("runs", []))
             except (json.JSONDecodeError, AttributeError):
                 runs = []
-        atomic_write(path, json.dumps(_finite({**base, "runs": [*runs, run]}), indent=2, default=_json_default) + "\n")
+        atomic_write(
+            path, json.dumps(_finite({**base, "runs": [*runs, run]}), indent=2, default=_json_default) + "\n"
+        )
 
     def read_samples(self, cell_id: str) -> list[dict[str, Any]]:
         path = self.dir / SAMPLES / f"{cell_id}.jsonl"

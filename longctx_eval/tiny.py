@@ -71,9 +71,7 @@ def tiny_llama_config(
     )
 
 
-def save_tiny_model(
-    directory: Path, tokenizer: Any, seed: int = 0, **config_kwargs: Any
-) -> Path:
+def save_tiny_model(directory: Path, tokenizer: Any, seed: int = 0, **config_kwargs: Any) -> Path:
     """A randomly initialised tiny Llama (seeded) saved with its tokenizer in `directory`."""
     import torch
     from transformers import LlamaForCausalLM

@@ -58,7 +58,9 @@ class NiahParams(RetrievalParams):
         "Some special magic numbers are hidden within the following text. Make sure to memorize it. "
         "I will quiz you about the numbers afterwards."
     )
-    needle: str = Field("One of the special magic numbers for {key} is: {value}.", description="{key}, {value}")
+    needle: str = Field(
+        "One of the special magic numbers for {key} is: {value}.", description="{key}, {value}"
+    )
     question: str = "What is the special magic number for {key} mentioned in the provided text?"
     answer_prefix: str = "The special magic number for {key} mentioned in the provided text is"
 
@@ -81,7 +83,9 @@ def depth_grid(depths: int | list[float], spacing: str) -> list[float]:
     percents = [100 * i / (depths - 1) for i in range(depths)] if depths > 1 else [50.0]
     if spacing == "sigmoid":
         # As the original NIAH test: a logistic curve through the linear grid, ends kept exact.
-        percents = [p if p in (0.0, 100.0) else round(100 / (1 + math.exp(-0.1 * (p - 50))), 3) for p in percents]
+        percents = [
+            p if p in (0.0, 100.0) else round(100 / (1 + math.exp(-0.1 * (p - 50))), 3) for p in percents
+        ]
     return [p / 100 for p in percents]
 
 

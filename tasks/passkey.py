@@ -37,7 +37,9 @@ class PasskeyParams(RetrievalParams):
         "There is an important info hidden inside a lot of irrelevant text. Find it and memorize them. "
         "I will quiz you about the important information there."
     )
-    needle: str = Field("The pass key is {key}. Remember it. {key} is the pass key.", description="{key} is filled")
+    needle: str = Field(
+        "The pass key is {key}. Remember it. {key} is the pass key.", description="{key} is filled"
+    )
     question: str = "What is the pass key?"
     answer_prefix: str = "The pass key is"
 

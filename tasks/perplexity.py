@@ -24,6 +24,7 @@ Example: ℓ = 1024 on 4 documents → 4 × 1023 scored tokens → ppl 12.3 [11.
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any, Literal
 
@@ -77,7 +78,9 @@ class Perplexity:
             p = self.params
             texts = load_documents(self.source, p.column, p.split, p.subset)
             tok = ctx.prompts.tokenizer
-            ctx.model_cache["docs"] = [list(ids) for ids in tok(list(texts), add_special_tokens=False)["input_ids"]]
+            ctx.model_cache["docs"] = [
+                list(ids) for ids in tok(list(texts), add_special_tokens=False)["input_ids"]
+            ]
         docs: list[list[int]] = ctx.model_cache["docs"]
         return docs
 
@@ -105,7 +108,12 @@ class Perplexity:
         else:
             nlls = [self._one_pass(ctx, docs, bos, i)[: ctx.length - 1] for i in chosen]
         return [
-            {"doc_index": i, "nll": nll, "positions": np.arange(1, ctx.length), "window_means": [float(nll.mean())]}
+            {
+                "doc_index": i,
+                "nll": nll,
+                "positions": np.arange(1, ctx.length),
+                "window_means": [float(nll.mean())],
+            }
             for i, nll in zip(chosen, nlls, strict=True)
         ]
 
@@ -209,7 +217,7 @@ def loss_by_position(per_doc: list[dict[str, Any]], length: int, bins: int) -> l
     nll = np.concatenate([d["nll"] for d in per_doc])
     pos = np.concatenate([d["positions"] for d in per_doc])
     out = []
-    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+    for lo, hi in itertools.pairwise(edges):
         mask = (pos >= lo) & (pos < hi)
         n = int(mask.sum())
         out.append({"start": int(lo), "end": int(hi), "nll": float(nll[mask].mean()) if n else None, "n": n})

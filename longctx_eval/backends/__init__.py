@@ -85,4 +85,6 @@ class BackendInfo:
 
 
 BACKENDS: Registry[BackendInfo] = Registry("backend")
-BACKENDS.add("hf", BackendInfo("hf", HFConfig, "longctx_eval.backends.hf:HFBackend", "transformers, in-process"))
+BACKENDS.add(
+    "hf", BackendInfo("hf", HFConfig, "longctx_eval.backends.hf:HFBackend", "transformers, in-process")
+)

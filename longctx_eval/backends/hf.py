@@ -63,7 +63,8 @@ class HFBackend:
         load_kwargs = dict(kwargs, dtype=_DTYPES[self.cfg.dtype])
         if self.cfg.attn_implementation:
             load_kwargs["attn_implementation"] = self.cfg.attn_implementation
-        self.model = AutoModelForCausalLM.from_pretrained(path, **load_kwargs).to(self.device).eval()
+        model_obj: Any = AutoModelForCausalLM.from_pretrained(path, **load_kwargs)
+        self.model = model_obj.to(self.device).eval()
         self.weight_loads += 1
         # The rotary modules are rebuilt from this pristine copy for every method.
         self.config = copy.deepcopy(self.model.config)
@@ -76,7 +77,9 @@ class HFBackend:
             torch.cuda.empty_cache()
 
     def apply(self, setting: RopeSetting) -> HFLanguageModel:
-        swap_rotary(self.model, scaled_config(self.config, setting.rope_parameters, setting.max_position_embeddings))
+        swap_rotary(
+            self.model, scaled_config(self.config, setting.rope_parameters, setting.max_position_embeddings)
+        )
         return HFLanguageModel(self)
 
 
@@ -86,7 +89,8 @@ def swap_rotary(model: torch.nn.Module, config: Any) -> None:
     if not found:
         raise RuntimeError(f"no rotary embedding module found in {type(model).__name__}")
     for name, old in found:
-        new = type(old)(config=config).to(old.inv_freq.device)
+        device: Any = old.inv_freq.device
+        new = type(old)(config=config).to(device)
         parent_name, _, child = name.rpartition(".")
         setattr(model.get_submodule(parent_name) if parent_name else model, child, new)
 

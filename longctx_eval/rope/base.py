@@ -80,6 +80,9 @@ def scaled_config(config: Any, rope_parameters: dict[str, Any], max_position_emb
     new.max_position_embeddings = int(max_position_embeddings)
     # Phi-3 style configs keep the trained length outside rope_parameters, and transformers gives
     # that attribute priority during standardisation: keep the two in step.
-    if hasattr(new, "original_max_position_embeddings") and "original_max_position_embeddings" in rope_parameters:
+    if (
+        hasattr(new, "original_max_position_embeddings")
+        and "original_max_position_embeddings" in rope_parameters
+    ):
         new.original_max_position_embeddings = rope_parameters["original_max_position_embeddings"]
     return new

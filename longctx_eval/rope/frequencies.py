@@ -19,7 +19,7 @@ def rotary_class(config: Any) -> type[torch.nn.Module]:
     from transformers import AutoModelForCausalLM
 
     try:
-        model_cls = AutoModelForCausalLM._model_mapping[type(config)]
+        model_cls: Any = AutoModelForCausalLM._model_mapping[type(config)]
     except KeyError:
         raise RopeConfigError(f"no causal-LM class registered for {type(config).__name__}") from None
     module = importlib.import_module(model_cls.__module__)
@@ -59,7 +59,7 @@ def reset_rotary_state(module: torch.nn.Module) -> None:
 
 def frequencies_at(config: Any, seq_len: int) -> tuple[torch.Tensor, float]:
     """(inv_freq, attention_scaling) the model's rotary module uses for a sequence of `seq_len` tokens."""
-    module = rotary_class(config)(config=config)
+    module: Any = rotary_class(config)(config=config)
     reset_rotary_state(module)
     positions = torch.arange(seq_len, dtype=torch.long)[None, :]
     probe = torch.zeros(1, dtype=torch.float32)

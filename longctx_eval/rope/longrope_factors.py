@@ -68,7 +68,9 @@ def yarn_derived_factors(config: Any, base: RopeBase, factor: float) -> LongRope
     from longctx_eval.rope.frequencies import frequencies_at  # torch: only when factors are made
 
     setting = ScalingSpec("yarn", factor, YarnParams()).resolve(base)
-    yarn_inv, _ = frequencies_at(scaled_config(config, setting.rope_parameters, setting.max_position_embeddings), 1)
+    yarn_inv, _ = frequencies_at(
+        scaled_config(config, setting.rope_parameters, setting.max_position_embeddings), 1
+    )
     plain, _ = frequencies_at(scaled_config(config, plain_setting(base), base.original_context), 1)
     long = (plain / yarn_inv).tolist()
     return LongRopeFactors(

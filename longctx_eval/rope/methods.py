@@ -60,7 +60,9 @@ class LongRopeParams(MethodParams):
 
 
 class PRopeParams(MethodParams):
-    p: float = Field(0.75, gt=0.0, le=1.0, description="fraction of the highest-frequency pairs kept rotating")
+    p: float = Field(
+        0.75, gt=0.0, le=1.0, description="fraction of the highest-frequency pairs kept rotating"
+    )
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,7 @@ class ScalingSpec:
         assert self.params is not None
         extra = _param_label(self.params)
         name = f"{self.method}({extra})" if extra else self.method
-        if not self.definition.takes_factor and self.method == "none":
+        if not self.definition.takes_factor:
             return name
         return f"{name}@auto" if self.auto else f"{name}@{_fmt(self.factor)}"
 
@@ -158,7 +160,7 @@ def _with_theta(base: RopeBase, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _scaled_length(base: RopeBase, factor: float) -> int:
-    return int(math.ceil(base.original_context * factor))
+    return math.ceil(base.original_context * factor)
 
 
 def _none(base: RopeBase, factor: float, params: NoParams) -> RopeSetting:
@@ -201,7 +203,9 @@ def _dynamic(base: RopeBase, factor: float, params: NoParams) -> RopeSetting:
 def _yarn(base: RopeBase, factor: float, params: YarnParams) -> RopeSetting:
     _check_factor(factor)
     if params.beta_fast <= params.beta_slow:
-        raise ValueError(f"beta_fast ({params.beta_fast:g}) must be greater than beta_slow ({params.beta_slow:g})")
+        raise ValueError(
+            f"beta_fast ({params.beta_fast:g}) must be greater than beta_slow ({params.beta_slow:g})"
+        )
     rope: dict[str, Any] = {
         "rope_type": "yarn",
         "factor": factor,
@@ -236,7 +240,9 @@ def _llama3(base: RopeBase, factor: float, params: Llama3Params) -> RopeSetting:
 def _longrope(base: RopeBase, factor: float, params: LongRopeParams) -> RopeSetting:
     _check_factor(factor)
     if params.short_factor is None or params.long_factor is None:
-        raise ValueError("longrope needs short_factor and long_factor (from factors_file or the model config)")
+        raise ValueError(
+            "longrope needs short_factor and long_factor (from factors_file or the model config)"
+        )
     for key in ("short_factor", "long_factor"):
         values = getattr(params, key)
         if len(values) != base.n_pairs:
@@ -257,12 +263,12 @@ def _longrope(base: RopeBase, factor: float, params: LongRopeParams) -> RopeSett
 
 
 def _p_rope(base: RopeBase, factor: float, params: PRopeParams) -> RopeSetting:
-    _check_factor(factor)
     if base.partial_rotary_factor != 1.0:
         raise ValueError("p_rope needs a fully rotary model (this one has partial_rotary_factor < 1)")
     # transformers' "proportional" reads partial_rotary_factor as the kept fraction p and returns
     # zero frequencies (no rotation) for the remaining low-frequency pairs.
-    rope = {"rope_type": "proportional", "partial_rotary_factor": params.p, "factor": factor}
+    # No scale factor: the paper has none, and transformers' validation does not expect one here.
+    rope = {"rope_type": "proportional", "partial_rotary_factor": params.p}
     return RopeSetting({"rope_theta": base.rope_theta, **rope}, base.original_context)
 
 
@@ -286,7 +292,13 @@ for _method in (
         length_dependent=True,
     ),
     Method("llama3", "Llama 3.1: keep high, divide low, smooth in between", Llama3Params, _llama3),
-    Method("p_rope", "p-RoPE: keep the fraction p of highest frequencies, stop the rest", PRopeParams, _p_rope),
+    Method(
+        "p_rope",
+        "p-RoPE: keep the fraction p of highest frequencies, stop the rest",
+        PRopeParams,
+        _p_rope,
+        takes_factor=False,
+    ),
 ):
     METHODS.add(_method.name, _method)
 

@@ -1,0 +1,84 @@
+"""Shared fixtures: a tiny tokenizer and random Llama built on the spot (no hub), and documents."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+WORDS = (
+    "the of and to in is was for on with as by at from that this which are be it an or not have has had "
+    "river mountain quiet silver garden lantern harbor number magic special hidden text pass key remember"
+).split()
+
+
+def corpus() -> list[str]:
+    from longctx_eval_tasks.niah import NiahParams
+    from longctx_eval_tasks.passkey import PasskeyParams
+
+    from longctx_eval.haystack import NOISE_SENTENCES
+
+    rng = random.Random(0)
+    texts = [" ".join(rng.choice(WORDS) for _ in range(400)) for _ in range(20)]
+    p, n = PasskeyParams(), NiahParams()
+    texts += [" ".join(NOISE_SENTENCES)] * 20
+    texts += [
+        p.instruction,
+        p.needle,
+        p.question,
+        p.answer_prefix,
+        n.instruction,
+        n.needle,
+        n.question,
+        n.answer_prefix,
+    ] * 20
+    return texts
+
+
+@pytest.fixture(scope="session")
+def tokenizer() -> Any:
+    from longctx_eval.tiny import train_tokenizer
+
+    return train_tokenizer(corpus(), vocab_size=1000)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory, tokenizer: Any) -> Path:
+    """A seeded random 2-layer Llama, native context 64, saved in HF format."""
+    from longctx_eval.tiny import save_tiny_model
+
+    return save_tiny_model(
+        tmp_path_factory.mktemp("tiny") / "model", tokenizer, seed=0, max_position_embeddings=64
+    )
+
+
+@pytest.fixture(scope="session")
+def docs_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Six documents of ~1500 words, one per line, plus a short one."""
+    rng = random.Random(1)
+    docs = [" ".join(rng.choice(WORDS) for _ in range(1500)) for _ in range(6)]
+    docs.insert(2, "a short document")
+    path = tmp_path_factory.mktemp("data") / "docs.txt"
+    path.write_text("\n".join(docs) + "\n")
+    return path
+
+
+def sweep_dict(model_dir: Path, **overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "name": "t",
+        "seed": 7,
+        "backend": {"kind": "hf", "dtype": "float32", "batch_size": 4},
+        "models": [{"name": "tiny", "path": str(model_dir)}],
+        "methods": ["none", {"method": "pi", "factors": [2]}],
+        "lengths": [128, 256],
+        "tasks": [{"task": "passkey", "samples": 3}],
+    }
+    base.update(overrides)
+    return base

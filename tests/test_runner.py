@@ -1,0 +1,197 @@
+"""Whole sweeps on a real tiny model: records, resume, a failing cell, a SIGKILL mid-sweep."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from longctx_eval.cli import app
+from longctx_eval.store import read_records
+
+from .conftest import sweep_dict
+
+runner = CliRunner()
+
+PLUGIN = '''
+"""Test plugin: fails at one length; sleeps so a sweep can be killed mid-cell."""
+import time
+from pydantic import Field
+from longctx_eval.task import CellOutcome, TaskParams, task
+
+class FlakyParams(TaskParams):
+    fail_at: int = Field(-1)
+    sleep_s: float = Field(0.0)
+
+@task
+class Flaky:
+    name = "flaky"
+    version = "1"
+    Params = FlakyParams
+
+    def __init__(self, params, env):
+        self.params = params
+
+    def min_length(self, prompts):
+        return 1
+
+    def run(self, ctx):
+        time.sleep(self.params.sleep_s)
+        if ctx.length == self.params.fail_at:
+            raise RuntimeError(f"boom at {ctx.length}")
+        nll = ctx.lm.token_nll([list(range(3, 3 + ctx.length))])[0]
+        return CellOutcome({"accuracy": 1.0, "n": 1, "mean_nll": float(nll.mean())}, [{"index": 0, "score": 1.0}])
+'''
+
+
+def write_sweep(tmp_path: Path, data: dict[str, Any]) -> Path:
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def plugin_dir(tmp_path: Path) -> Path:
+    d = tmp_path / "plugins"
+    d.mkdir(exist_ok=True)
+    (d / "flaky.py").write_text(textwrap.dedent(PLUGIN))
+    return d
+
+
+def test_sweep_writes_records_samples_manifest_and_leaderboard(
+    tmp_path: Path, tiny_model_dir: Path, docs_file: Path
+):
+    data = sweep_dict(
+        tiny_model_dir,
+        methods=["none", {"method": "yarn", "factors": [2]}],
+        tasks=[
+            {"task": "passkey", "samples": 3},
+            {"task": "niah", "depths": 2, "samples_per_depth": 1},
+            {"task": "perplexity", "dataset": str(docs_file), "documents": 2},
+        ],
+    )
+    out = tmp_path / "out"
+    result = runner.invoke(
+        app, ["run", str(write_sweep(tmp_path, data)), "--output", str(out), "--progress", "plain"]
+    )
+    assert result.exit_code == 0, result.output
+    records = read_records(out)
+    assert len(records) == 2 * 3 * 2
+    for r in records:
+        assert r["status"] == "ok"
+        for key in (
+            "cell_id",
+            "model",
+            "method",
+            "factor",
+            "task",
+            "length",
+            "status",
+            "metrics",
+            "error",
+            "duration_s",
+        ):
+            assert key in r
+        samples = [
+            json.loads(line) for line in (out / "samples" / f"{r['cell_id']}.jsonl").read_text().splitlines()
+        ]
+        assert len(samples) == r["n_samples"] > 0
+        if r["task"] in ("passkey", "niah"):
+            assert {"accuracy", "n", "ci_low", "ci_high"} <= set(r["metrics"])
+            for s in samples:
+                assert s["n_prompt_tokens"] == r["length"]
+                for key in ("needle_token_offset", "depth", "target", "output", "score"):
+                    assert key in s
+        else:
+            assert {"ppl", "nll", "n_tokens"} <= set(r["metrics"])
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["config"]["name"] == "t" and "torch" in manifest["versions"] and "git_sha" in manifest
+    assert (out / "leaderboard.md").exists() and (out / "leaderboard.csv").exists()
+    assert len({r["cell_id"] for r in records}) == len(records)
+
+    # Running again does no work: nothing appended, the model is not even loaded.
+    again = runner.invoke(
+        app, ["run", str(write_sweep(tmp_path, data)), "--output", str(out), "--progress", "plain"]
+    )
+    assert again.exit_code == 0 and "loading model" not in again.output
+    assert len(read_records(out)) == len(records)
+
+
+def test_a_failing_cell_is_recorded_and_the_sweep_goes_on(tmp_path: Path, tiny_model_dir: Path):
+    data = sweep_dict(
+        tiny_model_dir,
+        tasks_path=[str(plugin_dir(tmp_path))],
+        tasks=[{"task": "flaky", "fail_at": 256}],
+    )
+    out = tmp_path / "out"
+    config = write_sweep(tmp_path, data)
+    result = runner.invoke(app, ["run", str(config), "--output", str(out), "--progress", "plain"])
+    assert result.exit_code == 1, result.output
+    records = read_records(out)
+    failed = [r for r in records if r["status"] == "failed"]
+    assert len(records) == 4 and len(failed) == 2
+    assert all(r["length"] == 256 and r["error"] == "RuntimeError: boom at 256" for r in failed)
+    assert "boom at 256" in failed[0]["traceback"]
+    # Failed cells are retried on the next run; finished ones are not.
+    result = runner.invoke(app, ["run", str(config), "--output", str(out), "--progress", "plain"])
+    assert result.exit_code == 1
+    assert len(read_records(out)) == 6
+
+
+def comparable(records: list[dict[str, Any]]) -> dict[str, tuple[str, Any]]:
+    return {r["cell_id"]: (r["status"], r["metrics"]) for r in records}
+
+
+def test_sigkill_mid_sweep_then_resume_matches_an_uninterrupted_run(
+    tmp_path: Path, tiny_model_dir: Path, docs_file: Path
+):
+    data = sweep_dict(
+        tiny_model_dir,
+        methods=["none", {"method": "pi", "factors": [2]}, {"method": "dynamic_ntk", "factors": [2]}],
+        tasks_path=[str(plugin_dir(tmp_path))],
+        tasks=[
+            {"task": "passkey", "samples": 2},
+            {"task": "flaky", "sleep_s": 0.4},
+            {"task": "perplexity", "dataset": str(docs_file), "documents": 2},
+        ],
+    )
+    config = write_sweep(tmp_path, data)
+    total = 3 * 3 * 2
+    killed, whole = tmp_path / "killed", tmp_path / "whole"
+    cmd = [sys.executable, "-m", "longctx_eval.cli", "run", str(config), "--progress", "plain", "--output"]
+    proc = subprocess.Popen([*cmd, str(killed)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    records_file = killed / "records.jsonl"
+    while time.monotonic() < deadline:
+        if records_file.exists() and len(records_file.read_text().splitlines()) >= 5:
+            break
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = read_records(killed)
+    assert 5 <= len(before) < total, "the sweep must be killed mid-way"
+
+    resumed = subprocess.run([*cmd, str(killed)], capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{len(before)} already finished" in resumed.stderr
+    after = read_records(killed)
+    assert len(after) == total  # nothing finished was redone, nothing lost
+    assert len({r["cell_id"] for r in after}) == total
+
+    subprocess.run([*cmd, str(whole)], capture_output=True, text=True, timeout=300, check=True)
+    a, b = comparable(after), comparable(read_records(whole))
+    assert a.keys() == b.keys()
+    for cid in a:
+        assert a[cid][0] == b[cid][0] == "ok"
+        for key, value in b[cid][1].items():
+            if isinstance(value, float):
+                assert a[cid][1][key] == pytest.approx(value, rel=1e-5), key

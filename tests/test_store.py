@@ -1,0 +1,61 @@
+"""The results store: append-only records, torn lines, finished-cell bookkeeping."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from longctx_eval.store import ResultStore, dumps, read_records
+
+
+def record(cid: str, status: str = "ok", **kw: object) -> dict:
+    return {"cell_id": cid, "status": status, "metrics": {}, **kw}
+
+
+def test_samples_land_before_the_record(tmp_path: Path):
+    store = ResultStore(tmp_path)
+    store.write_cell(record("a"), [{"index": 0, "score": 1.0}])
+    assert json.loads((tmp_path / "samples" / "a.jsonl").read_text()) == {"index": 0, "score": 1.0}
+    assert read_records(tmp_path) == [record("a")]
+    assert not list((tmp_path / "samples").glob(".*tmp"))
+
+
+def test_torn_last_line_is_skipped_and_fenced_off(tmp_path: Path):
+    store = ResultStore(tmp_path)
+    store.write_cell(record("a"), None)
+    with open(tmp_path / "records.jsonl", "a") as f:
+        f.write('{"cell_id": "b", "sta')  # a crash in the middle of a write
+    with pytest.warns(UserWarning, match="torn or corrupt"):
+        assert [r["cell_id"] for r in read_records(tmp_path)] == ["a"]
+    store.write_cell(record("c"), None)
+    with pytest.warns(UserWarning):
+        assert [r["cell_id"] for r in read_records(tmp_path)] == ["a", "c"]
+    lines = (tmp_path / "records.jsonl").read_text().splitlines()
+    assert lines[0] == dumps(record("a")) and lines[1].startswith(
+        '{"cell_id": "b"'
+    )  # earlier lines untouched
+
+
+def test_failed_cells_are_not_finished(tmp_path: Path):
+    store = ResultStore(tmp_path)
+    store.write_cell(record("a", "failed"), None)
+    store.write_cell(record("b", "skipped"), None)
+    store.write_cell(record("c"), None)
+    assert store.finished_ids() == {"b", "c"}
+    store.write_cell(record("a"), None)  # retried later and succeeded
+    assert store.finished_ids() == {"a", "b", "c"}
+
+
+def test_nan_is_written_as_null():
+    assert json.loads(dumps({"x": math.nan, "y": [math.inf, 1.0]})) == {"x": None, "y": [None, 1.0]}
+
+
+def test_manifest_keeps_one_entry_per_run(tmp_path: Path):
+    store = ResultStore(tmp_path)
+    store.write_manifest({"started_at": "1"}, {"sweep": "s"})
+    store.write_manifest({"started_at": "2"}, {"sweep": "s"})
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert [r["started_at"] for r in manifest["runs"]] == ["1", "2"] and manifest["sweep"] == "s"

@@ -1,0 +1,125 @@
+"""Passkey and NIAH: sample building, scoring and what each sample records.
+
+The model here is a stand-in that reads the needle back out of the prompt (or answers wrongly),
+so the task logic is checked on its own; the real-model path is covered in test_runner.py.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from longctx_eval_tasks.niah import Niah, NiahParams, depth_grid, value_in_output
+from longctx_eval_tasks.passkey import Passkey, PasskeyParams, first_integer_matches
+
+from longctx_eval.lm import Generation
+from longctx_eval.prompts import PromptFormat
+from longctx_eval.stats import wilson_interval
+from longctx_eval.task import CellContext, TaskEnv
+
+ENV = TaskEnv(resolve_path=Path)
+
+
+class ReadsTheNeedle:
+    """Answers with whatever number the needle line holds (a perfect retriever)."""
+
+    def __init__(self, tokenizer: Any, pattern: str, wrong: bool = False) -> None:
+        self.tok, self.pattern, self.wrong = tokenizer, re.compile(pattern), wrong
+        self.prompts: list[list[int]] = []
+
+    def generate(self, prompts: Sequence[Sequence[int]], max_new_tokens: int) -> list[Generation]:
+        self.prompts = [list(p) for p in prompts]
+        outs = []
+        for p in prompts:
+            found = self.pattern.search(self.tok.decode(p))
+            answer = "0" if self.wrong or found is None else found.group(1)
+            outs.append(Generation(f" {answer}.", []))
+        return outs
+
+    def token_nll(self, sequences: Any, score_from: Any = None) -> Any:
+        raise AssertionError("retrieval tasks do not score likelihoods")
+
+
+def ctx(tokenizer: Any, lm: Any, length: int, seed: int = 11) -> CellContext:
+    return CellContext(
+        length=length, seed=seed, lm=lm, prompts=PromptFormat(tokenizer), length_dependent=False
+    )
+
+
+def test_passkey_records_every_sample(tokenizer: Any):
+    lm = ReadsTheNeedle(tokenizer, r"The pass key is (\d+)\.")
+    task = Passkey(PasskeyParams(samples=8), ENV)
+    out = task.run(ctx(tokenizer, lm, 300))
+    assert out.metrics["accuracy"] == 1.0 and out.metrics["n"] == 8
+    low, high = wilson_interval(8, 8)
+    assert (out.metrics["ci_low"], out.metrics["ci_high"]) == pytest.approx((low, high))
+    for i, s in enumerate(out.samples):
+        assert s["n_prompt_tokens"] == 300 == len(lm.prompts[i])
+        assert i / 8 <= s["depth_requested"] < (i + 1) / 8  # stratified depth bins
+        assert s["depth"] == s["needle_token_offset"] / 300
+        needle = tokenizer.decode(
+            lm.prompts[i][s["needle_token_offset"] : s["needle_token_offset"] + s["needle_tokens"]]
+        )
+        assert needle.strip() == f"The pass key is {s['target']}. Remember it. {s['target']} is the pass key."
+        assert len(s["target"]) == 5 and s["score"] == 1.0 and s["output"] == f" {s['target']}."
+        assert s["retokenizes_exactly"] is True
+
+
+def test_passkey_wrong_answers_score_zero(tokenizer: Any):
+    out = Passkey(PasskeyParams(samples=4), ENV).run(
+        ctx(tokenizer, ReadsTheNeedle(tokenizer, r"(\d+)", wrong=True), 200)
+    )
+    assert out.metrics["accuracy"] == 0.0
+    assert out.metrics["ci_high"] == pytest.approx(wilson_interval(0, 4)[1])
+
+
+@pytest.mark.parametrize(
+    ("output", "score"),
+    [
+        (" 52791.", 1.0),
+        ("52791", 1.0),
+        (" 5279", 0.0),
+        (" 527910", 0.0),
+        (" 12 52791", 0.0),
+        ("", 0.0),
+        (" key: 52791 ok", 1.0),
+    ],
+)
+def test_passkey_first_integer_rule(output: str, score: float):
+    assert first_integer_matches(output, "52791") == score
+
+
+def test_same_seed_same_samples_other_seed_other_samples(tokenizer: Any):
+    lm = ReadsTheNeedle(tokenizer, r"The pass key is (\d+)\.")
+    task = Passkey(PasskeyParams(samples=5), ENV)
+    a = [s["target"] for s in task.run(ctx(tokenizer, lm, 200, seed=1)).samples]
+    b = [s["target"] for s in task.run(ctx(tokenizer, lm, 200, seed=1)).samples]
+    c = [s["target"] for s in task.run(ctx(tokenizer, lm, 200, seed=2)).samples]
+    assert a == b and a != c
+
+
+def test_niah_grid_and_scoring(tokenizer: Any):
+    lm = ReadsTheNeedle(tokenizer, r"special magic numbers for [\w-]+ is: (\d+)\.")
+    out = Niah(NiahParams(depths=3, samples_per_depth=2), ENV).run(ctx(tokenizer, lm, 400))
+    assert out.metrics["accuracy"] == 1.0 and out.metrics["n"] == 6
+    assert [s["depth_requested"] for s in out.samples] == [0.0, 0.0, 0.5, 0.5, 1.0, 1.0]
+    depths = [s["depth"] for s in out.samples]
+    # Keys differ in token count, so real depths differ a little within one requested depth.
+    assert max(depths[:2]) < 0.4 < min(depths[2:4]) <= max(depths[2:4]) < 0.7 < min(depths[4:])
+    for s in out.samples:
+        assert len(s["target"]) == 7 and re.fullmatch(r"[a-z]+-[a-z]+", s["key"])
+
+
+@pytest.mark.parametrize(("output", "score"), [(" 4081273.", 1.0), ("it is 4081273", 1.0), (" 408127", 0.0)])
+def test_niah_substring_rule(output: str, score: float):
+    assert value_in_output(output, "4081273") == score
+
+
+def test_depth_grids():
+    assert depth_grid(5, "linear") == [0.0, 0.25, 0.5, 0.75, 1.0]
+    # The original NIAH test's logistic spacing (crowded near both ends), ends exact.
+    assert depth_grid(5, "sigmoid") == pytest.approx([0.0, 0.07586, 0.5, 0.92414, 1.0], abs=1e-5)
+    assert depth_grid([10, 90], "linear") == [0.1, 0.9]
