@@ -125,7 +125,9 @@ def report(directory: Annotated[Path, typer.Argument(help="results directory")])
 
 
 @app.command("ls")
-def list_registered() -> None:
+def list_registered(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="also list each one's settings")] = False,
+) -> None:
     """List the registered methods, tasks and backends."""
     from longctx_eval.backends import BACKENDS
     from longctx_eval.rope.methods import METHODS
@@ -134,15 +136,31 @@ def list_registered() -> None:
     load_task_plugins()
     typer.echo("methods:")
     for name in METHODS:
-        typer.echo(f"  {name:<12} {METHODS.get(name).summary}")
+        method = METHODS.get(name)
+        typer.echo(f"  {name:<12} {method.summary}")
+        _echo_fields(method.params_model, verbose)
     typer.echo("tasks:")
     for name in TASKS:
         cls = TASKS.get(name)
         doc = (sys.modules[cls.__module__].__doc__ or "").strip().splitlines()
         typer.echo(f"  {name:<12} {doc[0] if doc else ''} (v{cls.version}, {cls.__module__})")
+        _echo_fields(cls.Params, verbose)
     typer.echo("backends:")
     for name in BACKENDS:
-        typer.echo(f"  {name:<12} {BACKENDS.get(name).summary}")
+        info = BACKENDS.get(name)
+        typer.echo(f"  {name:<12} {info.summary}")
+        _echo_fields(info.config_model, verbose, skip=("kind",))
+
+
+def _echo_fields(model: Any, verbose: bool, skip: tuple[str, ...] = ()) -> None:
+    if not verbose:
+        return
+    for field, info in model.model_fields.items():
+        if field in skip:
+            continue
+        default = "required" if info.is_required() else f"default {info.default!r}"
+        text = (info.description or "").strip()
+        typer.echo(f"      {field}: {default}{'; ' + text if text else ''}")
 
 
 def _parse_params(values: list[str]) -> dict[str, Any]:

@@ -54,15 +54,22 @@ class NiahParams(RetrievalParams):
     samples_per_depth: PositiveInt = Field(2, description="needles (each a new key and value) per depth")
     value_digits: int = Field(7, ge=1, le=12, description="digits of the magic number")
     max_new_tokens: PositiveInt = Field(32, description="generation budget per sample (greedy)")
-    instruction: str = (
+    instruction: str = Field(
         "Some special magic numbers are hidden within the following text. Make sure to memorize it. "
-        "I will quiz you about the numbers afterwards."
+        "I will quiz you about the numbers afterwards.",
+        description="first line of the prompt",
     )
     needle: str = Field(
-        "One of the special magic numbers for {key} is: {value}.", description="{key}, {value}"
+        "One of the special magic numbers for {key} is: {value}.", description="hidden line; {key}, {value} filled"
     )
-    question: str = "What is the special magic number for {key} mentioned in the provided text?"
-    answer_prefix: str = "The special magic number for {key} mentioned in the provided text is"
+    question: str = Field(
+        "What is the special magic number for {key} mentioned in the provided text?",
+        description="last line of the user text; {key} filled",
+    )
+    answer_prefix: str = Field(
+        "The special magic number for {key} mentioned in the provided text is",
+        description="what the answer starts with (prompt's end); {key} filled",
+    )
 
     @field_validator("depths")
     @classmethod

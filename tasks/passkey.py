@@ -33,15 +33,16 @@ class PasskeyParams(RetrievalParams):
     samples: PositiveInt = Field(20, description="trials per cell, spread over equal depth bins")
     key_digits: int = Field(5, ge=1, le=12, description="digits of the random pass key")
     max_new_tokens: PositiveInt = Field(10, description="generation budget (the anchors use 10)")
-    instruction: str = (
+    instruction: str = Field(
         "There is an important info hidden inside a lot of irrelevant text. Find it and memorize them. "
-        "I will quiz you about the important information there."
+        "I will quiz you about the important information there.",
+        description="first line of the prompt",
     )
     needle: str = Field(
-        "The pass key is {key}. Remember it. {key} is the pass key.", description="{key} is filled"
+        "The pass key is {key}. Remember it. {key} is the pass key.", description="hidden line; {key} is filled"
     )
-    question: str = "What is the pass key?"
-    answer_prefix: str = "The pass key is"
+    question: str = Field("What is the pass key?", description="last line of the user text")
+    answer_prefix: str = Field("The pass key is", description="what the answer starts with (prompt's end)")
 
 
 def first_integer_matches(output: str, target: str) -> float:
