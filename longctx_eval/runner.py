@@ -22,6 +22,7 @@ from longctx_eval.manifest import git_sha, hardware, now, versions
 from longctx_eval.plan import Cell, Plan
 from longctx_eval.progress import Progress
 from longctx_eval.prompts import PromptFormat
+from longctx_eval.rope.analysis import frequency_record
 from longctx_eval.store import ResultStore
 from longctx_eval.task import TASKS, CellContext, CellOutcome
 
@@ -167,6 +168,25 @@ def _short(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
 
 
+def _rope_of(cell: Cell) -> dict[str, Any] | None:
+    """The frequencies the cell ran with (at its length for length-dependent methods)."""
+    length = cell.length if cell.spec.definition.length_dependent else 1
+    m = cell.model
+    key = (m.path, m.fingerprint, m.base.original_context, cell.group[1], length)
+    if key not in _ROPE_CACHE:
+        try:
+            s = cell.setting
+            _ROPE_CACHE[key] = frequency_record(
+                cell.model.config, cell.model.base, s.rope_parameters, s.max_position_embeddings, length
+            )
+        except Exception:  # a picture for the report must never cost a result
+            _ROPE_CACHE[key] = None
+    return _ROPE_CACHE[key]
+
+
+_ROPE_CACHE: dict[Any, dict[str, Any] | None] = {}
+
+
 def make_record(
     cell: Cell,
     backend: Backend,
@@ -198,6 +218,7 @@ def make_record(
         "error": error if error is not None else (outcome.reason if outcome else None),
         "duration_s": round(duration, 3),
         "backend": backend.describe(),
+        "rope": _rope_of(cell),
         "finished_at": now(),
         "host": socket.gethostname(),
     }

@@ -60,7 +60,8 @@ class NiahParams(RetrievalParams):
         description="first line of the prompt",
     )
     needle: str = Field(
-        "One of the special magic numbers for {key} is: {value}.", description="hidden line; {key}, {value} filled"
+        "One of the special magic numbers for {key} is: {value}.",
+        description="hidden line; {key}, {value} filled",
     )
     question: str = Field(
         "What is the special magic number for {key} mentioned in the provided text?",

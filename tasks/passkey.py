@@ -39,7 +39,8 @@ class PasskeyParams(RetrievalParams):
         description="first line of the prompt",
     )
     needle: str = Field(
-        "The pass key is {key}. Remember it. {key} is the pass key.", description="hidden line; {key} is filled"
+        "The pass key is {key}. Remember it. {key} is the pass key.",
+        description="hidden line; {key} is filled",
     )
     question: str = Field("What is the pass key?", description="last line of the user text")
     answer_prefix: str = Field("The pass key is", description="what the answer starts with (prompt's end)")

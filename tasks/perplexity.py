@@ -52,6 +52,33 @@ class PerplexityParams(TaskParams):
     position_bins: PositiveInt = Field(8, description="bins of the loss-by-position profile")
 
 
+class TokenizedDocuments:
+    """Documents tokenized in blocks as far as they are needed: a large dataset is not tokenized
+    whole when its first few long documents are all a sweep uses."""
+
+    _BLOCK = 32
+
+    def __init__(self, texts: tuple[str, ...], tokenizer: Any) -> None:
+        self.texts, self.tokenizer = texts, tokenizer
+        self._ids: list[list[int]] = []
+
+    def __getitem__(self, i: int) -> list[int]:
+        while len(self._ids) <= i:
+            block = list(self.texts[len(self._ids) : len(self._ids) + self._BLOCK])
+            self._ids += [list(x) for x in self.tokenizer(block, add_special_tokens=False)["input_ids"]]
+        return self._ids[i]
+
+    def first_with(self, need: int, k: int) -> list[int]:
+        """Indices of the first k documents with at least `need` tokens."""
+        out: list[int] = []
+        for i in range(len(self.texts)):
+            if len(out) == k:
+                break
+            if len(self[i]) >= need:
+                out.append(i)
+        return out
+
+
 @task
 class Perplexity:
     name = "perplexity"
@@ -72,21 +99,18 @@ class Perplexity:
     def min_length(self, prompts: PromptFormat) -> int:
         return self.params.stride if self.params.mode == "sliding" else 2
 
-    def _documents(self, ctx: CellContext) -> list[list[int]]:
-        """Token ids of every document (no special tokens), once per model."""
+    def _documents(self, ctx: CellContext) -> TokenizedDocuments:
+        """The dataset's documents, tokenized on demand, once per model."""
         if "docs" not in ctx.model_cache:
             p = self.params
             texts = load_documents(self.source, p.column, p.split, p.subset)
-            tok = ctx.prompts.tokenizer
-            ctx.model_cache["docs"] = [
-                list(ids) for ids in tok(list(texts), add_special_tokens=False)["input_ids"]
-            ]
-        docs: list[list[int]] = ctx.model_cache["docs"]
+            ctx.model_cache["docs"] = TokenizedDocuments(texts, ctx.prompts.tokenizer)
+        docs: TokenizedDocuments = ctx.model_cache["docs"]
         return docs
 
-    def _chosen(self, docs: list[list[int]], need: int) -> list[int]:
+    def _chosen(self, docs: TokenizedDocuments, need: int) -> list[int]:
         """Indices of the first `documents` documents with at least `need` tokens."""
-        return [i for i, d in enumerate(docs) if len(d) >= need][: self.params.documents]
+        return docs.first_with(need, self.params.documents)
 
     def run(self, ctx: CellContext) -> CellOutcome:
         docs = self._documents(ctx)
@@ -100,7 +124,7 @@ class Perplexity:
             return CellOutcome({}, [], status="skipped", reason=f"no document has >= {need} tokens")
         return self._outcome(ctx, per_doc)
 
-    def _truncate(self, ctx: CellContext, docs: list[list[int]], bos: list[int]) -> list[dict[str, Any]]:
+    def _truncate(self, ctx: CellContext, docs: TokenizedDocuments, bos: list[int]) -> list[dict[str, Any]]:
         chosen = self._chosen(docs, ctx.length - len(bos))
         if ctx.length_dependent:
             seqs = [bos + docs[i][: ctx.length - len(bos)] for i in chosen]
@@ -117,7 +141,7 @@ class Perplexity:
             for i, nll in zip(chosen, nlls, strict=True)
         ]
 
-    def _one_pass(self, ctx: CellContext, docs: list[list[int]], bos: list[int], doc: int) -> np.ndarray:
+    def _one_pass(self, ctx: CellContext, docs: TokenizedDocuments, bos: list[int], doc: int) -> np.ndarray:
         """The document's NLL at the longest length any pending cell of the group needs it for."""
         cache: dict[int, np.ndarray] = ctx.group_cache.setdefault("nll", {})
         if doc not in cache or len(cache[doc]) < ctx.length - 1:
@@ -133,7 +157,7 @@ class Perplexity:
                 cache[i] = nll
         return cache[doc]
 
-    def _sliding(self, ctx: CellContext, docs: list[list[int]], bos: list[int]) -> list[dict[str, Any]]:
+    def _sliding(self, ctx: CellContext, docs: TokenizedDocuments, bos: list[int]) -> list[dict[str, Any]]:
         p = self.params
         if p.stride > ctx.length:
             raise ValueError(f"stride {p.stride} is longer than the window ({ctx.length} tokens)")

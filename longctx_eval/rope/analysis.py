@@ -54,6 +54,15 @@ def plain_setting(base: RopeBase) -> dict[str, Any]:
     return rope
 
 
+def frequency_record(
+    config: Any, base: RopeBase, rope_parameters: dict[str, Any], max_pos: int, length: int
+) -> dict[str, Any]:
+    """What a record keeps about the rotary setting its cell ran with (the report plots it)."""
+    plain, _ = frequencies_at(scaled_config(config, plain_setting(base), base.original_context), 1)
+    inv, attention = frequencies_at(scaled_config(config, rope_parameters, max_pos), length)
+    return {"inv_freq": inv.tolist(), "base_inv_freq": plain.tolist(), "attention_factor": attention}
+
+
 def analyse(config: Any, base: RopeBase, spec: ScalingSpec, target_length: int) -> RopeAnalysis:
     """Frequencies before (plain RoPE at rope_theta) and after the method, at `target_length` tokens."""
     setting = spec.resolve(base)

@@ -61,7 +61,8 @@ def frequencies_at(config: Any, seq_len: int) -> tuple[torch.Tensor, float]:
     """(inv_freq, attention_scaling) the model's rotary module uses for a sequence of `seq_len` tokens."""
     module: Any = rotary_class(config)(config=config)
     reset_rotary_state(module)
-    positions = torch.arange(seq_len, dtype=torch.long)[None, :]
+    # Length-dependent rotaries read only max(position_ids) + 1: one position is enough.
+    positions = torch.tensor([[seq_len - 1]], dtype=torch.long)
     probe = torch.zeros(1, dtype=torch.float32)
     with torch.no_grad():
         module(probe, positions)
