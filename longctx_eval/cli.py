@@ -80,18 +80,26 @@ def _print_summary(out: Path, summary: Any) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from longctx_eval.report import tables
-    from longctx_eval.store import read_records
+    from longctx_eval.report import load_results
+    from longctx_eval.report.summary import all_series, plus_minus, tasks_in
+    from longctx_eval.report.tables import lengths_of
 
     console = Console(stderr=True)
-    for t in tables(read_records(out)):
-        table = Table(title=f"{t.task} ({t.metric})", title_justify="left")
+    results = load_results([out])
+    for task in tasks_in(results):
+        series = all_series(results, task)
+        table = Table(title=f"{task} ({series[0].metric})", title_justify="left")
         table.add_column("model")
         table.add_column("method")
-        for n in t.lengths:
+        lengths = lengths_of(series)
+        for n in lengths:
             table.add_column(str(n), justify="right")
-        for model, label, texts in t.rows:
-            table.add_row(model, label, *(texts.get(n, "") for n in t.lengths))
+        for s in series:
+            table.add_row(
+                s.model,
+                s.method_label,
+                *(plus_minus(p, s.metric) if (p := s.value_at(n)) else "" for n in lengths),
+            )
         console.print(table)
     c = summary.counts
     console.print(
@@ -111,17 +119,59 @@ def validate(config: Annotated[Path, typer.Argument(help="sweep YAML")]) -> None
     )
 
 
+ThresholdOpt = Annotated[float, typer.Option(help="accuracy at or above which a length passes")]
+PplMultipleOpt = Annotated[
+    float, typer.Option(help="perplexity passes at or below this × the native-length value")
+]
+
+
+def _options(threshold: float, ppl_multiple: float) -> Any:
+    from longctx_eval.report import ReportOptions
+
+    if not 0 < threshold <= 1:
+        _die([f"--threshold: must be in (0, 1] (got {threshold:g})"])
+    if ppl_multiple < 1:
+        _die([f"--ppl-multiple: must be >= 1 (got {ppl_multiple:g})"])
+    return ReportOptions(threshold=threshold, ppl_multiple=ppl_multiple)
+
+
 @app.command()
-def report(directory: Annotated[Path, typer.Argument(help="results directory")]) -> None:
-    """Write DIR/leaderboard.md and DIR/leaderboard.csv from DIR/records.jsonl."""
+def report(
+    directory: Annotated[Path, typer.Argument(help="results directory")],
+    threshold: ThresholdOpt = 0.9,
+    ppl_multiple: PplMultipleOpt = 1.5,
+    pictures: Annotated[bool, typer.Option(help="also write plots/*.png and report.html")] = True,
+) -> None:
+    """Write leaderboard.md/.csv/.tex, plots and report.html into DIR from its records alone."""
     from longctx_eval.report import write_report
 
     try:
-        paths = write_report(directory)
+        paths = write_report(directory, _options(threshold, ppl_multiple), pictures=pictures)
     except FileNotFoundError as exc:
         _die([str(exc)])
     for p in paths:
         typer.echo(str(p))
+
+
+@app.command()
+def compare(
+    directories: Annotated[list[Path], typer.Argument(help="results directories to merge")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="new directory for the merged results")],
+    threshold: ThresholdOpt = 0.9,
+    ppl_multiple: PplMultipleOpt = 1.5,
+) -> None:
+    """Merge several results directories (models, runs, backends, shards) into one report."""
+    from longctx_eval.report import MergeError
+    from longctx_eval.report import compare as compare_dirs
+
+    missing = [str(d) for d in directories if not (d / "records.jsonl").exists()]
+    if missing:
+        _die([f"no records in {d}" for d in missing])
+    try:
+        paths = compare_dirs(directories, output, _options(threshold, ppl_multiple))
+    except MergeError as exc:
+        _die([str(exc)])
+    typer.echo(f"merged {len(directories)} directories into {output} ({len(paths)} files)")
 
 
 @app.command("ls")

@@ -27,13 +27,15 @@ def documented_models() -> list[tuple[str, type]]:
     return out
 
 
-@pytest.mark.parametrize(("what", "model"), documented_models(), ids=lambda x: x if isinstance(x, str) else "")
+@pytest.mark.parametrize(
+    ("what", "model"), documented_models(), ids=lambda x: x if isinstance(x, str) else ""
+)
 def test_every_option_is_in_the_readme(what: str, model: type):
     missing = [f for f in model.model_fields if f not in INTERNAL and f"`{f}`" not in README]
     assert not missing, f"{what}: undocumented {missing}"
 
 
-@pytest.mark.parametrize("name", list(METHODS) + ["passkey", "niah", "perplexity"])
+@pytest.mark.parametrize("name", [*METHODS, "passkey", "niah", "perplexity"])
 def test_every_method_and_task_is_in_the_readme(name: str):
     assert f"`{name}`" in README
 

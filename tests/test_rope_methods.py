@@ -36,7 +36,9 @@ def llama31_base() -> LlamaConfig:
 def ours(config: LlamaConfig, spec: ScalingSpec, seq_len: int = 1) -> tuple[torch.Tensor, float]:
     base = read_rope_base(config)
     setting = spec.resolve(base)
-    return frequencies_at(scaled_config(config, setting.rope_parameters, setting.max_position_embeddings), seq_len)
+    return frequencies_at(
+        scaled_config(config, setting.rope_parameters, setting.max_position_embeddings), seq_len
+    )
 
 
 def plain(config: LlamaConfig) -> torch.Tensor:
@@ -47,7 +49,10 @@ def plain(config: LlamaConfig) -> torch.Tensor:
 def transformers_direct(rope_parameters: dict, max_pos: int, seq_len: int | None = None, theta: float = 1e4):
     """transformers' own function on a config built (and validated) by its constructor."""
     cfg = LlamaConfig(
-        hidden_size=4096, num_attention_heads=32, max_position_embeddings=max_pos, rope_parameters=dict(rope_parameters)
+        hidden_size=4096,
+        num_attention_heads=32,
+        max_position_embeddings=max_pos,
+        rope_parameters=dict(rope_parameters),
     )
     fn = ROPE_INIT_FUNCTIONS[rope_parameters["rope_type"]]
     inv, att = fn(cfg, "cpu", seq_len=seq_len)
@@ -84,9 +89,11 @@ def test_yarn_ramp_and_temperature_match_the_paper():
         _, att = ours(llama2(), ScalingSpec("yarn", float(s), YarnParams()))
         assert att == pytest.approx(expected, abs=5e-4)
     ref, ref_att = transformers_direct(
-        {"rope_type": "yarn", "factor": 2.0, "original_max_position_embeddings": 4096, "rope_theta": 1e4}, 8192
+        {"rope_type": "yarn", "factor": 2.0, "original_max_position_embeddings": 4096, "rope_theta": 1e4},
+        8192,
     )
     torch.testing.assert_close(inv, ref, rtol=1e-7, atol=0)
+    assert ref_att == pytest.approx(0.1 * math.log(2) + 1)
 
 
 def test_yarn_ramp_is_computed_at_the_original_length_not_the_scaled_one():
@@ -177,7 +184,9 @@ def test_rope_theta_is_kept_for_high_base_models(spec: ScalingSpec):
     ],
     ids=lambda s: s.label(),
 )
-def test_transformers_validation_is_silent_on_our_settings(spec: ScalingSpec, caplog: pytest.LogCaptureFixture):
+def test_transformers_validation_is_silent_on_our_settings(
+    spec: ScalingSpec, caplog: pytest.LogCaptureFixture
+):
     base = read_rope_base(llama2())
     setting = spec.resolve(base)
     cfg = scaled_config(llama2(), setting.rope_parameters, setting.max_position_embeddings)
@@ -196,8 +205,14 @@ def test_transformers_validation_is_silent_on_our_settings(spec: ScalingSpec, ca
     [
         (ScalingSpec("pi", 0.5), "factor must be a number >= 1"),
         (ScalingSpec("yarn", 2.0, YarnParams(beta_fast=1.0, beta_slow=2.0)), "beta_fast"),
-        (ScalingSpec("llama3", 2.0, Llama3Params(low_freq_factor=4.0, high_freq_factor=1.0)), "high_freq_factor"),
-        (ScalingSpec("longrope", 2.0, LongRopeParams(short_factor=(1.0,), long_factor=(1.0,))), "rotary pairs"),
+        (
+            ScalingSpec("llama3", 2.0, Llama3Params(low_freq_factor=4.0, high_freq_factor=1.0)),
+            "high_freq_factor",
+        ),
+        (
+            ScalingSpec("longrope", 2.0, LongRopeParams(short_factor=(1.0,), long_factor=(1.0,))),
+            "rotary pairs",
+        ),
         (ScalingSpec("longrope", 2.0, LongRopeParams()), "needs short_factor"),
     ],
 )
