@@ -55,24 +55,31 @@ def run(
     config: Annotated[Path, typer.Argument(help="sweep YAML")],
     output: Annotated[Path | None, typer.Option("--output", "-o", help="results directory")] = None,
     progress: Annotated[ProgressStyle, typer.Option(help="progress display")] = ProgressStyle.auto,
+    shard: Annotated[
+        str | None, typer.Option(help="run only part K of N (0-based K), e.g. --shard $SLURM_ARRAY_TASK_ID/8")
+    ] = None,
 ) -> None:
-    """Run a sweep: every cell not finished yet. Exit 0: all ok; 1: some cell failed; 2: bad config."""
+    """Run a sweep: every cell not finished yet. Exit 0: all ok; 1: some cell failed; 2: bad config;
+    130/143: stopped by SIGINT/SIGTERM (finished cells are kept: run again to resume)."""
     from longctx_eval.progress import PlainProgress, RichProgress
     from longctx_eval.report import write_report
     from longctx_eval.runner import run_plan
+    from longctx_eval.shard import parse_shard
 
+    try:
+        part = parse_shard(shard) if shard is not None else None
+    except ValueError as exc:
+        _die([f"--shard: {exc}"])
     plan = _load_plan(config)
     out = output or Path("results") / plan.config.name
     use_rich = progress == ProgressStyle.rich or (progress == ProgressStyle.auto and sys.stderr.isatty())
-    summary = run_plan(plan, out, RichProgress() if use_rich else PlainProgress())
-    if summary.counts["ok"] + summary.already_done:
-        write_report(out)
-    _print_summary(out, summary)
+    summary = run_plan(plan, out, RichProgress() if use_rich else PlainProgress(), shard=part)
     if summary.interrupted:
-        typer.echo(
-            f"interrupted: finished cells are kept; run the same command again to resume ({out})", err=True
-        )
-        raise typer.Exit(130)
+        typer.echo(summary.stop_message(), err=True)
+        raise typer.Exit(128 + (summary.stopped_by or 2))
+    if summary.counts["ok"] + summary.already_done and part is None:
+        write_report(out)  # shards may share a directory: `longctx-eval report` once all are done
+    _print_summary(out, summary)
     raise typer.Exit(1 if summary.failed else 0)
 
 
@@ -178,8 +185,9 @@ def compare(
 def list_registered(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="also list each one's settings")] = False,
 ) -> None:
-    """List the registered methods, tasks and backends."""
+    """List the registered methods, tasks, backends and executors."""
     from longctx_eval.backends import BACKENDS
+    from longctx_eval.executors import EXECUTORS
     from longctx_eval.rope.methods import METHODS
     from longctx_eval.task import TASKS, load_task_plugins
 
@@ -200,6 +208,11 @@ def list_registered(
         info = BACKENDS.get(name)
         typer.echo(f"  {name:<12} {info.summary}")
         _echo_fields(info.config_model, verbose, skip=("kind",))
+    typer.echo("executors:")
+    for name in EXECUTORS:
+        ex = EXECUTORS.get(name)
+        typer.echo(f"  {name:<12} {ex.summary}")
+        _echo_fields(ex.config_model, verbose, skip=("kind",))
 
 
 def _echo_fields(model: Any, verbose: bool, skip: tuple[str, ...] = ()) -> None:

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, SerializeAsAny, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, PrivateAttr, SerializeAsAny, ValidationError
 
 from longctx_eval.backends import BACKENDS, BackendConfig
+from longctx_eval.executors import EXECUTORS, ExecutorConfig
 from longctx_eval.registry import UnknownNameError
 from longctx_eval.rope.methods import METHODS, MethodParams
 from longctx_eval.task import TASKS, TaskParams, load_task_plugins
@@ -70,6 +71,7 @@ class SweepConfig(StrictModel):
     description: str | None = Field(None, description="free text, kept in the manifest")
     seed: int = Field(0, description="seeds every task's samples (the same across models and methods)")
     backend: SerializeAsAny[BackendConfig]
+    executor: SerializeAsAny[ExecutorConfig]
     models: tuple[ModelEntry, ...] = Field(min_length=1)
     methods: tuple[MethodChoice, ...] = Field(min_length=1)
     lengths: tuple[PositiveInt, ...] = Field(min_length=1, description="context lengths in tokens")
@@ -78,6 +80,12 @@ class SweepConfig(StrictModel):
     source_dir: str = Field(
         ".", description="directory of the YAML file; relative paths are looked up here too"
     )
+    _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        """The YAML as read (Ray workers rebuild the plan from it, plugins and all)."""
+        return self._raw
 
     def resolve_path(self, value: str) -> Path:
         """A relative path is taken from the working directory, else from the YAML's directory."""
@@ -91,6 +99,7 @@ class _SweepHead(StrictModel):
     description: str | None = None
     seed: int = 0
     backend: dict[str, Any] = Field(default_factory=lambda: {"kind": "hf"})
+    executor: dict[str, Any] = Field(default_factory=lambda: {"kind": "local"})
     models: list[ModelEntry] = Field(min_length=1)
     methods: list[Any] = Field(min_length=1)
     lengths: list[PositiveInt] = Field(min_length=1)
@@ -129,18 +138,20 @@ def parse_sweep(raw: Any, source_dir: str | Path = ".") -> SweepConfig:
     except (FileNotFoundError, ImportError, SyntaxError, ValueError) as exc:
         problems.append(("tasks_path", str(exc)))
     backend = _parse_backend(head.backend, problems)
+    executor = _parse_kind(EXECUTORS, head.executor, "executor", "local", problems)
     methods = [m for i, e in enumerate(head.methods) if (m := _parse_method(e, f"methods.{i}", problems))]
     tasks = [t for i, e in enumerate(head.tasks) if (t := _parse_task(e, f"tasks.{i}", problems))]
     _check_unique([m.name for m in head.models], "models", "name", problems)
     _check_unique([t.label for t in tasks], "tasks", "label", problems)
     _check_unique([str(n) for n in head.lengths], "lengths", "length", problems)
-    if problems or backend is None:
+    if problems or backend is None or executor is None:
         raise ConfigError(problems)
-    return SweepConfig(
+    config = SweepConfig(
         name=head.name,
         description=head.description,
         seed=head.seed,
         backend=backend,
+        executor=executor,
         models=tuple(head.models),
         methods=tuple(methods),
         lengths=tuple(head.lengths),
@@ -148,6 +159,8 @@ def parse_sweep(raw: Any, source_dir: str | Path = ".") -> SweepConfig:
         tasks_path=tuple(str(_beside(p, source_dir)) for p in head.tasks_path),
         source_dir=str(source_dir),
     )
+    config._raw = raw
+    return config
 
 
 def _beside(value: str, source_dir: str | Path) -> Path:
@@ -197,14 +210,21 @@ def _check_unique(values: list[str], field: str, what: str, problems: list[tuple
 
 
 def _parse_backend(raw: dict[str, Any], problems: list[tuple[str, str]]) -> BackendConfig | None:
-    kind = raw.get("kind", "hf")
-    try:
-        info = BACKENDS.get(kind)
-    except UnknownNameError as exc:
-        problems.append(("backend.kind", str(exc)))
-        return None
-    cfg: BackendConfig | None = _validate(info.config_model, {"kind": kind, **raw}, "backend", problems)
+    cfg: BackendConfig | None = _parse_kind(BACKENDS, raw, "backend", "hf", problems)
     return cfg
+
+
+def _parse_kind(
+    registry: Any, raw: dict[str, Any], loc: str, default: str, problems: list[tuple[str, str]]
+) -> Any:
+    """A `{kind: ..., ...}` section validated by the model its registry entry names."""
+    kind = raw.get("kind", default)
+    try:
+        info = registry.get(kind)
+    except UnknownNameError as exc:
+        problems.append((f"{loc}.kind", str(exc)))
+        return None
+    return _validate(info.config_model, {"kind": kind, **raw}, loc, problems)
 
 
 _METHOD_KEYS = {"method", "factors", "factors_file"}

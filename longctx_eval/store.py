@@ -9,16 +9,22 @@ is appended (one write, O_APPEND, then fsync), so a record never points at a hal
 file and a process killed at any moment loses at most the cell in flight. Earlier lines are never
 rewritten; a line torn by a crash is skipped on reading (and fenced off with a newline before the
 next append, so it cannot swallow the next record).
+
+Several processes may write one directory (the shards of a sweep on a shared file system): every
+append and manifest update holds an exclusive `flock` on `<dir>/.lock`, so lines never interleave
+and no run entry of the manifest is lost.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import os
 import tempfile
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -102,8 +108,21 @@ class ResultStore:
             atomic_write(self.dir / SAMPLES / f"{record['cell_id']}.jsonl", text)
         self._append(dumps(record) + "\n")
 
-    def _append(self, line: str) -> None:
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
         self.dir.mkdir(parents=True, exist_ok=True)
+        with open(self.dir / ".lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _append(self, line: str) -> None:
+        with self._locked():
+            self._append_unlocked(line)
+
+    def _append_unlocked(self, line: str) -> None:
         path = self.dir / RECORDS
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
@@ -124,15 +143,15 @@ class ResultStore:
     def write_manifest(self, run: dict[str, Any], base: dict[str, Any]) -> None:
         """Keep one manifest: the latest config and facts, plus one entry per run."""
         path = self.dir / MANIFEST
-        runs: list[dict[str, Any]] = []
-        if path.exists():
-            try:
-                runs = list(json.loads(path.read_text()).get("runs", []))
-            except (json.JSONDecodeError, AttributeError):
-                runs = []
-        atomic_write(
-            path, json.dumps(_finite({**base, "runs": [*runs, run]}), indent=2, default=_json_default) + "\n"
-        )
+        with self._locked():
+            runs: list[dict[str, Any]] = []
+            if path.exists():
+                try:
+                    runs = list(json.loads(path.read_text()).get("runs", []))
+                except (json.JSONDecodeError, AttributeError):
+                    runs = []
+            text = json.dumps(_finite({**base, "runs": [*runs, run]}), indent=2, default=_json_default)
+            atomic_write(path, text + "\n")
 
     def read_samples(self, cell_id: str) -> list[dict[str, Any]]:
         path = self.dir / SAMPLES / f"{cell_id}.jsonl"

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from longctx_eval.backends import BACKENDS
 from longctx_eval.cli import app
 from longctx_eval.config import ModelEntry, SweepConfig
+from longctx_eval.executors import EXECUTORS
 from longctx_eval.rope.methods import METHODS
 from longctx_eval.task import TASKS, load_task_plugins
 
@@ -24,6 +25,7 @@ def documented_models() -> list[tuple[str, type]]:
     out += [(f"method {n}", METHODS.get(n).params_model) for n in METHODS]
     out += [(f"task {n}", TASKS.get(n).Params) for n in ("passkey", "niah", "perplexity")]
     out += [(f"backend {n}", BACKENDS.get(n).config_model) for n in BACKENDS]
+    out += [(f"executor {n}", EXECUTORS.get(n).config_model) for n in EXECUTORS]
     return out
 
 

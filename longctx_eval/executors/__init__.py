@@ -1,0 +1,90 @@
+"""Executors: who runs a sweep's cells — this process (`local`) or actors on a Ray cluster (`ray`).
+
+Both drive `Worker`s and yield each finished cell as (record, samples); the runner is the only
+writer of the results directory, so every executor writes the same store the same way.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+)
+
+from longctx_eval.registry import Registry
+
+if TYPE_CHECKING:
+    from longctx_eval.backends import Backend
+    from longctx_eval.plan import Cell, Plan
+    from longctx_eval.progress import Progress
+
+Finished = tuple[dict[str, Any], list[dict[str, Any]] | None]
+
+
+class ExecutorConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: str
+
+
+class LocalConfig(ExecutorConfig):
+    kind: Literal["local"] = "local"
+
+
+class RayConfig(ExecutorConfig):
+    kind: Literal["ray"] = "ray"
+    address: str | None = Field(
+        None, description="Ray cluster to join ('auto', 'ray://host:10001'); default: start a local one"
+    )
+    num_workers: PositiveInt | None = Field(
+        None, description="actors, each loading models itself (default: as many as the resources allow)"
+    )
+    cpus_per_worker: PositiveFloat = Field(1.0, description="CPUs each actor reserves")
+    gpus_per_worker: NonNegativeFloat = Field(0.0, description="GPUs each actor reserves (0 on CPU machines)")
+    max_retries: NonNegativeInt = Field(
+        2, description="times a group is restarted on a new actor after its worker died; then its cells fail"
+    )
+
+
+class Execute(Protocol):
+    def __call__(
+        self, plan: Plan, cells: Sequence[Cell], config: Any, progress: Progress, backend: Backend | None
+    ) -> Iterator[Finished]: ...
+
+
+@dataclass(frozen=True)
+class ExecutorInfo:
+    name: str
+    config_model: type[ExecutorConfig]
+    function: str  # "module:function", imported when a sweep runs on it
+    summary: str
+
+    def load(self) -> Execute:
+        module, _, name = self.function.partition(":")
+        fn: Execute = getattr(importlib.import_module(module), name)
+        return fn
+
+
+EXECUTORS: Registry[ExecutorInfo] = Registry("executor")
+EXECUTORS.add(
+    "local", ExecutorInfo("local", LocalConfig, "longctx_eval.executors.local:run_local", "this process")
+)
+EXECUTORS.add(
+    "ray",
+    ExecutorInfo(
+        "ray",
+        RayConfig,
+        "longctx_eval.executors.ray_cluster:run_ray",
+        "actors on a Ray cluster (local or remote)",
+    ),
+)

@@ -1,0 +1,153 @@
+"""The Ray executor: (model, method@factor) groups scheduled on actors, each a `Worker`.
+
+An actor holds a loaded model between cells, so a group costs one rotary swap and, while it keeps
+getting groups of the same model, no reload. The driver hands out one cell at a time and writes
+each result as it returns (it is the only writer of the results directory), so a worker that dies
+costs only its cell in flight: the rest of its group is retried on a fresh actor, at most
+`max_retries` times, after which the remaining cells are recorded as failed with the reason.
+
+Actors rebuild the plan from the sweep's YAML (as parsed, with its task plugins), which gives the
+same cells and ids as the driver's: ids hash only what the YAML and the model files say.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from longctx_eval.backends import Backend
+from longctx_eval.executors import Finished, RayConfig
+from longctx_eval.plan import Cell, Plan
+from longctx_eval.progress import Progress
+from longctx_eval.worker import make_record, pending_lengths
+
+
+class RayWorker:
+    """Runs inside a Ray actor process."""
+
+    def __init__(self, raw_config: dict[str, Any], source_dir: str, threads: int) -> None:
+        import torch
+
+        from longctx_eval.config import parse_sweep
+        from longctx_eval.plan import make_plan
+        from longctx_eval.worker import Worker
+
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        torch.set_num_threads(threads)
+        self.plan = make_plan(parse_sweep(raw_config, source_dir))
+        self.cells = {c.cell_id: c for c in self.plan.cells}
+        self.worker = Worker(self.plan)
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def run(self, cell_id: str, pending: list[int]) -> Finished:
+        return self.worker.run(self.cells[cell_id], pending)
+
+
+@dataclass
+class _Slot:
+    actor: Any
+    cells: list[Cell]
+    pos: int = 0
+    retries: int = 0
+
+
+def run_ray(
+    plan: Plan, cells: Sequence[Cell], config: RayConfig, progress: Progress, backend: Backend | None = None
+) -> Iterator[Finished]:
+    try:
+        import ray
+        from ray.exceptions import RayActorError, RayTaskError
+    except ImportError:
+        raise RuntimeError("the ray executor needs Ray: pip install -e '.[ray]'") from None
+    started = not ray.is_initialized()
+    if started:
+        ray.init(address=config.address, include_dashboard=False, log_to_driver=False)
+    groups: deque[list[Cell]] = deque()
+    by_group: dict[Any, list[Cell]] = {}
+    for c in cells:
+        by_group.setdefault(c.group, []).append(c)
+    groups.extend(by_group.values())
+    n_workers = config.num_workers or max(1, min(len(groups), _capacity(ray, config)))
+    actor_cls = ray.remote(RayWorker).options(
+        num_cpus=config.cpus_per_worker, num_gpus=config.gpus_per_worker, max_restarts=0, max_task_retries=0
+    )
+    threads = max(1, int(config.cpus_per_worker))
+
+    def new_actor() -> Any:
+        return actor_cls.remote(plan.config.raw, plan.config.source_dir, threads)
+
+    progress.note(f"ray: {n_workers} workers for {len(groups)} groups")
+    inflight: dict[Any, _Slot] = {}
+    slots: list[_Slot] = []
+
+    def submit(slot: _Slot) -> None:
+        cell = slot.cells[slot.pos]
+        inflight[slot.actor.run.remote(cell.cell_id, pending_lengths(slot.cells, slot.pos))] = slot
+
+    def next_group(slot: _Slot) -> bool:
+        if not groups:
+            return False
+        slot.cells, slot.pos, slot.retries = groups.popleft(), 0, 0
+        return True
+
+    try:
+        for _ in range(min(n_workers, len(groups))):
+            slot = _Slot(new_actor(), groups.popleft())
+            slots.append(slot)
+            submit(slot)
+        while inflight:
+            ready, _ = ray.wait(list(inflight), num_returns=1)
+            slot = inflight.pop(ready[0])
+            try:
+                finished: Finished = ray.get(ready[0])
+            except RayActorError as exc:
+                slot.retries += 1
+                reason = f"worker died ({type(exc).__name__})"
+                if slot.retries > config.max_retries:
+                    for cell in slot.cells[slot.pos :]:
+                        yield (
+                            _failed(cell, plan, f"{reason} {slot.retries} times; gave up on this group"),
+                            None,
+                        )
+                    if not next_group(slot):
+                        continue
+                progress.note(f"ray: {reason}; restarting it (retry {slot.retries} of this group)")
+                slot.actor = new_actor()
+                submit(slot)
+                continue
+            except RayTaskError as exc:  # not raised by the task itself (the Worker catches those)
+                finished = (
+                    _failed(slot.cells[slot.pos], plan, f"ray task error: {exc}".splitlines()[0]),
+                    None,
+                )
+            yield finished
+            slot.pos += 1
+            if slot.pos < len(slot.cells) or next_group(slot):
+                submit(slot)
+            else:
+                ray.kill(slot.actor)
+    finally:
+        for slot in slots:
+            try:
+                ray.kill(slot.actor)
+            except Exception:
+                pass
+        if started:
+            ray.shutdown()
+
+
+def _capacity(ray: Any, config: RayConfig) -> int:
+    resources = ray.cluster_resources()
+    by_cpu = int(resources.get("CPU", 1) // config.cpus_per_worker)
+    if config.gpus_per_worker > 0:
+        return max(1, min(by_cpu, int(resources.get("GPU", 0) // config.gpus_per_worker)))
+    return max(1, by_cpu)
+
+
+def _failed(cell: Cell, plan: Plan, error: str) -> dict[str, Any]:
+    return make_record(cell, {"kind": plan.config.backend.kind}, "failed", 0.0, error=error)

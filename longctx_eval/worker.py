@@ -1,0 +1,172 @@
+"""Running cells on one backend: each model loaded once, each rope setting applied once.
+
+A `Worker` is what both executors drive — the local one in-process, the Ray one inside an actor.
+It takes one cell at a time (plus the lengths still pending in the cell's group, so perplexity can
+score several truncation lengths from one pass), loads a model or applies a rope setting only
+when the cell needs a different one, and turns whatever happens into a record: a cell that raises
+is a failed record with its error, never an exception out of the worker.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+import traceback
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from longctx_eval.backends import BACKENDS, Backend
+from longctx_eval.lm import LanguageModel
+from longctx_eval.manifest import now
+from longctx_eval.plan import Cell, Plan
+from longctx_eval.prompts import PromptFormat
+from longctx_eval.rope.analysis import frequency_record
+from longctx_eval.task import TASKS, CellContext, CellOutcome
+
+Samples = list[dict[str, Any]] | None
+
+
+class Worker:
+    def __init__(self, plan: Plan, backend: Backend | None = None) -> None:
+        self.plan = plan
+        self.backend = backend or BACKENDS.get(plan.config.backend.kind).create(plan.config.backend)
+        self._model: int | None = None
+        self._model_error: str | None = None
+        self._prompts: PromptFormat | None = None
+        self._group: Any = None
+        self._group_error: str | None = None
+        self._lm: LanguageModel | None = None
+        self._model_caches: dict[int, dict[str, Any]] = defaultdict(dict)
+        self._group_caches: dict[int, dict[str, Any]] = defaultdict(dict)
+        self._rope: dict[Any, dict[str, Any] | None] = {}
+        self.on_model_load: Any = None  # callback(model plan) before weights are read
+
+    def run(self, cell: Cell, pending_lengths: Sequence[int] = ()) -> tuple[dict[str, Any], Samples]:
+        """Run one cell; `pending_lengths`: this task's lengths still to run in the cell's group."""
+        t0 = time.monotonic()
+        error = self._prepare(cell)
+        if error is not None:
+            return self.record(cell, "failed", time.monotonic() - t0, error=error), None
+        assert self._lm is not None and self._prompts is not None
+        ctx = CellContext(
+            length=cell.length,
+            seed=cell.seed,
+            lm=self._lm,
+            prompts=self._prompts,
+            length_dependent=cell.spec.definition.length_dependent,
+            group_cache=self._group_caches[cell.task_index],
+            group_lengths=list(pending_lengths) or [cell.length],
+            model_cache=self._model_caches[cell.task_index],
+        )
+        try:
+            outcome = self.plan.tasks[cell.task_index].run(ctx)
+        except Exception as exc:
+            record = self.record(cell, "failed", time.monotonic() - t0, error=short_error(exc))
+            record["traceback"] = traceback.format_exc(limit=8)
+            return record, None
+        return self.record(cell, outcome.status, time.monotonic() - t0, outcome=outcome), outcome.samples
+
+    def _prepare(self, cell: Cell) -> str | None:
+        """Load the cell's model and apply its rope setting if needed; an error message on failure."""
+        model = cell.model
+        if self._model != model.index:
+            self._model, self._group, self._model_error = model.index, None, None
+            self._model_caches.clear()
+            if self.on_model_load is not None:
+                self.on_model_load(model)
+            try:
+                loaded = self.backend.load(model.entry, model.path)
+                self._prompts = PromptFormat(
+                    loaded.tokenizer, chat_template=model.entry.chat_template == "auto"
+                )
+            except Exception as exc:
+                self._model_error = f"loading model {model.entry.name} failed: {short_error(exc)}"
+        if self._model_error is not None:
+            return self._model_error
+        if self._group != cell.group:
+            self._group, self._group_error = cell.group, None
+            self._group_caches.clear()
+            try:
+                self._lm = self.backend.apply(cell.setting)
+            except Exception as exc:
+                self._group_error = f"applying {cell.spec.label()} failed: {short_error(exc)}"
+        return self._group_error
+
+    def close(self) -> None:
+        self.backend.unload()
+
+    def rope_of(self, cell: Cell) -> dict[str, Any] | None:
+        """The frequencies the cell ran with (at its length for length-dependent methods)."""
+        length = cell.length if cell.spec.definition.length_dependent else 1
+        key = (cell.group, length)
+        if key not in self._rope:
+            s = cell.setting
+            try:
+                self._rope[key] = frequency_record(
+                    cell.model.config, cell.model.base, s.rope_parameters, s.max_position_embeddings, length
+                )
+            except Exception:  # a picture for the report must never cost a result
+                self._rope[key] = None
+        return self._rope[key]
+
+    def record(
+        self,
+        cell: Cell,
+        status: str,
+        duration: float,
+        outcome: CellOutcome | None = None,
+        error: str | None = None,
+    ) -> dict[str, Any]:
+        return make_record(
+            cell, self.backend.describe(), status, duration, outcome, error, self.rope_of(cell)
+        )
+
+
+def short_error(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def make_record(
+    cell: Cell,
+    backend: dict[str, Any],
+    status: str,
+    duration: float,
+    outcome: CellOutcome | None = None,
+    error: str | None = None,
+    rope: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    spec = cell.spec
+    return {
+        "cell_id": cell.cell_id,
+        "model": cell.model.entry.name,
+        "model_path": cell.model.entry.path,
+        "method": spec.method,
+        "method_label": spec.label(),
+        "factor": spec.factor,
+        "factor_mode": "auto" if spec.auto else ("none" if not spec.definition.takes_factor else "fixed"),
+        "rope_parameters": cell.setting.rope_parameters,
+        "original_context": cell.model.base.original_context,
+        "task": cell.task.label,
+        "task_name": cell.task.task,
+        "task_version": TASKS.get(cell.task.task).version,
+        "task_params": cell.task.params.model_dump(mode="json"),
+        "length": cell.length,
+        "seed": cell.seed,
+        "status": status,
+        "metrics": outcome.metrics if outcome else {},
+        "n_samples": len(outcome.samples) if outcome else 0,
+        "error": error if error is not None else (outcome.reason if outcome else None),
+        "duration_s": round(duration, 3),
+        "backend": backend,
+        "rope": rope,
+        "finished_at": now(),
+        "host": socket.gethostname(),
+    }
+
+
+def pending_lengths(cells: Sequence[Cell], k: int) -> list[int]:
+    """Lengths of the k-th cell's task still to run in its group (itself included), in `cells` order."""
+    cell = cells[k]
+    return [c.length for c in cells[k:] if c.group == cell.group and c.task_index == cell.task_index]
