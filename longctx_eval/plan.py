@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from longctx_eval.backends import BACKENDS
 from longctx_eval.config import ConfigError, MethodChoice, ModelEntry, SweepConfig, TaskChoice
 from longctx_eval.prompts import PromptFormat, PromptFormatError
 from longctx_eval.rope.base import RopeBase, RopeConfigError, read_rope_base
@@ -67,7 +68,7 @@ class Plan:
 
 
 def make_plan(config: SweepConfig) -> Plan:
-    problems: Problems = []
+    problems: Problems = list(BACKENDS.get(config.backend.kind).problems(config.backend))
     models = [m for i, e in enumerate(config.models) if (m := _resolve_model(i, e, config, problems))]
     tasks = _make_tasks(config, problems)
     specs = {m.index: _specs(config, m, problems) for m in models}

@@ -45,6 +45,9 @@ class Worker:
     def run(self, cell: Cell, pending_lengths: Sequence[int] = ()) -> tuple[dict[str, Any], Samples]:
         """Run one cell; `pending_lengths`: this task's lengths still to run in the cell's group."""
         t0 = time.monotonic()
+        reason = self.backend.unservable(cell.setting, cell.length, self._new_tokens(cell))
+        if reason is not None:
+            return self.record(cell, "skipped", 0.0, error=reason), None
         error = self._prepare(cell)
         if error is not None:
             return self.record(cell, "failed", time.monotonic() - t0, error=error), None
@@ -88,10 +91,24 @@ class Worker:
             self._group, self._group_error = cell.group, None
             self._group_caches.clear()
             try:
-                self._lm = self.backend.apply(cell.setting)
+                self._lm = self.backend.apply(cell.setting, self._group_tokens(cell))
             except Exception as exc:
                 self._group_error = f"applying {cell.spec.label()} failed: {short_error(exc)}"
         return self._group_error
+
+    def _new_tokens(self, cell: Cell) -> int:
+        """The generation budget of the cell's task (0 for tasks that only score)."""
+        task: Any = self.plan.tasks[cell.task_index]
+        return int(getattr(getattr(task, "params", None), "max_new_tokens", 0))
+
+    def _group_tokens(self, cell: Cell) -> int:
+        """The longest servable request (prompt + generation) of the cell's group."""
+        return max(
+            c.length + self._new_tokens(c)
+            for c in self.plan.cells
+            if c.group == cell.group
+            and self.backend.unservable(c.setting, c.length, self._new_tokens(c)) is None
+        )
 
     def close(self) -> None:
         self.backend.unload()

@@ -51,12 +51,12 @@ def tokenizer() -> Any:
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory, tokenizer: Any) -> Path:
-    """A seeded random 2-layer Llama, native context 64, saved in HF format."""
+    """A seeded random 2-layer Llama (head_dim 32, the smallest the vLLM CPU engine takes),
+    native context 64, saved in HF format."""
     from longctx_eval.tiny import save_tiny_model
 
-    return save_tiny_model(
-        tmp_path_factory.mktemp("tiny") / "model", tokenizer, seed=0, max_position_embeddings=64
-    )
+    directory = tmp_path_factory.mktemp("tiny") / "model"
+    return save_tiny_model(directory, tokenizer, seed=0, max_position_embeddings=64, heads=2, kv_heads=1)
 
 
 @pytest.fixture(scope="session")

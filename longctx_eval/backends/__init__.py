@@ -10,7 +10,7 @@ import importlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
 
 from longctx_eval.registry import Registry
 
@@ -49,6 +49,40 @@ class HFConfig(BackendConfig):
         return {"kind": self.kind, "dtype": self.dtype}
 
 
+class VLLMConfig(BackendConfig):
+    kind: Literal["vllm"] = "vllm"
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto", description="weights and activations dtype ('auto': as saved)"
+    )
+    tensor_parallel_size: PositiveInt = Field(1, description="GPUs one engine spans")
+    gpu_memory_utilization: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="share of GPU memory (on CPU: of RAM) the engine takes; default 0.9 (CPU 0.5)",
+    )
+    max_num_seqs: PositiveInt | None = Field(None, description="requests scheduled together (vLLM's default)")
+    max_num_batched_tokens: PositiveInt | None = Field(
+        None, description="tokens per scheduler step; bounds prompt-logprob memory (vLLM's default)"
+    )
+    enforce_eager: bool | None = Field(
+        None, description="no CUDA graphs / compilation (default: on CPU only)"
+    )
+    enable_prefix_caching: bool = Field(
+        True, description="reuse KV of shared prompt prefixes (NIAH haystacks)"
+    )
+    cpu_kv_cache_gib: PositiveFloat = Field(
+        1.0, description="CPU engine: KV cache GiB (VLLM_CPU_KVCACHE_SPACE, if unset)"
+    )
+    request_chunk: PositiveInt = Field(64, description="prompts handed to the engine per call")
+    engine_args: dict[str, Any] = Field(
+        default_factory=dict, description="other vLLM EngineArgs, passed through (checked against vLLM's)"
+    )
+
+    def identity(self) -> dict[str, Any]:
+        return {"kind": self.kind, "dtype": self.dtype}
+
+
 class LoadedModel(Protocol):
     tokenizer: Any
     config: Any  # the model's own transformers config (unscaled)
@@ -59,8 +93,14 @@ class Backend(Protocol):
         """Load weights and tokenizer once per model."""
         ...
 
-    def apply(self, setting: RopeSetting) -> LanguageModel:
-        """Put a RoPE setting in place (no weight reload) and return the model to query."""
+    def unservable(self, setting: RopeSetting, length: int, new_tokens: int) -> str | None:
+        """Why a request of `length` prompt tokens and `new_tokens` to generate cannot be served
+        with this setting (the cell is then recorded as skipped), or None."""
+        ...
+
+    def apply(self, setting: RopeSetting, max_tokens: int) -> LanguageModel:
+        """Put a RoPE setting in place and return the model to query; `max_tokens` is the longest
+        request (prompt + generation) the group will make."""
         ...
 
     def unload(self) -> None: ...
@@ -76,6 +116,14 @@ class BackendInfo:
     config_model: type[BackendConfig]
     module: str  # imported lazily: "module:Class"
     summary: str
+    check: str | None = None  # "module:function" returning config problems that need the library
+
+    def problems(self, config: BackendConfig) -> list[tuple[str, str]]:
+        if self.check is None:
+            return []
+        module_name, _, fn = self.check.partition(":")
+        result: list[tuple[str, str]] = getattr(importlib.import_module(module_name), fn)(config)
+        return result
 
     def create(self, config: BackendConfig) -> Backend:
         module_name, _, cls_name = self.module.partition(":")
@@ -87,4 +135,14 @@ class BackendInfo:
 BACKENDS: Registry[BackendInfo] = Registry("backend")
 BACKENDS.add(
     "hf", BackendInfo("hf", HFConfig, "longctx_eval.backends.hf:HFBackend", "transformers, in-process")
+)
+BACKENDS.add(
+    "vllm",
+    BackendInfo(
+        "vllm",
+        VLLMConfig,
+        "longctx_eval.backends.vllm_engine:VLLMBackend",
+        "vLLM engine, one per model × method@factor (GPU, or the CPU build)",
+        check="longctx_eval.backends.vllm_engine:check_config",
+    ),
 )

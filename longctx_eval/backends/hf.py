@@ -76,7 +76,10 @@ class HFBackend:
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
 
-    def apply(self, setting: RopeSetting) -> HFLanguageModel:
+    def unservable(self, setting: RopeSetting, length: int, new_tokens: int) -> str | None:
+        return None  # transformers computes the frequencies for any position
+
+    def apply(self, setting: RopeSetting, max_tokens: int = 0) -> HFLanguageModel:
         swap_rotary(
             self.model, scaled_config(self.config, setting.rope_parameters, setting.max_position_embeddings)
         )

@@ -1,0 +1,83 @@
+"""What a vLLM engine needs for a rope setting: `hf_overrides`, `max_model_len`, and its limit.
+
+vLLM (0.3x) reads the same `rope_parameters` as transformers v5, but sizes its cos/sin cache and
+checks `max_model_len` its own way, per rope type (vllm/model_executor/layers/rotary_embedding):
+
+- default (none, ntk), proportional (p_rope), llama3: the cache has max_position_embeddings
+  positions and so does the derived max_model_len; the frequencies do not depend on it, so it is
+  raised to the longest request.
+- linear (pi): cache and derived length are max_position_embeddings × factor: raised to
+  ⌈longest / factor⌉.
+- dynamic: cache of max_position_embeddings positions, base
+  b·(α·max_pos/max_trained_positions − (α−1))^(d/(d−2)). We set max_position_embeddings = L·α and
+  max_trained_positions = L: one static base b·(α²−α+1)^(d/(d−2)) for every request, at most L·α
+  tokens. transformers recomputes the base per forward pass; the two agree only at length L·α.
+- yarn: cache of original_max_position_embeddings × factor = L·s positions: at most L·s tokens.
+- longrope: cache of max_position_embeddings = L·s positions; the long factors are used for every
+  position once max_model_len > L, so requests within L get an engine of their own (short factors,
+  as transformers uses them there).
+
+A length beyond an engine's limit is not served: the cell is recorded as skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from longctx_eval.rope.methods import RopeSetting
+
+
+@dataclass(frozen=True)
+class EngineRope:
+    hf_overrides: dict[str, Any]
+    max_model_len: int
+    long_regime: bool | None  # longrope: which factors the engine uses; None for other types
+
+
+def rope_type(setting: RopeSetting) -> str:
+    return str(setting.rope_parameters.get("rope_type", "default"))
+
+
+def trained_length(setting: RopeSetting) -> int:
+    rope = setting.rope_parameters
+    return int(rope.get("original_max_position_embeddings") or setting.max_position_embeddings)
+
+
+def engine_limit(setting: RopeSetting) -> tuple[int, str] | None:
+    """The most tokens (prompt + generation) an engine can serve with this setting, and why."""
+    rope = setting.rope_parameters
+    kind = rope_type(setting)
+    if kind == "dynamic":
+        n = math.floor(setting.max_position_embeddings * float(rope["factor"]))
+        return n, f"vLLM's dynamic NTK is static with a cache of L·factor = {n} tokens"
+    if kind == "yarn":
+        n = math.floor(int(rope["original_max_position_embeddings"]) * float(rope["factor"]))
+        return n, f"vLLM's YaRN cache covers original length × factor = {n} tokens"
+    if kind == "longrope":
+        n = setting.max_position_embeddings
+        return n, f"vLLM's LongRoPE cache covers max_position_embeddings = {n} tokens"
+    return None
+
+
+def engine_rope(setting: RopeSetting, needed: int) -> EngineRope:
+    """Overrides for an engine that serves requests of up to `needed` tokens (within its limit)."""
+    rope = dict(setting.rope_parameters)
+    kind = rope_type(setting)
+    max_pos = setting.max_position_embeddings
+    long_regime: bool | None = None
+    if kind in ("default", "proportional", "llama3"):
+        max_pos = max(max_pos, needed)
+    elif kind == "linear":
+        max_pos = max(max_pos, math.ceil(needed / float(rope["factor"])))
+    elif kind == "dynamic":
+        # Without max_trained_positions vLLM 0.3x takes it equal to max_position_embeddings, which
+        # turns the scaling off and leaves a cache of only L positions (NaN beyond, seen here).
+        rope["max_trained_positions"] = setting.max_position_embeddings
+        max_pos = math.floor(setting.max_position_embeddings * float(rope["factor"]))
+    elif kind == "longrope":
+        long_regime = needed > trained_length(setting)
+        if "attention_factor" in rope:  # vLLM reads its own keys for LongRoPE's attention factor
+            rope["short_mscale"] = rope["long_mscale"] = rope["attention_factor"]
+    return EngineRope({"rope_parameters": rope, "max_position_embeddings": max_pos}, needed, long_regime)
