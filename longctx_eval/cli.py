@@ -346,6 +346,81 @@ def longrope_factors(
     typer.echo(f"wrote {output} (unsearched, yarn-derived, factor {factor:g})")
 
 
+@app.command("longrope-search")
+def longrope_search(
+    model: Annotated[str, typer.Option(help="model directory or hub id")],
+    target_length: Annotated[int, typer.Option(help="length the factors are searched for (tokens)")],
+    dataset: Annotated[
+        str, typer.Option(help="documents for the perplexity objective (.txt/.jsonl/.parquet or hub id)")
+    ],
+    output: Annotated[Path, typer.Option(help="factors JSON to write (a sweep reads it with factors_file:)")],
+    factor: Annotated[float | None, typer.Option(help="scale factor s (default: target length / L)")] = None,
+    documents: Annotated[int, typer.Option(help="documents in the objective")] = 3,
+    held_out: Annotated[int, typer.Option(help="further documents the result is checked on")] = 2,
+    column: Annotated[str, typer.Option(help="text column of the dataset")] = "text",
+    population: Annotated[int, typer.Option(help="first generation's size")] = 16,
+    generations: Annotated[int, typer.Option(help="generations after the first")] = 6,
+    parents: Annotated[int, typer.Option(help="best candidates kept as parents (elitism)")] = 8,
+    mutations: Annotated[int, typer.Option(help="mutated children per generation")] = 6,
+    crossovers: Annotated[int, typer.Option(help="crossover children per generation")] = 6,
+    mutation_prob: Annotated[float, typer.Option(help="probability each factor is moved")] = 0.3,
+    high_multiple: Annotated[float, typer.Option(help="factors searched in [1, this × s]")] = 1.25,
+    paper: Annotated[
+        bool, typer.Option("--paper", help="the paper's settings: 64 / 40 gens / 32 / 16 / 16 / 0.3")
+    ] = False,
+    original_context: Annotated[int | None, typer.Option(help="override the trained context L")] = None,
+    seed: Annotated[int, typer.Option(help="random seed of the search")] = 0,
+) -> None:
+    """Search LongRoPE's per-pair factors for a model (evolutionary search on perplexity; resumable)."""
+    from rich.console import Console
+
+    from longctx_eval.longrope_search.evolution import EvolutionSettings, SearchState
+    from longctx_eval.longrope_search.search import SearchError, SearchSettings, run_search
+
+    for name, value in (("documents", documents), ("population", population), ("parents", parents)):
+        if value < 1:
+            _die([f"--{name}: must be >= 1 (got {value})"])
+    if not 0 <= mutation_prob <= 1:
+        _die([f"--mutation-prob: must be within [0, 1] (got {mutation_prob:g})"])
+    if high_multiple < 1:
+        _die([f"--high-multiple: must be >= 1 (got {high_multiple:g})"])
+    evolution = (
+        EvolutionSettings.paper()
+        if paper
+        else EvolutionSettings(population, generations, parents, mutations, crossovers, mutation_prob)
+    )
+    settings = SearchSettings(
+        model=model,
+        target_length=target_length,
+        dataset=dataset,
+        factor=factor,
+        original_context=original_context,
+        column=column,
+        documents=documents,
+        held_out=held_out,
+        high_multiple=high_multiple,
+        seed=seed,
+        evolution=evolution,
+    )
+    console = Console(stderr=True)
+
+    def show(state: SearchState) -> None:
+        h = state.history[-1]
+        console.print(
+            f"generation {h['generation']}/{evolution.generations}: best ppl {h['best_ppl']:.4g} "
+            f"({h['evaluated']} candidates evaluated)"
+        )
+
+    _model_config(model, None)  # a clear error for a bad model path before anything loads
+    try:
+        result = run_search(settings, output, on_generation=show)
+    except SearchError as exc:
+        _die([str(exc)])
+    s = result.search or {}
+    seeds = ", ".join(f"{k} {v:.4g}" for k, v in s["seed_ppl"].items())
+    typer.echo(f"best ppl {s['best_ppl']:.4g} at {target_length} tokens (seeds: {seeds}); wrote {output}")
+
+
 def main() -> None:
     # transformers logs advice (unused keys, generation flags) that would bury the progress display.
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")

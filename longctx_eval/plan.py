@@ -117,7 +117,7 @@ def _resolve_model(i: int, entry: ModelEntry, config: SweepConfig, problems: Pro
     except RopeConfigError as exc:
         problems.append((loc, str(exc)))
         return None
-    fingerprint = _fingerprint(local) if local.is_dir() else f"hub:{entry.revision or 'main'}"
+    fingerprint = fingerprint_dir(local) if local.is_dir() else f"hub:{entry.revision or 'main'}"
     return ModelPlan(i, entry, path, fingerprint, model_config, base, tokenizer)
 
 
@@ -126,7 +126,7 @@ def _first_line(exc: Exception) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def _fingerprint(directory: Path) -> str:
+def fingerprint_dir(directory: Path) -> str:
     """Small files hashed, weight files by name and size (hashing 100 GB of weights is not an option)."""
     h = hashlib.sha256()
     for name in _FINGERPRINT_FILES:

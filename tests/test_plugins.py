@@ -91,3 +91,15 @@ def test_a_non_editable_install_still_finds_the_builtin_tasks(tmp_path: Path):
     )
     out = subprocess.run([sys.executable, "-S", "-c", probe], check=True, capture_output=True, text=True)
     assert set(out.stdout.strip().split(",")) >= {"passkey", "niah", "perplexity"}
+
+
+def test_every_subpackage_is_packaged():
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {
+        ".".join(p.parent.relative_to(ROOT).parts)
+        for p in (ROOT / "longctx_eval").rglob("__init__.py")
+        if "__pycache__" not in p.parts
+    }
+    assert found <= listed, f"add to [tool.setuptools] packages: {sorted(found - listed)}"

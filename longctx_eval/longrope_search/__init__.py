@@ -1,0 +1,1 @@
+"""LongRoPE factor search: the evolutionary algorithm and its perplexity objective."""

@@ -1,0 +1,262 @@
+"""The LongRoPE factor search on a model: seeds, objective, resume, and the factors file.
+
+Objective: perplexity at the target length on `documents` documents, computed by the harness's
+own perplexity task on the HF backend — the model is loaded once and each candidate only swaps
+the rotary module (a vLLM engine start per candidate would cost far more than the evaluation).
+Candidates are LongRoPE *long* factors; the short factors stay 1 (the model's own rope up to L).
+
+Seeds, as in the paper: PI (every factor s), NTK (θ_i / θ'_i with the NTK base) and YaRN
+(θ_i / θ'_i of YaRN at the same s), put on the search grid.
+
+Not searched: n̂, the number of initial positions left unscaled. Neither transformers' nor vLLM's
+longrope rotary can apply it, so factors found with it could not be evaluated faithfully.
+
+Resume: after every generation the state (evaluated candidates, history, rng) is written next to
+the output (`<output>.state.json`); running the same command again continues from there. A state
+made with other settings, model or data is refused rather than mixed in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from longctx_eval.longrope_search.evolution import (
+    Candidate,
+    EvolutionSettings,
+    SearchSpace,
+    SearchState,
+    evolve,
+)
+from longctx_eval.rope.base import RopeBase, read_rope_base, scaled_config
+from longctx_eval.rope.longrope_factors import LongRopeFactors, yarn_derived_factors
+from longctx_eval.rope.methods import LongRopeParams, ScalingSpec
+from longctx_eval.store import atomic_write
+
+
+class SearchError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    model: str
+    target_length: int
+    dataset: str
+    factor: float | None = None  # default: target_length / L
+    original_context: int | None = None
+    column: str = "text"
+    split: str = "train"
+    documents: int = 3
+    held_out: int = 2
+    high_multiple: float = 1.25  # factors searched in [1, high_multiple · s]
+    step: float = 0.01
+    seed: int = 0
+    dtype: str = "float32"
+    evolution: EvolutionSettings = field(default_factory=EvolutionSettings)
+
+
+@dataclass
+class Evaluator:
+    """Perplexity of candidates at the target length, through the perplexity task."""
+
+    backend: Any
+    base: RopeBase
+    factor: float
+    settings: SearchSettings
+    calls: int = 0
+    _model_cache: dict[str, Any] = field(default_factory=dict)
+
+    def _task(self, documents: int) -> Any:
+        from longctx_eval_tasks.perplexity import Perplexity, PerplexityParams
+
+        from longctx_eval.task import TaskEnv
+
+        s = self.settings
+        params = PerplexityParams(dataset=s.dataset, column=s.column, split=s.split, documents=documents)
+        return Perplexity(params, TaskEnv(resolve_path=Path))
+
+    def per_document(self, long_factor: Candidate, documents: int) -> list[dict[str, Any]]:
+        """Per-document NLL sums and token counts of the first `documents` long-enough documents."""
+        from longctx_eval.prompts import PromptFormat
+        from longctx_eval.task import CellContext
+
+        n = self.base.n_pairs
+        params = LongRopeParams(short_factor=(1.0,) * n, long_factor=tuple(long_factor), source="search")
+        setting = ScalingSpec("longrope", self.factor, params).resolve(self.base)
+        lm = self.backend.apply(setting, self.settings.target_length)
+        ctx = CellContext(
+            length=self.settings.target_length,
+            seed=self.settings.seed,
+            lm=lm,
+            prompts=PromptFormat(self.backend.tokenizer),
+            length_dependent=True,
+            model_cache=self._model_cache,
+        )
+        outcome = self._task(documents).run(ctx)
+        if outcome.status != "ok":
+            raise SearchError(f"perplexity at {self.settings.target_length} tokens: {outcome.reason}")
+        self.calls += 1
+        return outcome.samples
+
+    def __call__(self, candidates: list[Candidate]) -> list[float]:
+        """The search objective: perplexity on the first `documents` documents."""
+        k = self.settings.documents
+        out = []
+        for c in candidates:
+            rows = self.per_document(c, k)
+            if len(rows) < k:
+                raise SearchError(
+                    f"only {len(rows)} documents have {self.settings.target_length} tokens; need {k}"
+                )
+            out.append(_ppl(rows))
+        return out
+
+    def held_out(self, candidate: Candidate) -> float | None:
+        """Perplexity on the next `held_out` documents, never seen by the search."""
+        k, m = self.settings.documents, self.settings.held_out
+        rows = self.per_document(candidate, k + m)[k:] if m else []
+        return _ppl(rows) if rows else None
+
+
+def _ppl(rows: list[dict[str, Any]]) -> float:
+    return math.exp(sum(r["nll_sum"] for r in rows) / sum(r["n_scored_tokens"] for r in rows))
+
+
+def seed_candidates(config: Any, base: RopeBase, factor: float, space: SearchSpace) -> dict[str, Candidate]:
+    from longctx_eval.rope.analysis import plain_setting
+    from longctx_eval.rope.frequencies import frequencies_at
+
+    plain, _ = frequencies_at(scaled_config(config, plain_setting(base), base.original_context), 1)
+    ntk = ScalingSpec("ntk", factor).resolve(base)
+    ntk_inv, _ = frequencies_at(scaled_config(config, ntk.rope_parameters, ntk.max_position_embeddings), 1)
+    yarn = yarn_derived_factors(config, base, factor).long_factor
+    return {
+        "pi": space.repair([factor] * base.n_pairs),
+        "ntk": space.repair((plain / ntk_inv).tolist()),
+        "yarn": space.repair(yarn),
+    }
+
+
+def fingerprint_file(path: str) -> str:
+    p = Path(path)
+    if p.is_file():
+        return "sha256:" + hashlib.sha256(p.read_bytes()).hexdigest()[:16]
+    return f"dataset:{path}"
+
+
+def run_search(
+    settings: SearchSettings,
+    output: Path,
+    backend: Any = None,
+    on_generation: Callable[[SearchState], None] | None = None,
+) -> LongRopeFactors:
+    """Search, write `output` (a factors file any sweep can use), and return it."""
+    from transformers import AutoConfig
+
+    from longctx_eval.plan import fingerprint_dir
+
+    config = AutoConfig.from_pretrained(settings.model)
+    base = read_rope_base(config, settings.original_context)
+    factor = settings.factor or settings.target_length / base.original_context
+    if factor <= 1:
+        raise SearchError(
+            f"target length {settings.target_length} is within the original context "
+            f"{base.original_context}: nothing to search"
+        )
+    space = SearchSpace(base.n_pairs, 1.0, round(settings.high_multiple * factor, 2), settings.step)
+    model_fp = (
+        fingerprint_dir(Path(settings.model)) if Path(settings.model).is_dir() else f"hub:{settings.model}"
+    )
+    # Everything but the number of generations: a finished search can be run further.
+    fixed = asdict(settings)
+    fixed["evolution"].pop("generations")
+    identity = {
+        "settings": _jsonable(fixed),
+        "factor": factor,
+        "model_fingerprint": model_fp,
+        "data_fingerprint": fingerprint_file(settings.dataset),
+    }
+    state_path = output.with_name(output.name + ".state.json")
+    state = _load_state(state_path, identity)
+    if backend is None:
+        backend = _hf_backend(settings)
+    evaluator = Evaluator(backend, base, factor, settings)
+    seeds = seed_candidates(config, base, factor, space)
+
+    def checkpoint(st: SearchState) -> None:
+        atomic_write(state_path, json.dumps({"identity": identity, "state": st.to_json()}) + "\n")
+        if on_generation:
+            on_generation(st)
+
+    state = evolve(
+        space, list(seeds.values()), evaluator, settings.evolution, settings.seed, state, checkpoint
+    )
+    ((best, best_ppl),) = state.best(1)
+    seed_scores = {name: state.scores[c] for name, c in seeds.items()}
+    held = {name: evaluator.held_out(c) for name, c in [("best", best), *seeds.items()]}
+    result = LongRopeFactors(
+        factor=factor,
+        original_context=base.original_context,
+        short_factor=[1.0] * base.n_pairs,
+        long_factor=list(best),
+        searched=True,
+        source="longrope-search",
+        model={
+            "path": settings.model,
+            "fingerprint": model_fp,
+            "rope_theta": base.rope_theta,
+            "rotary_dim": base.rotary_dim,
+        },
+        search={
+            "target_length": settings.target_length,
+            "objective": (
+                f"perplexity at {settings.target_length} tokens on {settings.documents} documents (truncate)"
+            ),
+            "best_ppl": best_ppl,
+            "seed_ppl": seed_scores,
+            "held_out_documents": settings.held_out,
+            "held_out_ppl": held,
+            "history": state.history,
+            "evaluated": len(state.scores),
+            "space": asdict(space),
+            "evolution": asdict(settings.evolution),
+            "seed": settings.seed,
+            "dataset": settings.dataset,
+            "data_fingerprint": identity["data_fingerprint"],
+            "n_hat": "not searched: transformers' and vLLM's longrope cannot apply it",
+        },
+    )
+    atomic_write(output, result.model_dump_json(indent=2) + "\n")
+    return result
+
+
+def _hf_backend(settings: SearchSettings) -> Any:
+    from longctx_eval.backends import HFConfig
+    from longctx_eval.backends.hf import HFBackend
+    from longctx_eval.config import ModelEntry
+
+    backend = HFBackend(HFConfig.model_validate({"dtype": settings.dtype}))
+    backend.load(ModelEntry(name="search", path=settings.model), settings.model)
+    return backend
+
+
+def _load_state(path: Path, identity: dict[str, Any]) -> SearchState | None:
+    if not path.exists():
+        return None
+    saved = json.loads(path.read_text())
+    if saved.get("identity") != json.loads(json.dumps(identity)):
+        raise SearchError(
+            f"{path} holds a search with other settings, model or data; delete it to start over, or "
+            "run the command it was made with to resume"
+        )
+    return SearchState.from_json(saved["state"])
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
