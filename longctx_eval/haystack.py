@@ -8,12 +8,16 @@ leading whitespace. A prompt is
 where the two filler segments are cut from the stream so that the whole prompt is exactly the
 requested number of tokens. The needle goes at the last sentence boundary at or before the
 requested depth (a fraction of the filler tokens); depth 1 appends it after all filler. When the
-end of the filler would fall inside a word, the stream is started at a later sentence instead
-(a few tries) and only then is a word cut; each prompt records whether that happened.
+end of the filler would fall inside a word, the filler after the needle resumes a sentence or a
+few later (depth 1: the filler starts at a later sentence), and only if no such try works is a
+word cut; each prompt records whether that happened. Everything before the needle is the same
+for every prompt of one length whose needle sits deeper, so a backend can compute that shared
+prefix once.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from dataclasses import dataclass
@@ -71,6 +75,13 @@ class Haystack:
         n, m = len(self.words), len(self.sentence_starts)
         return self.sentence_starts[k % m] + (k // m) * n
 
+    def sentence_start_from(self, word: int, k: int) -> int:
+        """Word index of the k-th sentence start at or after `word` (k = 0: the first one)."""
+        n = len(self.words)
+        cycle, offset = divmod(word, n)
+        first = bisect.bisect_left(self.sentence_starts, offset)
+        return self.sentence_start(cycle * len(self.sentence_starts) + first + k)
+
 
 @dataclass(frozen=True)
 class BuiltPrompt:
@@ -78,7 +89,7 @@ class BuiltPrompt:
     needle_token_offset: int
     needle_tokens: int
     filler_tokens: int
-    haystack_start_word: int
+    haystack_start_word: int  # where the filler after the needle (depth 1: all filler) starts
     cut_mid_word: bool
 
     @property
@@ -160,14 +171,16 @@ def build_prompt(
         raise PromptTooShortError(length, head_fixed)
     stream = _Stream(fmt, haystack)
     first_try: tuple[list[int], list[int], int, int] | None = None
+    if depth < 1.0:
+        before, resume = stream.up_to_sentence(0, math.floor(depth * budget))
     for k in range(_MAX_START_TRIES):
-        start = haystack.sentence_start(k)
         if depth >= 1.0:
+            start = haystack.sentence_start(k)
             before, nxt, gap = stream.fill(start, budget)
             after: list[int] = []
         else:
-            before, nxt = stream.up_to_sentence(start, math.floor(depth * budget))
-            after, nxt, gap = stream.fill(nxt, budget - len(before))
+            start = haystack.sentence_start_from(resume, k)
+            after, nxt, gap = stream.fill(start, budget - len(before))
         if gap == 0:
             return _assemble(head, before, (newline, needle), after, tail, start, cut=False)
         if first_try is None:

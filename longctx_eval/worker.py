@@ -141,8 +141,10 @@ class Worker:
 
 
 def short_error(exc: BaseException) -> str:
+    """One line: the exception's `reason` (e.g. 'oom') or its type, and the first line of its message."""
     text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+    kind = getattr(exc, "reason", None) or type(exc).__name__
+    return f"{kind}: {text[0] if text else ''}".rstrip(": ")
 
 
 def make_record(

@@ -144,3 +144,78 @@ def test_generate_is_greedy(backend: HFBackend, spec: ScalingSpec):
     for prompt, out in zip(prompts, outs, strict=True):
         assert out.token_ids == greedy_by_hand(backend.model, prompt, 6, eos)
         assert out.text == backend.tokenizer.decode(out.token_ids, skip_special_tokens=True)
+
+
+def niah_prompts(tokenizer: Any, length: int, depths: int) -> list[list[int]]:
+    from longctx_eval_tasks.niah import NiahParams, depth_grid
+
+    from longctx_eval.haystack import Haystack, PromptParts, build_prompt
+    from longctx_eval.prompts import PromptFormat
+
+    p, fmt = NiahParams(), PromptFormat(tokenizer)
+    prompts = []
+    for k, d in enumerate(depth_grid(depths, "linear")):
+        key, value = f"calm-river{k % 2}", str(1000000 + 7919 * k)
+        parts = PromptParts(
+            p.instruction,
+            p.needle.format(key=key, value=value),
+            p.question.format(key=key),
+            p.answer_prefix.format(key=key),
+        )
+        prompts.append(build_prompt(fmt, Haystack.noise(), parts, length, d).ids)
+    return prompts
+
+
+@pytest.mark.parametrize("spec", [SPECS[0], SPECS[4], SPECS[3]], ids=lambda s: s.label())
+def test_prefix_reuse_computes_less_and_changes_nothing(backend: HFBackend, spec: ScalingSpec):
+    prompts = niah_prompts(backend.tokenizer, 300, 6)
+    setting = spec.resolve(read_rope_base(backend.config))
+    lm = backend.apply(setting)
+    before = (backend.prompt_tokens, backend.prefill_tokens)
+    shared = lm.generate(prompts, max_new_tokens=8)
+    computed = backend.prefill_tokens - before[1]
+    assert backend.prompt_tokens - before[0] == 6 * 300
+    object.__setattr__(backend, "cfg", backend.cfg.model_copy(update={"prefix_reuse": False}))
+    try:
+        plain = backend.apply(setting).generate(prompts, max_new_tokens=8)
+    finally:
+        object.__setattr__(backend, "cfg", backend.cfg.model_copy(update={"prefix_reuse": True}))
+    assert [g.token_ids for g in shared] == [g.token_ids for g in plain]
+    if spec.method == "dynamic_ntk":
+        assert computed == 6 * 300  # length-dependent rope: no reuse
+    else:
+        assert computed < 0.75 * 6 * 300
+
+
+class OomAbove:
+    """Stands in for a device that runs out of memory beyond `limit` sequences per forward."""
+
+    def __init__(self, forward: Any, limit: int) -> None:
+        self.forward, self.limit, self.sizes = forward, limit, []
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        n = kwargs["input_ids"].shape[0]
+        self.sizes.append(n)
+        if n > self.limit:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+        return self.forward(*args, **kwargs)
+
+
+def test_out_of_memory_halves_the_batch_then_gives_up(backend: HFBackend, monkeypatch: pytest.MonkeyPatch):
+    from longctx_eval.backends.hf import OutOfMemory
+    from longctx_eval.worker import short_error
+
+    lm = backend.apply(ScalingSpec("none").resolve(read_rope_base(backend.config)))
+    seqs = [list(range(5 + k, 105 + k)) for k in range(2)]
+    expected = lm.token_nll(seqs)
+    decoder = backend.model.get_decoder()
+    fake = OomAbove(decoder.forward, limit=1)
+    monkeypatch.setattr(decoder, "forward", fake)
+    got = lm.token_nll(seqs)
+    assert fake.sizes == [2, 1, 1]  # a batch of 2 failed, then 1 + 1
+    for a, b in zip(got, expected, strict=True):
+        assert a == pytest.approx(b, rel=1e-6)
+    fake.limit = 0
+    with pytest.raises(OutOfMemory) as err:
+        lm.token_nll(seqs)
+    assert short_error(err.value).startswith("oom: one sequence of 100 tokens does not fit")

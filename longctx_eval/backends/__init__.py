@@ -44,6 +44,10 @@ class HFConfig(BackendConfig):
         None, description="transformers attention kernel (default: transformers' choice)"
     )
     threads: PositiveInt | None = Field(None, description="torch CPU threads (default: torch's choice)")
+    prefix_reuse: bool = Field(
+        True,
+        description="compute a prefix shared by prompts once (NIAH haystacks); off for dynamic NTK/LongRoPE",
+    )
 
     def identity(self) -> dict[str, Any]:
         return {"kind": self.kind, "dtype": self.dtype}

@@ -9,8 +9,9 @@ chunk of positions at a time, so a (tokens × vocab) logits tensor is never mate
 from __future__ import annotations
 
 import copy
+import itertools
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,8 @@ class HFBackend:
         self.tokenizer: Any = None
         self.config: Any = None
         self.weight_loads = 0  # how many times weights were read from disk (benchmarks check it)
+        self.prompt_tokens = 0  # tokens of the prompts generated from
+        self.prefill_tokens = 0  # ... of which computed in prefill (the rest came from a shared prefix)
 
     def describe(self) -> dict[str, Any]:
         import transformers
@@ -83,7 +86,7 @@ class HFBackend:
         swap_rotary(
             self.model, scaled_config(self.config, setting.rope_parameters, setting.max_position_embeddings)
         )
-        return HFLanguageModel(self)
+        return HFLanguageModel(self, setting)
 
 
 def swap_rotary(model: torch.nn.Module, config: Any) -> None:
@@ -98,50 +101,139 @@ def swap_rotary(model: torch.nn.Module, config: Any) -> None:
         setattr(model.get_submodule(parent_name) if parent_name else model, child, new)
 
 
-class HFLanguageModel:
-    """`LanguageModel` over the backend's current model and rotary setting."""
+class OutOfMemory(RuntimeError):
+    """Even a batch of one does not fit; the cell is recorded as failed with reason `oom`."""
 
-    def __init__(self, backend: HFBackend) -> None:
+    reason = "oom"
+
+
+def is_oom(exc: BaseException) -> bool:
+    if isinstance(exc, torch.cuda.OutOfMemoryError):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
+
+
+# Below this many shared tokens a prefix is not worth a cache crop (and the bookkeeping).
+_MIN_SHARED_PREFIX = 32
+
+
+class HFLanguageModel:
+    """`LanguageModel` over the backend's current model and rotary setting.
+
+    Batches hold prompts of one length (no padding), sorted by length; when a batch does not fit
+    in memory it is halved and retried, down to one prompt. Prompts that share a long prefix (NIAH
+    prompts of one length share their haystack up to the needle) are generated one after another
+    in lexicographic order with one KV cache cropped back to the shared prefix, so each shared
+    token is computed once — unless the rope frequencies depend on the sequence length (dynamic
+    NTK, LongRoPE), where a cached prefix would carry another length's rotation.
+    """
+
+    def __init__(self, backend: HFBackend, setting: RopeSetting | None = None) -> None:
         self.b = backend
         self.model = backend.model
         self.tokenizer = backend.tokenizer
+        rope_type = (setting.rope_parameters.get("rope_type") if setting else None) or "default"
+        self.length_dependent = rope_type in ("dynamic", "longrope")
 
     def _reset(self) -> None:
         for _, module in rotary_modules(self.model):
             reset_rotary_state(module)
 
-    def _batches(self, items: Sequence[Sequence[int]]) -> Iterator[list[int]]:
-        """Indices grouped by sequence length (no padding needed), in batches of batch_size."""
+    def _in_batches(self, items: Sequence[Sequence[int]], run: Callable[[list[int]], None]) -> None:
+        """Call `run` on index batches of equal-length items, halving a batch that runs out of memory."""
         by_len: dict[int, list[int]] = defaultdict(list)
         for i, ids in enumerate(items):
             by_len[len(ids)].append(i)
         size = self.b.cfg.batch_size
         for length in sorted(by_len):
             idx = by_len[length]
-            for k in range(0, len(idx), size):
-                yield idx[k : k + size]
+            k = 0
+            while k < len(idx):
+                batch = idx[k : k + size]
+                try:
+                    self._reset()
+                    run(batch)
+                except Exception as exc:
+                    if not is_oom(exc):
+                        raise
+                    if torch.cuda.is_available():
+                        torch.cuda.empty_cache()
+                    if size == 1:
+                        raise OutOfMemory(
+                            f"one sequence of {length} tokens does not fit in memory ({exc})"
+                        ) from exc
+                    size = max(1, size // 2)
+                    continue
+                k += len(batch)
 
-    @torch.inference_mode()
-    def generate(self, prompts: Sequence[Sequence[int]], max_new_tokens: int) -> list[Generation]:
+    def _generation_config(self, max_new_tokens: int) -> Any:
         from transformers import GenerationConfig
 
         eos = self.tokenizer.eos_token_id
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else eos
-        gen_cfg = GenerationConfig(
+        return GenerationConfig(
             max_new_tokens=max_new_tokens, do_sample=False, num_beams=1, eos_token_id=eos, pad_token_id=pad
         )
+
+    def _generation(self, new: list[int]) -> Generation:
+        eos = self.tokenizer.eos_token_id
+        if eos is not None and eos in new:
+            new = new[: new.index(eos)]
+        return Generation(self.tokenizer.decode(new, skip_special_tokens=True), new)
+
+    @torch.inference_mode()
+    def generate(self, prompts: Sequence[Sequence[int]], max_new_tokens: int) -> list[Generation]:
+        if self.b.cfg.prefix_reuse and not self.length_dependent and len(prompts) > 1:
+            order = sorted(range(len(prompts)), key=lambda i: list(prompts[i]))
+            shared = [_common_prefix(prompts[a], prompts[b]) for a, b in itertools.pairwise(order)]
+            if shared and max(shared) >= _MIN_SHARED_PREFIX:
+                return self._generate_sharing_prefixes(prompts, order, max_new_tokens)
+        gen_cfg = self._generation_config(max_new_tokens)
         results: list[Generation | None] = [None] * len(prompts)
-        for batch in self._batches(prompts):
-            self._reset()
+
+        def run(batch: list[int]) -> None:
             ids = torch.tensor([list(prompts[i]) for i in batch], device=self.b.device)
             out = self.model.generate(
                 input_ids=ids, attention_mask=torch.ones_like(ids), generation_config=gen_cfg
             )
             for row, i in enumerate(batch):
-                new = out[row, ids.shape[1] :].tolist()
-                if eos is not None and eos in new:
-                    new = new[: new.index(eos)]
-                results[i] = Generation(self.tokenizer.decode(new, skip_special_tokens=True), new)
+                results[i] = self._generation(out[row, ids.shape[1] :].tolist())
+            self.b.prefill_tokens += ids.numel()
+
+        self._in_batches(prompts, run)
+        self.b.prompt_tokens += sum(len(p) for p in prompts)
+        return [r for r in results if r is not None]
+
+    def _generate_sharing_prefixes(
+        self, prompts: Sequence[Sequence[int]], order: list[int], max_new_tokens: int
+    ) -> list[Generation]:
+        from transformers import DynamicCache
+
+        gen_cfg = self._generation_config(max_new_tokens)
+        results: list[Generation | None] = [None] * len(prompts)
+        cache: Any = None
+        previous: Sequence[int] = ()
+        for i in order:
+            ids = list(prompts[i])
+            # Keep at least one token to compute: generate needs the last prompt position's logits.
+            keep = min(_common_prefix(previous, ids), len(ids) - 1)
+            if cache is not None and keep >= _MIN_SHARED_PREFIX:
+                cache.crop(keep - cache.get_seq_length())  # negative: drop what is not shared
+            else:
+                cache, keep = DynamicCache(config=self.model.config), 0
+            self._reset()
+            x = torch.tensor([ids], device=self.b.device)
+            out = self.model.generate(
+                input_ids=x,
+                attention_mask=torch.ones_like(x),
+                past_key_values=cache,
+                generation_config=gen_cfg,
+            )
+            results[i] = self._generation(out[0, len(ids) :].tolist())
+            self.b.prefill_tokens += len(ids) - keep
+            previous = ids
+        self.b.prompt_tokens += sum(len(p) for p in prompts)
         return [r for r in results if r is not None]
 
     @torch.inference_mode()
@@ -155,12 +247,14 @@ class HFLanguageModel:
             self._check_head(sequences[0])
         results: list[np.ndarray | None] = [None] * len(sequences)
         decoder = self.model.get_decoder()
-        for batch in self._batches(sequences):
-            self._reset()
+
+        def run(batch: list[int]) -> None:
             ids = torch.tensor([list(sequences[i]) for i in batch], device=self.b.device)
             hidden = decoder(input_ids=ids, use_cache=False).last_hidden_state
             for row, i in enumerate(batch):
                 results[i] = self._nll_from_hidden(hidden[row], ids[row], starts[i])
+
+        self._in_batches(sequences, run)
         return [r for r in results if r is not None]
 
     def _logits(self, hidden: torch.Tensor) -> torch.Tensor:
@@ -193,3 +287,12 @@ class HFLanguageModel:
                 "its output head is not supported by the chunked NLL path"
             )
         self.b._head_checked = True
+
+
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
