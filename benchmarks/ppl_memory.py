@@ -48,7 +48,8 @@ peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 mean_nll = run()
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 # An upper bound when the computation stays below an earlier peak (ru_maxrss never falls).
-fig = {"rss_before": before, "peak_before": peak_before, "peak": peak, "rise": peak - before, "mean_nll": mean_nll}
+fig = {"rss_before": before, "peak_before": peak_before, "peak": peak, "rise": peak - before}
+fig["mean_nll"] = mean_nll
 print(json.dumps(fig))
 """
 
