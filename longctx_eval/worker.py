@@ -57,7 +57,7 @@ class Worker:
             seed=cell.seed,
             lm=self._lm,
             prompts=self._prompts,
-            length_dependent=cell.spec.definition.length_dependent,
+            length_dependent=cell.setting.length_dependent,
             group_cache=self._group_caches[cell.task_index],
             group_lengths=list(pending_lengths) or [cell.length],
             model_cache=self._model_caches[cell.task_index],
@@ -115,7 +115,7 @@ class Worker:
 
     def rope_of(self, cell: Cell) -> dict[str, Any] | None:
         """The frequencies the cell ran with (at its length for length-dependent methods)."""
-        length = cell.length if cell.spec.definition.length_dependent else 1
+        length = cell.length if cell.setting.length_dependent else 1
         key = (cell.group, length)
         if key not in self._rope:
             s = cell.setting

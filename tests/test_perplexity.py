@@ -37,7 +37,7 @@ def context(backend: HFBackend, spec: ScalingSpec, length: int, **kw: Any) -> Ce
         seed=5,
         lm=lm,
         prompts=PromptFormat(backend.tokenizer),
-        length_dependent=spec.definition.length_dependent,
+        length_dependent=spec.resolve(read_rope_base(backend.config)).length_dependent,
         **kw,
     )
 

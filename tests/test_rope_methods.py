@@ -238,3 +238,20 @@ def test_analysis_classifies_pairs():
     assert rows[30].kind == "blended"
     # rotations at the target: target / wavelength after scaling
     assert rows[63].rotations_at_target == pytest.approx(8192 / rows[63].wavelength_after)
+
+
+def test_length_dependence_follows_the_rope_type_not_the_method_name():
+    base = read_rope_base(llama2())
+    assert ScalingSpec("dynamic_ntk", 2.0).resolve(base).length_dependent
+    assert not ScalingSpec("yarn", 2.0, YarnParams()).resolve(base).length_dependent
+    # `none` on a model that ships LongRoPE (Phi-3 style) picks frequencies by length too.
+    phi3 = LlamaConfig(hidden_size=4096, num_attention_heads=32, max_position_embeddings=16384)
+    phi3.rope_parameters = {
+        "rope_type": "longrope",
+        "rope_theta": 1e4,
+        "short_factor": [1.0] * 64,
+        "long_factor": [4.0] * 64,
+        "original_max_position_embeddings": 4096,
+        "factor": 4.0,
+    }
+    assert ScalingSpec("none").resolve(read_rope_base(phi3)).length_dependent

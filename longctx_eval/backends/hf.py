@@ -133,8 +133,7 @@ class HFLanguageModel:
         self.b = backend
         self.model = backend.model
         self.tokenizer = backend.tokenizer
-        rope_type = (setting.rope_parameters.get("rope_type") if setting else None) or "default"
-        self.length_dependent = rope_type in ("dynamic", "longrope")
+        self.length_dependent = setting is not None and setting.length_dependent
 
     def _reset(self) -> None:
         for _, module in rotary_modules(self.model):

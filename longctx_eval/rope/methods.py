@@ -72,6 +72,13 @@ class RopeSetting:
     rope_parameters: dict[str, Any]
     max_position_embeddings: int
 
+    @property
+    def length_dependent(self) -> bool:
+        """True when transformers picks the frequencies from each sequence's length (dynamic NTK,
+        LongRoPE) — whichever method asked for it: `none` on a Phi-3 is LongRoPE too."""
+        kind = str(self.rope_parameters.get("rope_type", "default"))
+        return "dynamic" in kind or kind == "longrope"
+
 
 @dataclass(frozen=True)
 class Method:
@@ -80,8 +87,6 @@ class Method:
     params_model: type[MethodParams]
     build: Callable[[RopeBase, float, Any], RopeSetting]
     takes_factor: bool = True
-    # Frequencies chosen from the current sequence length: one forward pass per length.
-    length_dependent: bool = False
 
 
 METHODS: Registry[Method] = Registry("method")
@@ -281,7 +286,6 @@ for _method in (
         "NTK with the scale recomputed from each sequence's length (per forward pass)",
         NoParams,
         _dynamic,
-        length_dependent=True,
     ),
     Method("yarn", "YaRN: NTK-by-parts ramp plus attention temperature", YarnParams, _yarn),
     Method(
@@ -289,7 +293,6 @@ for _method in (
         "LongRoPE: per-pair factors (short up to L, long beyond)",
         LongRopeParams,
         _longrope,
-        length_dependent=True,
     ),
     Method("llama3", "Llama 3.1: keep high, divide low, smooth in between", Llama3Params, _llama3),
     Method(
