@@ -6,8 +6,9 @@ typo in a sweep YAML gets a useful one-line error instead of a KeyError.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterator
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -57,3 +58,9 @@ class Registry(Generic[T]):
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
+
+
+def import_object(path: str) -> Any:
+    """`"package.module:name"` → the object, imported only now (registries name heavy code lazily)."""
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)

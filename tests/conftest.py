@@ -13,6 +13,8 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
+PLUGINS = Path(__file__).resolve().parent / "plugins"  # task plugins the runner tests load
+
 WORDS = (
     "the of and to in is was for on with as by at from that this which are be it an or not have has had "
     "river mountain quiet silver garden lantern harbor number magic special hidden text pass key remember"

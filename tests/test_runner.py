@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -19,52 +18,15 @@ from typer.testing import CliRunner
 from longctx_eval.cli import app
 from longctx_eval.store import read_records
 
-from .conftest import sweep_dict
+from .conftest import PLUGINS, sweep_dict
 
 runner = CliRunner()
-
-PLUGIN = '''
-"""Test plugin: fails at one length; sleeps so a sweep can be killed mid-cell."""
-import time
-from pydantic import Field
-from longctx_eval.task import CellOutcome, TaskParams, task
-
-class FlakyParams(TaskParams):
-    fail_at: int = Field(-1)
-    sleep_s: float = Field(0.0)
-
-@task
-class Flaky:
-    name = "flaky"
-    version = "1"
-    Params = FlakyParams
-
-    def __init__(self, params, env):
-        self.params = params
-
-    def min_length(self, prompts):
-        return 1
-
-    def run(self, ctx):
-        time.sleep(self.params.sleep_s)
-        if ctx.length == self.params.fail_at:
-            raise RuntimeError(f"boom at {ctx.length}")
-        nll = ctx.lm.token_nll([list(range(3, 3 + ctx.length))])[0]
-        return CellOutcome({"accuracy": 1.0, "n": 1, "mean_nll": float(nll.mean())}, [{"index": 0, "score": 1.0}])
-'''
 
 
 def write_sweep(tmp_path: Path, data: dict[str, Any]) -> Path:
     path = tmp_path / "sweep.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
-
-
-def plugin_dir(tmp_path: Path) -> Path:
-    d = tmp_path / "plugins"
-    d.mkdir(exist_ok=True)
-    (d / "flaky.py").write_text(textwrap.dedent(PLUGIN))
-    return d
 
 
 def test_sweep_writes_records_samples_manifest_and_leaderboard(
@@ -129,8 +91,8 @@ def test_sweep_writes_records_samples_manifest_and_leaderboard(
 def test_a_failing_cell_is_recorded_and_the_sweep_goes_on(tmp_path: Path, tiny_model_dir: Path):
     data = sweep_dict(
         tiny_model_dir,
-        tasks_path=[str(plugin_dir(tmp_path))],
-        tasks=[{"task": "flaky", "fail_at": 256}],
+        tasks_path=[str(PLUGINS)],
+        tasks=[{"task": "probe", "fail_at": 256}],
     )
     out = tmp_path / "out"
     config = write_sweep(tmp_path, data)
@@ -157,10 +119,10 @@ def test_sigkill_mid_sweep_then_resume_matches_an_uninterrupted_run(
     data = sweep_dict(
         tiny_model_dir,
         methods=["none", {"method": "pi", "factors": [2]}, {"method": "dynamic_ntk", "factors": [2]}],
-        tasks_path=[str(plugin_dir(tmp_path))],
+        tasks_path=[str(PLUGINS)],
         tasks=[
             {"task": "passkey", "samples": 2},
-            {"task": "flaky", "sleep_s": 0.4},
+            {"task": "probe", "sleep_s": 0.4},
             {"task": "perplexity", "dataset": str(docs_file), "documents": 2},
         ],
     )

@@ -6,7 +6,6 @@ import json
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -19,61 +18,17 @@ from longctx_eval.plan import make_plan
 from longctx_eval.shard import Shard, parse_shard, shard_cells
 from longctx_eval.store import ResultStore, read_records
 
-from .conftest import sweep_dict
-
-PLUGIN = '''
-"""Test plugin: can sleep (to be interrupted) and can kill its own process once (a dying worker)."""
-import os, signal, time
-from pathlib import Path
-from pydantic import Field
-from longctx_eval.task import CellOutcome, TaskParams, task
-
-class SleepyParams(TaskParams):
-    sleep_s: float = Field(0.0)
-    die_at: int = Field(-1)
-    die_times: int = Field(1)
-    marker: str = Field("")  # counts the deaths so far
-
-@task
-class Sleepy:
-    name = "sleepy"
-    version = "1"
-    Params = SleepyParams
-
-    def __init__(self, params, env):
-        self.params = params
-
-    def min_length(self, prompts):
-        return 1
-
-    def run(self, ctx):
-        p = self.params
-        if ctx.length == p.die_at and p.marker:
-            deaths = int(Path(p.marker).read_text()) if Path(p.marker).exists() else 0
-            if deaths < p.die_times:
-                Path(p.marker).write_text(str(deaths + 1))
-                os.kill(os.getpid(), signal.SIGKILL)
-        time.sleep(p.sleep_s)
-        nll = ctx.lm.token_nll([list(range(3, 3 + ctx.length))])[0]
-        return CellOutcome({"accuracy": 1.0, "n": 1, "mean_nll": float(nll.mean())}, [{"index": 0, "score": 1.0}])
-'''
+from .conftest import PLUGINS, sweep_dict
 
 
-def plugin_dir(tmp_path: Path) -> Path:
-    d = tmp_path / "plugins"
-    d.mkdir(exist_ok=True)
-    (d / "sleepy.py").write_text(textwrap.dedent(PLUGIN))
-    return d
-
-
-def grid(tmp_path: Path, model_dir: Path, docs_file: Path, **sleepy: Any) -> dict[str, Any]:
+def grid(tmp_path: Path, model_dir: Path, docs_file: Path, **probe: Any) -> dict[str, Any]:
     return sweep_dict(
         model_dir,
         methods=["none", {"method": "pi", "factors": [2]}, {"method": "yarn", "factors": [4]}],
-        tasks_path=[str(plugin_dir(tmp_path))],
+        tasks_path=[str(PLUGINS)],
         tasks=[
             {"task": "passkey", "samples": 2},
-            {"task": "sleepy", **sleepy},
+            {"task": "probe", **probe},
             {"task": "perplexity", "dataset": str(docs_file), "documents": 2},
         ],
     )
@@ -99,7 +54,7 @@ def run_cli(config: Path, out: Path, *extra: str, check: bool = True) -> subproc
 
 
 def comparable(records: list[dict[str, Any]]) -> dict[tuple[str, str, int], tuple[str, dict[str, Any]]]:
-    """By grid position (the sleepy task's settings, e.g. its sleep, change its cell ids)."""
+    """By grid position (the probe task's settings, e.g. its sleep, change its cell ids)."""
     latest = {r["cell_id"]: r for r in records}
     assert len(latest) == len(records), "a cell was recorded twice"
     return {
@@ -207,7 +162,7 @@ def test_sigterm_mid_cell_then_resume(
     proc = subprocess.Popen(
         [*CLI, str(config), "--output", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    wait_for_records(out / "records.jsonl", 2)  # passkey 128, passkey 256 done: sleepy 128 is running
+    wait_for_records(out / "records.jsonl", 2)  # passkey 128, passkey 256 done: probe 128 is running
     time.sleep(0.5)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
@@ -250,8 +205,8 @@ def test_concurrent_writers_never_interleave(tmp_path: Path):
 ray = pytest.importorskip("ray", reason="the Ray executor tests need Ray: pip install -e '.[ray]'")
 
 
-def ray_grid(tmp_path: Path, model_dir: Path, docs_file: Path, **sleepy: Any) -> dict[str, Any]:
-    data = grid(tmp_path, model_dir, docs_file, **sleepy)
+def ray_grid(tmp_path: Path, model_dir: Path, docs_file: Path, **probe: Any) -> dict[str, Any]:
+    data = grid(tmp_path, model_dir, docs_file, **probe)
     data["executor"] = {"kind": "ray", "num_workers": 2, "cpus_per_worker": 1, "max_retries": 2}
     return data
 
@@ -286,8 +241,8 @@ def test_ray_gives_up_after_max_retries(tmp_path: Path, tiny_model_dir: Path, do
         tiny_model_dir,
         methods=["none"],
         lengths=[128, 256],
-        tasks_path=[str(plugin_dir(tmp_path))],
-        tasks=[{"task": "sleepy", "die_at": 256, "die_times": 99, "marker": str(tmp_path / "deaths")}],
+        tasks_path=[str(PLUGINS)],
+        tasks=[{"task": "probe", "die_at": 256, "die_times": 99, "marker": str(tmp_path / "deaths")}],
         executor={"kind": "ray", "num_workers": 1, "max_retries": 1},
     )
     out = tmp_path / "out"

@@ -6,13 +6,12 @@ implements it, imported only when a sweep runs on it.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
 
-from longctx_eval.registry import Registry
+from longctx_eval.registry import Registry, import_object
 
 if TYPE_CHECKING:
     from longctx_eval.config import ModelEntry
@@ -125,14 +124,11 @@ class BackendInfo:
     def problems(self, config: BackendConfig) -> list[tuple[str, str]]:
         if self.check is None:
             return []
-        module_name, _, fn = self.check.partition(":")
-        result: list[tuple[str, str]] = getattr(importlib.import_module(module_name), fn)(config)
+        result: list[tuple[str, str]] = import_object(self.check)(config)
         return result
 
     def create(self, config: BackendConfig) -> Backend:
-        module_name, _, cls_name = self.module.partition(":")
-        cls = getattr(importlib.import_module(module_name), cls_name)
-        backend: Backend = cls(config)
+        backend: Backend = import_object(self.module)(config)
         return backend
 
 

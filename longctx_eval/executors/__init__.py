@@ -6,7 +6,6 @@ writer of the results directory, so every executor writes the same store the sam
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -21,7 +20,7 @@ from pydantic import (
     PositiveInt,
 )
 
-from longctx_eval.registry import Registry
+from longctx_eval.registry import Registry, import_object
 
 if TYPE_CHECKING:
     from longctx_eval.backends import Backend
@@ -70,8 +69,7 @@ class ExecutorInfo:
     summary: str
 
     def load(self) -> Execute:
-        module, _, name = self.function.partition(":")
-        fn: Execute = getattr(importlib.import_module(module), name)
+        fn: Execute = import_object(self.function)
         return fn
 
 

@@ -138,14 +138,18 @@ def _heatmap(
     return Figure(_slug("heatmap", s.task, s.model, s.method_label), title, "heatmap", s.task, _png(fig))
 
 
+def _by_model(series: list[Series]) -> dict[str, list[Series]]:
+    out: dict[str, list[Series]] = defaultdict(list)
+    for s in series:
+        out[s.model].append(s)
+    return out
+
+
 def curves(series: list[Series], kind: str) -> list[Figure]:
     """One picture per model: a line per method@factor with its 95% band."""
     plt = _plt()
     out = []
-    by_model: dict[str, list[Series]] = defaultdict(list)
-    for s in series:
-        by_model[s.model].append(s)
-    for model, group in by_model.items():
+    for model, group in _by_model(series).items():
         fig, ax = plt.subplots(figsize=(6.4, 4.0))
         lengths = sorted({p.length for s in group for p in s.points})
         for s in group:
@@ -176,10 +180,7 @@ def loss_by_position(series: list[Series]) -> list[Figure]:
     """Mean NLL by position bin, at the longest length each method reached."""
     plt = _plt()
     out = []
-    by_model: dict[str, list[Series]] = defaultdict(list)
-    for s in series:
-        by_model[s.model].append(s)
-    for model, group in by_model.items():
+    for model, group in _by_model(series).items():
         fig, ax = plt.subplots(figsize=(6.4, 4.0))
         drawn = False
         for s in group:
