@@ -18,6 +18,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from longctx_eval.report.results import Results
 from longctx_eval.report.summary import Series, all_series, tasks_in
 
@@ -49,6 +51,19 @@ def _png(fig: Any) -> bytes:
 
 def _slug(*parts: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.@=-]+", "_", "-".join(parts)).strip("_")
+
+
+def _log_y(ax: Any) -> None:
+    """Log scale with readable numbers even when the range spans less than a decade."""
+    from matplotlib import ticker
+
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(ticker.NullFormatter())
+    low, high = ax.get_ylim()
+    if high / low < 3:  # too narrow for 1-2-5 ticks: label a few evenly spaced values
+        ax.yaxis.set_major_locator(ticker.FixedLocator([float(f"{v:.3g}") for v in np.geomspace(low, high, 5)]))
 
 
 def _length_axis(ax: Any, lengths: list[int], original: int) -> None:
@@ -163,7 +178,7 @@ def curves(series: list[Series], kind: str) -> list[Figure]:
                     xs, [p.low for p in pts], [p.high for p in pts], color=line.get_color(), alpha=0.15
                 )
         if kind == "perplexity":
-            ax.set_yscale("log")
+            _log_y(ax)
             ax.set_ylabel("perplexity (log)")
         else:
             ax.set_ylim(-0.02, 1.02)
