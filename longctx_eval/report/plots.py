@@ -63,7 +63,8 @@ def _log_y(ax: Any) -> None:
     ax.yaxis.set_minor_formatter(ticker.NullFormatter())
     low, high = ax.get_ylim()
     if high / low < 3:  # too narrow for 1-2-5 ticks: label a few evenly spaced values
-        ax.yaxis.set_major_locator(ticker.FixedLocator([float(f"{v:.3g}") for v in np.geomspace(low, high, 5)]))
+        ticks = [float(f"{v:.3g}") for v in np.geomspace(low, high, 5)]
+        ax.yaxis.set_major_locator(ticker.FixedLocator(ticks))
 
 
 def _length_axis(ax: Any, lengths: list[int], original: int) -> None:
