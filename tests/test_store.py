@@ -59,3 +59,13 @@ def test_manifest_keeps_one_entry_per_run(tmp_path: Path):
     store.write_manifest({"started_at": "2"}, {"sweep": "s"})
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert [r["started_at"] for r in manifest["runs"]] == ["1", "2"] and manifest["sweep"] == "s"
+
+
+def test_written_files_are_as_readable_as_any_new_file(tmp_path: Path):
+    from longctx_eval.store import atomic_write
+
+    atomic_write(tmp_path / "leaderboard.md", "x\n")
+    (tmp_path / "plain.txt").write_text("x\n")
+    assert (tmp_path / "leaderboard.md").stat().st_mode & 0o777 == (
+        tmp_path / "plain.txt"
+    ).stat().st_mode & 0o777

@@ -1,1 +1,10 @@
-"""The reference model: a small Llama trained by the project, so a CPU quickstart measures something real."""
+"""The reference model: a small Llama trained by the project, so a CPU quickstart measures something real.
+
+`train_reference(output_dir, seed=0)` trains it on CPU and saves it in HF format;
+`write_reference_docs(path)` writes the held-out perplexity documents it is scored on.
+"""
+
+from longctx_eval.reference.data import write_reference_docs
+from longctx_eval.reference.train import ReferenceSettings, train_reference
+
+__all__ = ["ReferenceSettings", "train_reference", "write_reference_docs"]
