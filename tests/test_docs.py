@@ -58,3 +58,26 @@ def test_gpu_configs_parse(path: Path):
     # Their models are hub ids (no hub here): check everything but the models themselves.
     config = load_sweep(path)
     assert config.backend.kind == "vllm" and path.read_text().startswith("# ")
+
+
+EXAMPLE = ROOT / "results" / "examples" / "quickstart"
+BEGIN, END = "<!-- QUICKSTART-LEADERBOARD -->", "<!-- /QUICKSTART-LEADERBOARD -->"
+
+
+def test_readme_leaderboard_is_the_report_of_the_committed_quickstart_records(tmp_path: Path):
+    # The README's table is generated, not typed: `report` on the committed records rebuilds it.
+    (tmp_path / "records.jsonl").write_text((EXAMPLE / "records.jsonl").read_text())
+    result = CliRunner().invoke(app, ["report", str(tmp_path), "--no-pictures"])
+    assert result.exit_code == 0, result.output
+    # Without the file's own `# longctx-eval: <name>` title, which names the directory.
+    body = (tmp_path / "leaderboard.md").read_text().split("\n", 1)[1].strip()
+    assert body == (EXAMPLE / "leaderboard.md").read_text().split("\n", 1)[1].strip()
+    block = README.split(BEGIN, 1)[1].split(END, 1)[0]
+    assert body.replace("## ", "#### ") in block
+
+
+def test_readme_pictures_exist():
+    import re
+
+    for target in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", README):
+        assert (ROOT / target).is_file(), target
