@@ -34,6 +34,9 @@ def test_train_reference_saves_a_loadable_model(tmp_path: Path):
     assert tok("x")["input_ids"][0] == tok.bos_token_id
     assert (tmp_path / "m" / "README.md").exists()
     assert json.loads((tmp_path / "m" / "training_summary.json").read_text())["seed"] == 0
+    # Reproducible: the same seed writes the same bytes.
+    again = train_reference(tmp_path / "again", seed=0, steps=2, settings=small, log=None)
+    assert again["model_sha256"] == summary["model_sha256"]
 
 
 def test_episodes_are_exact_length_and_end_with_the_answer(tmp_path: Path):

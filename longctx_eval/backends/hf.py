@@ -59,7 +59,10 @@ class HFBackend:
 
     def load(self, model: ModelEntry, path: str) -> HFBackend:
         from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as hf_logging
 
+        # transformers' "Loading weights" bar would be drawn through the harness's own progress display.
+        hf_logging.disable_progress_bar()
         self.unload()
         kwargs: dict[str, Any] = {"revision": model.revision, "trust_remote_code": model.trust_remote_code}
         self.tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)

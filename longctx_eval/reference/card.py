@@ -35,7 +35,8 @@ def render_card(summary: dict[str, Any], scores_markdown: str | None = None) -> 
         "```python",
         "from pathlib import Path",
         "from longctx_eval.reference import train_reference",
-        f"train_reference(Path('models/reference'), seed={seed})",
+        "",
+        f'train_reference(Path("models/reference"), seed={seed})',
         "```",
         "",
         f"- seed {seed}; {s['threads']} CPU threads (torch {summary.get('torch', '?')}); wall time "
@@ -68,6 +69,11 @@ def render_card(summary: dict[str, Any], scores_markdown: str | None = None) -> 
     ]
     if summary.get("checkpoint_mb") is not None:
         lines.append(f"- checkpoint: {summary['checkpoint_mb']:.1f} MB (float32 safetensors)")
+    if summary.get("model_sha256"):
+        lines.append(
+            f"- `model.safetensors` sha256 `{summary['model_sha256']}`: the same command with the same"
+            " seed, torch build and thread count writes the same bytes"
+        )
     lines += [
         "- held-out perplexity documents: `data/reference_docs.jsonl` (held-out stdlib modules,",
         f"  each at least {8 * L} tokens), written by `longctx_eval.reference.write_reference_docs`",

@@ -17,6 +17,7 @@ Everything random comes from one seed; data are drawn in a fixed order; threads 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import platform
@@ -283,6 +284,8 @@ def train_reference(
         "history": history,
     }
     summary["checkpoint_mb"] = sum(f.stat().st_size for f in output_dir.glob("*.safetensors")) / 1e6
+    # Same seed, torch build and thread count give the same bytes: the hash is the reproducibility check.
+    summary["model_sha256"] = hashlib.sha256((output_dir / "model.safetensors").read_bytes()).hexdigest()
     (output_dir / "training_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     write_card(output_dir, summary)
     return summary
