@@ -75,7 +75,7 @@ class CellContext:
     # Shared by the cells of one task entry in one (model, method@factor) group, e.g. so that
     # perplexity can score several truncation lengths from one forward pass.
     group_cache: dict[str, Any] = field(default_factory=dict)
-    group_lengths: Sequence[int] = ()  # lengths of this task still to run in the group
+    group_lengths: Sequence[int] = ()  # lengths of this task in the cell's group, whole plan
     # Shared by the cells of one task entry on one model, across methods (tokenized data, say).
     model_cache: dict[str, Any] = field(default_factory=dict)
 

@@ -13,7 +13,6 @@ import socket
 import time
 import traceback
 from collections import defaultdict
-from collections.abc import Sequence
 from typing import Any
 
 from longctx_eval.backends import BACKENDS, Backend
@@ -42,8 +41,8 @@ class Worker:
         self._rope: dict[Any, dict[str, Any] | None] = {}
         self.on_model_load: Any = None  # callback(model plan) before weights are read
 
-    def run(self, cell: Cell, pending_lengths: Sequence[int] = ()) -> tuple[dict[str, Any], Samples]:
-        """Run one cell; `pending_lengths`: this task's lengths still to run in the cell's group."""
+    def run(self, cell: Cell) -> tuple[dict[str, Any], Samples]:
+        """Run one cell."""
         t0 = time.monotonic()
         reason = self.backend.unservable(cell.setting, cell.length, self._new_tokens(cell))
         if reason is not None:
@@ -59,7 +58,7 @@ class Worker:
             prompts=self._prompts,
             length_dependent=cell.setting.length_dependent,
             group_cache=self._group_caches[cell.task_index],
-            group_lengths=list(pending_lengths) or [cell.length],
+            group_lengths=self._group_lengths(cell),
             model_cache=self._model_caches[cell.task_index],
         )
         try:
@@ -100,6 +99,18 @@ class Worker:
         """The generation budget of the cell's task (0 for tasks that only score)."""
         task: Any = self.plan.tasks[cell.task_index]
         return int(getattr(getattr(task, "params", None), "max_new_tokens", 0))
+
+    def _group_lengths(self, cell: Cell) -> list[int]:
+        """Lengths of the cell's task in its group, across the whole plan.
+
+        The whole plan, not the cells still pending here: a one-pass perplexity then always runs
+        at the same length, so a cell's numbers do not depend on the executor, the shard, the
+        order or what a resumed run had already finished (slices of passes of other lengths
+        differ in the last float bits).
+        """
+        return sorted(
+            {c.length for c in self.plan.cells if c.group == cell.group and c.task_index == cell.task_index}
+        )
 
     def _group_tokens(self, cell: Cell) -> int:
         """The longest servable request (prompt + generation) of the cell's group."""
@@ -183,9 +194,3 @@ def make_record(
         "finished_at": now(),
         "host": socket.gethostname(),
     }
-
-
-def pending_lengths(cells: Sequence[Cell], k: int) -> list[int]:
-    """Lengths of the k-th cell's task still to run in its group (itself included), in `cells` order."""
-    cell = cells[k]
-    return [c.length for c in cells[k:] if c.group == cell.group and c.task_index == cell.task_index]

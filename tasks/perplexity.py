@@ -142,11 +142,11 @@ class Perplexity:
         ]
 
     def _one_pass(self, ctx: CellContext, docs: TokenizedDocuments, bos: list[int], doc: int) -> np.ndarray:
-        """The document's NLL at the longest length any pending cell of the group needs it for."""
+        """The document's NLL at the longest length any cell of the group needs it for (whole plan)."""
         cache: dict[int, np.ndarray] = ctx.group_cache.setdefault("nll", {})
         if doc not in cache or len(cache[doc]) < ctx.length - 1:
             lengths = sorted({ctx.length, *ctx.group_lengths})
-            # Every document the pending lengths will use, each at the longest length it serves.
+            # Every document the group's lengths use, each at the longest length it serves.
             need: dict[int, int] = {}
             for length in lengths:
                 for i in self._chosen(docs, length - len(bos)):

@@ -100,12 +100,8 @@ def test_one_pass_gives_every_truncate_length(backend: HFBackend, docs_file: Pat
         return real(seqs, score_from)
 
     ctx_long.lm.token_nll = counting  # type: ignore[method-assign]
-    # As the runner does: each cell is told the lengths still pending in its group, itself included.
-    pending = {100: [100, 300], 300: [300]}
-    one_pass = {
-        n: task.run(CellContext(**{**ctx_long.__dict__, "length": n, "group_lengths": pending[n]})).metrics
-        for n in (100, 300)
-    }
+    # As the worker does: each cell is told every length of its task in its group.
+    one_pass = {n: task.run(CellContext(**{**ctx_long.__dict__, "length": n})).metrics for n in (100, 300)}
     assert calls == [300, 300]  # both documents once, at the longest length, for both cells
     for n in (100, 300):
         alone = task.run(context(backend, spec, n)).metrics

@@ -157,3 +157,26 @@ def test_sigkill_mid_sweep_then_resume_matches_an_uninterrupted_run(
         for key, value in b[cid][1].items():
             if isinstance(value, float):
                 assert a[cid][1][key] == pytest.approx(value, rel=1e-5), key
+
+
+def test_a_cell_does_not_depend_on_which_cells_ran_before_it(
+    tmp_path: Path, tiny_model_dir: Path, docs_file: Path
+):
+    # ntk@auto at L has factor 1, which is plain RoPE: the same group as `none`. Its cell runs after
+    # pi@2's group, when nothing of none's is cached any more; it must still compute what none's
+    # cell computed: the group's one-pass perplexity at the plan's longest length for the group.
+    data = sweep_dict(
+        tiny_model_dir,
+        tasks_path=[str(PLUGINS)],
+        methods=["none", {"method": "pi", "factors": "auto"}, {"method": "ntk", "factors": "auto"}],
+        lengths=[64, 128],
+        tasks=[{"task": "probe"}, {"task": "perplexity", "dataset": str(docs_file), "documents": 2}],
+    )
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["run", str(write_sweep(tmp_path, data)), "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    records = read_records(out)
+    at = {(r["method_label"], r["task"], r["length"]): r for r in records}
+    assert at[("ntk@auto", "probe", 64)]["rope_parameters"] == at[("none", "probe", 64)]["rope_parameters"]
+    assert at[("ntk@auto", "probe", 64)]["metrics"]["group_lengths"] == [64, 128]
+    assert at[("ntk@auto", "perplexity", 64)]["metrics"] == at[("none", "perplexity", 64)]["metrics"]

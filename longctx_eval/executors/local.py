@@ -9,7 +9,7 @@ from longctx_eval.backends import Backend
 from longctx_eval.executors import Finished
 from longctx_eval.plan import Cell, Plan
 from longctx_eval.progress import Progress
-from longctx_eval.worker import Worker, pending_lengths
+from longctx_eval.worker import Worker
 
 
 def cell_title(cell: Cell) -> str:
@@ -22,8 +22,8 @@ def run_local(
     worker = Worker(plan, backend)
     worker.on_model_load = lambda m: progress.note(f"loading model {m.entry.name} ({m.path})")
     try:
-        for k, cell in enumerate(cells):
+        for cell in cells:
             progress.cell_started(cell_title(cell))
-            yield worker.run(cell, pending_lengths(cells, k))
+            yield worker.run(cell)
     finally:
         worker.close()

@@ -22,7 +22,7 @@ from longctx_eval.backends import Backend
 from longctx_eval.executors import Finished, RayConfig
 from longctx_eval.plan import Cell, Plan
 from longctx_eval.progress import Progress
-from longctx_eval.worker import make_record, pending_lengths
+from longctx_eval.worker import make_record
 
 
 class RayWorker:
@@ -44,8 +44,8 @@ class RayWorker:
     def pid(self) -> int:
         return os.getpid()
 
-    def run(self, cell_id: str, pending: list[int]) -> Finished:
-        return self.worker.run(self.cells[cell_id], pending)
+    def run(self, cell_id: str) -> Finished:
+        return self.worker.run(self.cells[cell_id])
 
 
 @dataclass
@@ -87,7 +87,7 @@ def run_ray(
 
     def submit(slot: _Slot) -> None:
         cell = slot.cells[slot.pos]
-        inflight[slot.actor.run.remote(cell.cell_id, pending_lengths(slot.cells, slot.pos))] = slot
+        inflight[slot.actor.run.remote(cell.cell_id)] = slot
 
     def next_group(slot: _Slot) -> bool:
         if not groups:

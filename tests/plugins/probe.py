@@ -46,5 +46,11 @@ class Probe:
             raise RuntimeError(f"boom at {ctx.length}")
         nll = ctx.lm.token_nll([list(range(3, 3 + ctx.length))])[0]
         return CellOutcome(
-            {"accuracy": 1.0, "n": 1, "mean_nll": float(nll.mean())}, [{"index": 0, "score": 1.0}]
+            {
+                "accuracy": 1.0,
+                "n": 1,
+                "mean_nll": float(nll.mean()),
+                "group_lengths": list(ctx.group_lengths),
+            },
+            [{"index": 0, "score": 1.0}],
         )
