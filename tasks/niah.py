@@ -101,6 +101,16 @@ def value_in_output(output: str, target: str) -> float:
     return float(target.lower() in output.lower())
 
 
+def niah_parts(params: NiahParams, key: str, value: str) -> PromptParts:
+    """The prompt's fixed parts for one key and value (the reference model trains on these too)."""
+    return PromptParts(
+        params.instruction,
+        params.needle.format(key=key, value=value),
+        params.question.format(key=key),
+        params.answer_prefix.format(key=key),
+    )
+
+
 @task
 class Niah:
     name = "niah"
@@ -111,18 +121,9 @@ class Niah:
         self.params = params
         self._haystack = haystack_for(params, env)
 
-    def _parts(self, key: str, value: str) -> PromptParts:
-        p = self.params
-        return PromptParts(
-            p.instruction,
-            p.needle.format(key=key, value=value),
-            p.question.format(key=key),
-            p.answer_prefix.format(key=key),
-        )
-
     def min_length(self, prompts: PromptFormat) -> int:
         longest_key = max(ADJECTIVES, key=len) + "-" + max(NOUNS, key=len)
-        return fixed_tokens(prompts, self._parts(longest_key, "9" * self.params.value_digits))
+        return fixed_tokens(prompts, niah_parts(self.params, longest_key, "9" * self.params.value_digits))
 
     def run(self, ctx: CellContext) -> CellOutcome:
         rng = np.random.default_rng(ctx.seed)
@@ -132,5 +133,5 @@ class Niah:
             for _ in range(self.params.samples_per_depth):
                 key = f"{ADJECTIVES[rng.integers(len(ADJECTIVES))]}-{NOUNS[rng.integers(len(NOUNS))]}"
                 value = str(int(rng.integers(10 ** (digits - 1), 10**digits)))
-                probes.append(Probe(self._parts(key, value), depth, value, {"key": key}))
+                probes.append(Probe(niah_parts(self.params, key, value), depth, value, {"key": key}))
         return run_retrieval(ctx, self.params, self._haystack(), probes, value_in_output)

@@ -51,6 +51,12 @@ def first_integer_matches(output: str, target: str) -> float:
     return float(match is not None and match.group() == target)
 
 
+def passkey_parts(params: PasskeyParams, key: str) -> PromptParts:
+    """The prompt's fixed parts for one key (the reference model trains on these too)."""
+    p = params
+    return PromptParts(p.instruction, p.needle.format(key=key), p.question, p.answer_prefix)
+
+
 @task
 class Passkey:
     name = "passkey"
@@ -61,12 +67,8 @@ class Passkey:
         self.params = params
         self._haystack = haystack_for(params, env)
 
-    def _parts(self, key: str) -> PromptParts:
-        p = self.params
-        return PromptParts(p.instruction, p.needle.format(key=key), p.question, p.answer_prefix)
-
     def min_length(self, prompts: PromptFormat) -> int:
-        return fixed_tokens(prompts, self._parts("9" * self.params.key_digits))
+        return fixed_tokens(prompts, passkey_parts(self.params, "9" * self.params.key_digits))
 
     def run(self, ctx: CellContext) -> CellOutcome:
         rng = np.random.default_rng(ctx.seed)
@@ -75,5 +77,5 @@ class Passkey:
         for i in range(n):
             key = str(int(rng.integers(10 ** (digits - 1), 10**digits)))
             depth = float((i + rng.random()) / n)  # stratified: one trial per depth bin
-            probes.append(Probe(self._parts(key), depth, key, {"depth_bin": i}))
+            probes.append(Probe(passkey_parts(self.params, key), depth, key, {"depth_bin": i}))
         return run_retrieval(ctx, self.params, self._haystack(), probes, first_integer_matches)

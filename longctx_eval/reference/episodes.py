@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from longctx_eval_tasks.niah import ADJECTIVES, NOUNS, NiahParams
-from longctx_eval_tasks.passkey import PasskeyParams
+from longctx_eval_tasks.niah import ADJECTIVES, NOUNS, NiahParams, niah_parts
+from longctx_eval_tasks.passkey import PasskeyParams, passkey_parts
 
-from longctx_eval.haystack import Haystack, PromptParts, build_prompt, fixed_tokens
+from longctx_eval.haystack import Haystack, build_prompt, fixed_tokens
 from longctx_eval.prompts import PromptFormat
 
 
@@ -52,39 +52,26 @@ class EpisodeMaker:
         self.passkey_params, self.niah_params = PasskeyParams(), NiahParams()
         self.noise = Haystack.noise()
 
-    def _passkey_parts(self, key: str) -> PromptParts:
-        p = self.passkey_params
-        return PromptParts(p.instruction, p.needle.format(key=key), p.question, p.answer_prefix)
-
-    def _niah_parts(self, key: str, value: str) -> PromptParts:
-        p = self.niah_params
-        return PromptParts(
-            p.instruction,
-            p.needle.format(key=key, value=value),
-            p.question.format(key=key),
-            p.answer_prefix.format(key=key),
-        )
-
     def min_length(self) -> int:
         """The shortest length at which every passkey and every NIAH key fits."""
         # Every key is tried: the longest key in characters is not always the longest in tokens.
         value = "9" * self.niah_params.value_digits
-        niah = max(
-            fixed_tokens(self.fmt, self._niah_parts(f"{a}-{n}", value)) for a in ADJECTIVES for n in NOUNS
-        )
-        return max(niah, fixed_tokens(self.fmt, self._passkey_parts("9" * self.passkey_params.key_digits)))
+        keys = [f"{a}-{n}" for a in ADJECTIVES for n in NOUNS]
+        niah = max(fixed_tokens(self.fmt, niah_parts(self.niah_params, key, value)) for key in keys)
+        passkey = passkey_parts(self.passkey_params, "9" * self.passkey_params.key_digits)
+        return max(niah, fixed_tokens(self.fmt, passkey))
 
     def make(self, rng: np.random.Generator, kind: str, length: int) -> Episode:
         """One episode of `kind` ('passkey' or 'niah') whose prompt is exactly `length` tokens."""
         if kind == "passkey":
             digits = self.passkey_params.key_digits
             target = str(int(rng.integers(10 ** (digits - 1), 10**digits)))
-            parts = self._passkey_parts(target)
+            parts = passkey_parts(self.passkey_params, target)
         else:
             key = f"{ADJECTIVES[rng.integers(len(ADJECTIVES))]}-{NOUNS[rng.integers(len(NOUNS))]}"
             digits = self.niah_params.value_digits
             target = str(int(rng.integers(10 ** (digits - 1), 10**digits)))
-            parts = self._niah_parts(key, target)
+            parts = niah_parts(self.niah_params, key, target)
         # The tasks' depths: NIAH's grid has exact 0 and 1 (needle first / right before the question).
         u = rng.random()
         depth = 0.0 if u < 0.1 else 1.0 if u < 0.2 else float(rng.random())
