@@ -39,6 +39,10 @@ class Worker:
         self._model_caches: dict[int, dict[str, Any]] = defaultdict(dict)
         self._group_caches: dict[int, dict[str, Any]] = defaultdict(dict)
         self._rope: dict[Any, dict[str, Any] | None] = {}
+        # (group, task) -> its lengths across the plan; built once, not rescanned for every cell.
+        self._lengths: dict[tuple[Any, int], set[int]] = defaultdict(set)
+        for c in plan.cells:
+            self._lengths[(c.group, c.task_index)].add(c.length)
         self.on_model_load: Any = None  # callback(model plan) before weights are read
 
     def run(self, cell: Cell) -> tuple[dict[str, Any], Samples]:
@@ -108,9 +112,7 @@ class Worker:
         order or what a resumed run had already finished (slices of passes of other lengths
         differ in the last float bits).
         """
-        return sorted(
-            {c.length for c in self.plan.cells if c.group == cell.group and c.task_index == cell.task_index}
-        )
+        return sorted(self._lengths[(cell.group, cell.task_index)])
 
     def _group_tokens(self, cell: Cell) -> int:
         """The longest servable request (prompt + generation) of the cell's group."""
