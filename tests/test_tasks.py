@@ -123,3 +123,24 @@ def test_depth_grids():
     # The original NIAH test's logistic spacing (crowded near both ends), ends exact.
     assert depth_grid(5, "sigmoid") == pytest.approx([0.0, 0.07586, 0.5, 0.92414, 1.0], abs=1e-5)
     assert depth_grid([10, 90], "linear") == [0.1, 0.9]
+
+
+REFERENCE = Path(__file__).resolve().parents[1] / "models" / "reference"
+
+
+@pytest.mark.skipif(not (REFERENCE / "tokenizer.json").exists(), reason="no shipped reference tokenizer")
+def test_niah_min_length_fits_every_key():
+    # With this tokenizer the longest key in characters is 6 tokens shorter than the longest in
+    # tokens: a length validated against the former failed some cells at run time.
+    from longctx_eval_tasks.niah import ADJECTIVES, NOUNS, niah_parts
+    from transformers import AutoTokenizer
+
+    from longctx_eval.haystack import Haystack, build_prompt
+
+    fmt = PromptFormat(AutoTokenizer.from_pretrained(REFERENCE))
+    params = NiahParams()
+    length = Niah(params, TaskEnv(resolve_path=Path)).min_length(fmt)
+    noise = Haystack.noise()
+    for key in (f"{a}-{n}" for a in ADJECTIVES for n in NOUNS):
+        prompt = build_prompt(fmt, noise, niah_parts(params, key, "1234567"), length, 0.5)
+        assert len(prompt.ids) == length

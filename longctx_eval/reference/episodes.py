@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from longctx_eval_tasks.niah import ADJECTIVES, NOUNS, NiahParams, niah_parts
+from longctx_eval_tasks.niah import ADJECTIVES, NOUNS, NiahParams, niah_min_length, niah_parts
 from longctx_eval_tasks.passkey import PasskeyParams, passkey_parts
 
 from longctx_eval.haystack import Haystack, build_prompt, fixed_tokens
@@ -54,10 +54,7 @@ class EpisodeMaker:
 
     def min_length(self) -> int:
         """The shortest length at which every passkey and every NIAH key fits."""
-        # Every key is tried: the longest key in characters is not always the longest in tokens.
-        value = "9" * self.niah_params.value_digits
-        keys = [f"{a}-{n}" for a in ADJECTIVES for n in NOUNS]
-        niah = max(fixed_tokens(self.fmt, niah_parts(self.niah_params, key, value)) for key in keys)
+        niah = niah_min_length(self.niah_params, self.fmt)
         passkey = passkey_parts(self.passkey_params, "9" * self.passkey_params.key_digits)
         return max(niah, fixed_tokens(self.fmt, passkey))
 
