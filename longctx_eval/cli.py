@@ -425,12 +425,12 @@ def longrope_search(
 def train_reference_command(
     output: Annotated[Path, typer.Option(help="directory the model, tokenizer and card are saved in")],
     seed: Annotated[int, typer.Option(help="seed of everything random in the run")] = 0,
-    steps: Annotated[int | None, typer.Option(help="optimiser steps (default: the recipe's 1500)")] = None,
+    steps: Annotated[int | None, typer.Option(help="optimiser steps (default: the recipe's 2300)")] = None,
     docs: Annotated[
         Path | None, typer.Option(help="also write the held-out perplexity documents (JSONL) here")
     ] = None,
 ) -> None:
-    """Train the reference model on CPU (about 16 minutes on 2 cores) and write its model card."""
+    """Train the reference model on CPU (about 21 minutes on 2 cores) and write its model card."""
     from longctx_eval.reference import train_reference, write_reference_docs
 
     if steps is not None and steps < 1:

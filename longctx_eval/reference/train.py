@@ -48,7 +48,11 @@ class ReferenceSettings:
     heads: int = 3
     kv_heads: int = 3
     intermediate_size: int = 512
-    steps: int = 1500
+    # Measured on seed 0 with the 16 shipped documents (truncate perplexity, `none`): after 1500
+    # steps, attending past L cost the model 0.21 nats a token beyond L (against the same model held
+    # to a 256-token window) and 8L had 1.41x the perplexity at L; after 2300 steps it costs 0.42
+    # nats and 8L has 1.62x, with retrieval at L unchanged. 2300 steps take ~21 minutes on 2 cores.
+    steps: int = 2300
     batch_size: int = 12
     text_share: float = 0.5  # share of each batch that is plain text chunks
     plant_circuit: bool = True  # start from a planted induction circuit (see reference/init.py)
