@@ -19,7 +19,7 @@ from longctx_eval.backends import BACKENDS, BackendConfig
 from longctx_eval.executors import EXECUTORS, ExecutorConfig
 from longctx_eval.registry import UnknownNameError
 from longctx_eval.rope.methods import METHODS, MethodParams
-from longctx_eval.task import TASKS, TaskParams, load_task_plugins
+from longctx_eval.task import TASK_GROUPS, TASKS, TaskParams, load_task_plugins
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 
@@ -64,6 +64,8 @@ class TaskChoice(StrictModel):
     task: str
     label: str
     params: SerializeAsAny[TaskParams]
+    group: str | None = None  # the label of the task group entry it came from (e.g. 'ruler')
+    weight: float = 1.0  # its weight in that group's average
 
 
 class SweepConfig(StrictModel):
@@ -140,7 +142,7 @@ def parse_sweep(raw: Any, source_dir: str | Path = ".") -> SweepConfig:
     backend = _parse_backend(head.backend, problems)
     executor = _parse_kind(EXECUTORS, head.executor, "executor", "local", problems)
     methods = [m for i, e in enumerate(head.methods) if (m := _parse_method(e, f"methods.{i}", problems))]
-    tasks = [t for i, e in enumerate(head.tasks) if (t := _parse_task(e, f"tasks.{i}", problems))]
+    tasks = [t for i, e in enumerate(head.tasks) for t in _parse_task(e, f"tasks.{i}", problems)]
     _check_unique([m.name for m in head.models], "models", "name", problems)
     _check_unique([t.label for t in tasks], "tasks", "label", problems)
     _check_unique([str(n) for n in head.lengths], "lengths", "length", problems)
@@ -285,25 +287,52 @@ def _parse_factors(
     return tuple(out) if len(out) == len(values) else None
 
 
-def _parse_task(entry: Any, loc: str, problems: list[tuple[str, str]]) -> TaskChoice | None:
+def _parse_task(entry: Any, loc: str, problems: list[tuple[str, str]]) -> list[TaskChoice]:
+    """One `tasks:` entry: a task, or a task group expanded into its member tasks."""
     if isinstance(entry, str):
         entry = {"task": entry}
     if not isinstance(entry, dict) or "task" not in entry:
         problems.append((loc, "expected a task name or a mapping with a 'task' key"))
-        return None
+        return []
     name = str(entry["task"])
+    if name in TASK_GROUPS.names():
+        return _parse_group(name, entry, loc, problems)
     try:
         cls = TASKS.get(name)
-    except UnknownNameError as exc:
-        problems.append((f"{loc}.task", str(exc)))
-        return None
+    except UnknownNameError:
+        valid = ", ".join([*TASKS.names(), *TASK_GROUPS.names()])
+        problems.append((f"{loc}.task", f"unknown task {name!r} (valid: {valid})"))
+        return []
     label = entry.get("label", name)
     if not isinstance(label, str) or not label:
         problems.append((f"{loc}.label", "expected a non-empty string"))
-        return None
+        return []
     params = _validate(
         cls.Params, {k: v for k, v in entry.items() if k not in ("task", "label")}, loc, problems
     )
     if params is None:
-        return None
-    return TaskChoice(task=name, label=label, params=params)
+        return []
+    return [TaskChoice(task=name, label=label, params=params)]
+
+
+def _parse_group(
+    name: str, entry: dict[str, Any], loc: str, problems: list[tuple[str, str]]
+) -> list[TaskChoice]:
+    group = TASK_GROUPS.get(name)
+    label = entry.get("label", name)
+    if not isinstance(label, str) or not label:
+        problems.append((f"{loc}.label", "expected a non-empty string"))
+        return []
+    params = _validate(
+        group.Params, {k: v for k, v in entry.items() if k not in ("task", "label")}, loc, problems
+    )
+    if params is None:
+        return []
+    out = []
+    for member in group.expand(params):
+        member_label = member.label if label == name else f"{label}.{member.label}"
+        sub = _parse_task(
+            {"task": member.task, "label": member_label, **member.params}, f"{loc}({member.label})", problems
+        )
+        out += [t.model_copy(update={"group": label, "weight": member.weight}) for t in sub]
+    return out

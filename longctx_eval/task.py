@@ -105,12 +105,52 @@ class Task(Protocol):
 TASKS: Registry[type[Task]] = Registry("task")
 
 
+@dataclass(frozen=True)
+class GroupMember:
+    """One task entry a task group expands into."""
+
+    label: str  # the entry's label: its name in tables (prefixed by the group entry's own label if set)
+    task: str  # a registered task name
+    params: dict[str, Any]  # that task's settings, as they would be written in the YAML
+    weight: float = 1.0  # its weight in the group's average
+
+
+class TaskGroup(Protocol):
+    """A name in `tasks:` that stands for several task entries (RULER's suite, say).
+
+    The report adds one more row per group: the weighted average of its members' accuracy at each
+    length (a length counts only when every member has a result there).
+    """
+
+    name: ClassVar[str]
+    Params: ClassVar[type[TaskParams]]
+
+    @staticmethod
+    def expand(params: Any) -> list[GroupMember]: ...
+
+
+TASK_GROUPS: Registry[type[TaskGroup]] = Registry("task group")
+
+
 def task(cls: type[Any]) -> type[Any]:
     """Class decorator: register a task plugin under its `name`."""
     for attr in ("name", "version", "Params"):
         if not hasattr(cls, attr):
             raise TypeError(f"task class {cls.__name__} has no {attr!r} attribute")
+    if cls.name in TASK_GROUPS.names():
+        raise ValueError(f"task {cls.name!r}: a task group already has that name")
     TASKS.add(cls.name, cls)
+    return cls
+
+
+def task_group(cls: type[Any]) -> type[Any]:
+    """Class decorator: register a task group (a name that expands into several task entries)."""
+    for attr in ("name", "Params", "expand"):
+        if not hasattr(cls, attr):
+            raise TypeError(f"task group class {cls.__name__} has no {attr!r} attribute")
+    if cls.name in TASKS.names():
+        raise ValueError(f"task group {cls.name!r}: a task already has that name")
+    TASK_GROUPS.add(cls.name, cls)
     return cls
 
 

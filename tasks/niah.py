@@ -29,21 +29,10 @@ import numpy as np
 from pydantic import Field, PositiveInt, field_validator
 
 from longctx_eval.haystack import PromptParts, fixed_tokens
+from longctx_eval.keys import all_word_keys, random_digits, word_key
 from longctx_eval.prompts import PromptFormat
 from longctx_eval.retrieval import Probe, RetrievalParams, haystack_for, run_retrieval
 from longctx_eval.task import CellContext, CellOutcome, TaskEnv, task
-
-ADJECTIVES = (
-    "amber bitter brave calm clever cosmic crimson curious dusty eager faint fierce gentle golden "
-    "hollow humble icy jolly lively lonely lucky misty modest noble odd pale proud quiet rapid rusty "
-    "silent silver sleepy smooth solar steady stormy sunny swift tender tidy vivid wild windy wise"
-).split()
-NOUNS = (
-    "anchor apple arrow badge banner basket beacon bridge candle canyon castle cedar comet compass "
-    "crystal desert falcon feather forest garden glacier harbor island jungle lantern meadow mirror "
-    "mountain oasis orchard pebble planet prairie quarry river saddle shadow summit temple thunder "
-    "tower valley violin willow"
-).split()
 
 
 class NiahParams(RetrievalParams):
@@ -118,8 +107,7 @@ def niah_min_length(params: NiahParams, prompts: PromptFormat) -> int:
     the longest in tokens (86 against 92 tokens with the reference model's tokenizer).
     """
     value = "9" * params.value_digits
-    keys = [f"{a}-{n}" for a in ADJECTIVES for n in NOUNS]
-    return max(fixed_tokens(prompts, niah_parts(params, key, value)) for key in keys)
+    return max(fixed_tokens(prompts, niah_parts(params, key, value)) for key in all_word_keys())
 
 
 @task
@@ -141,7 +129,7 @@ class Niah:
         probes = []
         for depth in depth_grid(self.params.depths, self.params.depth_spacing):
             for _ in range(self.params.samples_per_depth):
-                key = f"{ADJECTIVES[rng.integers(len(ADJECTIVES))]}-{NOUNS[rng.integers(len(NOUNS))]}"
-                value = str(int(rng.integers(10 ** (digits - 1), 10**digits)))
+                key = word_key(rng)
+                value = random_digits(rng, digits)
                 probes.append(Probe(niah_parts(self.params, key, value), depth, value, {"key": key}))
         return run_retrieval(ctx, self.params, self._haystack(), probes, value_in_output)

@@ -22,6 +22,7 @@ import numpy as np
 from pydantic import Field, PositiveInt
 
 from longctx_eval.haystack import PromptParts, fixed_tokens
+from longctx_eval.keys import random_digits
 from longctx_eval.prompts import PromptFormat
 from longctx_eval.retrieval import Probe, RetrievalParams, haystack_for, run_retrieval
 from longctx_eval.task import CellContext, CellOutcome, TaskEnv, task
@@ -75,7 +76,7 @@ class Passkey:
         n, digits = self.params.samples, self.params.key_digits
         probes = []
         for i in range(n):
-            key = str(int(rng.integers(10 ** (digits - 1), 10**digits)))
+            key = random_digits(rng, digits)
             depth = float((i + rng.random()) / n)  # stratified: one trial per depth bin
             probes.append(Probe(passkey_parts(self.params, key), depth, key, {"depth_bin": i}))
         return run_retrieval(ctx, self.params, self._haystack(), probes, first_integer_matches)

@@ -103,3 +103,52 @@ def test_every_subpackage_is_packaged():
         if "__pycache__" not in p.parts
     }
     assert found <= listed, f"add to [tool.setuptools] packages: {sorted(found - listed)}"
+
+
+GROUP_PLUGIN = """
+from pydantic import Field
+from longctx_eval.task import GroupMember, TaskParams, task_group
+
+class PairParams(TaskParams):
+    samples: int = Field(3, description="trials per member")
+
+@task_group
+class Pair:
+    name = "pair_group"
+    Params = PairParams
+
+    @staticmethod
+    def expand(params):
+        return [
+            GroupMember("pk_short", "passkey", {"samples": params.samples, "key_digits": 3}, weight=1.0),
+            GroupMember("pk_long", "passkey", {"samples": params.samples, "key_digits": 6}, weight=3.0),
+        ]
+"""
+
+
+def test_a_task_group_expands_into_labelled_weighted_entries(tmp_path: Path):
+    from longctx_eval.config import ConfigError, parse_sweep
+
+    (tmp_path / "pair.py").write_text(GROUP_PLUGIN)
+    raw = {
+        "name": "g",
+        "models": [{"name": "m", "path": "x"}],
+        "methods": ["none"],
+        "lengths": [64],
+        "tasks_path": [str(tmp_path / "pair.py")],
+        "tasks": [{"task": "pair_group", "samples": 5}, {"task": "pair_group", "label": "again"}],
+    }
+    config = parse_sweep(raw)
+    got = [(t.label, t.task, t.group, t.weight, t.params.samples, t.params.key_digits) for t in config.tasks]
+    assert got == [
+        ("pk_short", "passkey", "pair_group", 1.0, 5, 3),
+        ("pk_long", "passkey", "pair_group", 3.0, 5, 6),
+        ("again.pk_short", "passkey", "again", 1.0, 3, 3),
+        ("again.pk_long", "passkey", "again", 3.0, 3, 6),
+    ]
+    # A group's own settings are checked like a task's, and an unknown name lists groups too.
+    raw["tasks"] = [{"task": "pair_group", "sampels": 5}, {"task": "pair_grup"}]
+    with pytest.raises(ConfigError) as err:
+        parse_sweep(raw)
+    assert err.value.problems[0] == ("tasks.0.sampels", "unknown key")
+    assert err.value.problems[1][0] == "tasks.1.task" and "pair_group" in err.value.problems[1][1]

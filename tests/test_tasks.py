@@ -132,15 +132,16 @@ REFERENCE = Path(__file__).resolve().parents[1] / "models" / "reference"
 def test_niah_min_length_fits_every_key():
     # With this tokenizer the longest key in characters is 6 tokens shorter than the longest in
     # tokens: a length validated against the former failed some cells at run time.
-    from longctx_eval_tasks.niah import ADJECTIVES, NOUNS, niah_parts
+    from longctx_eval_tasks.niah import niah_parts
     from transformers import AutoTokenizer
 
     from longctx_eval.haystack import Haystack, build_prompt
+    from longctx_eval.keys import all_word_keys
 
     fmt = PromptFormat(AutoTokenizer.from_pretrained(REFERENCE))
     params = NiahParams()
     length = Niah(params, TaskEnv(resolve_path=Path)).min_length(fmt)
     noise = Haystack.noise()
-    for key in (f"{a}-{n}" for a in ADJECTIVES for n in NOUNS):
+    for key in all_word_keys():
         prompt = build_prompt(fmt, noise, niah_parts(params, key, "1234567"), length, 0.5)
         assert len(prompt.ids) == length

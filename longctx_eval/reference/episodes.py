@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from longctx_eval_tasks.niah import ADJECTIVES, NOUNS, NiahParams, niah_min_length, niah_parts
+from longctx_eval_tasks.niah import NiahParams, niah_min_length, niah_parts
 from longctx_eval_tasks.passkey import PasskeyParams, passkey_parts
 
 from longctx_eval.haystack import Haystack, build_prompt, fixed_tokens
+from longctx_eval.keys import ADJECTIVES, NOUNS, random_digits, word_key
 from longctx_eval.prompts import PromptFormat
 
 
@@ -62,12 +63,11 @@ class EpisodeMaker:
         """One episode of `kind` ('passkey' or 'niah') whose prompt is exactly `length` tokens."""
         if kind == "passkey":
             digits = self.passkey_params.key_digits
-            target = str(int(rng.integers(10 ** (digits - 1), 10**digits)))
+            target = random_digits(rng, digits)
             parts = passkey_parts(self.passkey_params, target)
         else:
-            key = f"{ADJECTIVES[rng.integers(len(ADJECTIVES))]}-{NOUNS[rng.integers(len(NOUNS))]}"
-            digits = self.niah_params.value_digits
-            target = str(int(rng.integers(10 ** (digits - 1), 10**digits)))
+            key = word_key(rng)
+            target = random_digits(rng, self.niah_params.value_digits)
             parts = niah_parts(self.niah_params, key, target)
         # The tasks' depths: NIAH's grid has exact 0 and 1 (needle first / right before the question).
         u = rng.random()
