@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -30,3 +30,16 @@ class LanguageModel(Protocol):
     ) -> list[np.ndarray]:
         """NLL of tokens score_from[i]…len-1 of each sequence (default score_from = 1)."""
         ...
+
+
+@runtime_checkable
+class Introspectable(Protocol):
+    """A model whose internals a task may hook (the HF backend's; vLLM's engine offers none).
+
+    `torch_model` is the loaded transformers model with the cell's rotary setting in place. A
+    task that needs it (the frequency-usage analysis) checks `isinstance(ctx.lm, Introspectable)`
+    and records a skip otherwise.
+    """
+
+    @property
+    def torch_model(self) -> Any: ...

@@ -138,6 +138,12 @@ class HFLanguageModel:
         self.tokenizer = backend.tokenizer
         self.length_dependent = setting is not None and setting.length_dependent
 
+    @property
+    def torch_model(self) -> Any:
+        """The transformers model with this setting's rotary module in place (see `Introspectable`)."""
+        self._reset()
+        return self.model
+
     def _reset(self) -> None:
         for _, module in rotary_modules(self.model):
             reset_rotary_state(module)
