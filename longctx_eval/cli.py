@@ -1,18 +1,27 @@
-"""The `longctx-eval` command: thin typer commands over the library functions."""
+"""The `longctx-eval` command: each command parses its options, calls one library function, prints.
+
+Exit codes (the README's table): 0 all cells ok; 1 some cells failed (the rest ran); 2 bad config
+or input (one `error:` line per problem, all of them at once); 3 the environment refused (a
+read-only or full disk, a missing device); 4 an internal error (a bug: `--debug` shows the
+traceback); 130/143 stopped by SIGINT/SIGTERM.
+"""
 
 from __future__ import annotations
 
+import errno
+import functools
 import json
 import os
-import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 import yaml
 
-from longctx_eval.config import ConfigError
+from longctx_eval.config import ConfigError, EnvironmentProblem
 
 app = typer.Typer(
     add_completion=False,
@@ -21,7 +30,17 @@ app = typer.Typer(
     help="Measure how far a model's context really reaches, and which RoPE method gets it furthest.",
 )
 
-EXIT_CONFIG = 2
+EXIT_CELLS_FAILED, EXIT_CONFIG, EXIT_ENVIRONMENT, EXIT_INTERNAL = 1, 2, 3, 4
+_DEBUG = {"on": bool(os.environ.get("LONGCTX_EVAL_DEBUG"))}
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@app.callback()
+def _options(
+    debug: Annotated[bool, typer.Option("--debug", help="show tracebacks of unexpected errors")] = False,
+) -> None:
+    if debug:
+        _DEBUG["on"] = True
 
 
 class ProgressStyle(StrEnum):
@@ -36,21 +55,63 @@ def _die(lines: list[str], code: int = EXIT_CONFIG) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _config_error(exc: ConfigError) -> NoReturn:
-    _die([f"{loc}: {msg}" if loc else msg for loc, msg in exc.problems])
+def handled(command: F) -> F:
+    """One error path for every command: config problems exit 2, the environment 3, bugs 4."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from longctx_eval.reporting import MergeError
+
+        try:
+            return command(*args, **kwargs)
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except ConfigError as exc:
+            _die([f"{loc}: {msg}" if loc else msg for loc, msg in exc.problems])
+        except (MergeError, FileNotFoundError) as exc:
+            _die([str(exc)])
+        except EnvironmentProblem as exc:
+            _die([str(exc)], EXIT_ENVIRONMENT)
+        except OSError as exc:
+            _die([_os_error(exc)], EXIT_ENVIRONMENT)
+        except Exception as exc:
+            if _DEBUG["on"]:
+                raise
+            text = str(exc).strip().splitlines()
+            first = text[0] if text else ""
+            _die(
+                [f"internal error: {type(exc).__name__}: {first} (--debug shows the traceback)"],
+                EXIT_INTERNAL,
+            )
+
+    return wrapper  # type: ignore[return-value]
 
 
-def _load_plan(config_path: Path) -> Any:
-    from longctx_eval.config import load_sweep
-    from longctx_eval.plan import make_plan
+def _os_error(exc: OSError) -> str:
+    where = f" ({exc.filename})" if exc.filename else ""
+    if exc.errno == errno.ENOSPC:
+        return f"no space left on the device{where}; free some and run again (finished cells are kept)"
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"cannot write{where}: {exc.strerror}; choose another --output"
+    return f"{exc.strerror or type(exc).__name__}{where}"
 
+
+@contextmanager
+def _named_as_options() -> Iterator[None]:
+    """Problems the library names by parameter (`ppl_multiple`), named as the options typed."""
     try:
-        return make_plan(load_sweep(config_path))
+        yield
     except ConfigError as exc:
-        _config_error(exc)
+        _die([f"--{_option(loc)}: {msg}" if loc else msg for loc, msg in exc.problems])
+
+
+def _option(loc: str) -> str:
+    name, _, rest = loc.partition(" ")
+    return name.replace("_", "-") + (f" {rest}" if rest else "")
 
 
 @app.command()
+@handled
 def run(
     config: Annotated[Path, typer.Argument(help="sweep YAML")],
     output: Annotated[Path | None, typer.Option("--output", "-o", help="results directory")] = None,
@@ -60,170 +121,112 @@ def run(
     ] = None,
 ) -> None:
     """Run a sweep: every cell not finished yet. Exit 0: all ok; 1: some cell failed; 2: bad config;
-    130/143: stopped by SIGINT/SIGTERM (finished cells are kept: run again to resume)."""
-    from longctx_eval.progress import PlainProgress, RichProgress
-    from longctx_eval.report import write_report
-    from longctx_eval.runner import run_plan
-    from longctx_eval.shard import parse_shard
+    3: the environment refused (disk, permissions, device); 130/143: stopped by SIGINT/SIGTERM
+    (finished cells are kept: run again to resume)."""
+    from rich.console import Console
 
-    try:
-        part = parse_shard(shard) if shard is not None else None
-    except ValueError as exc:
-        _die([f"--shard: {exc}"])
-    plan = _load_plan(config)
-    out = output or Path("results") / plan.config.name
-    use_rich = progress == ProgressStyle.rich or (progress == ProgressStyle.auto and sys.stderr.isatty())
-    summary = run_plan(plan, out, RichProgress() if use_rich else PlainProgress(), shard=part)
+    from longctx_eval import api
+    from longctx_eval.reporting import build_summary, load_results
+    from longctx_eval.reporting.console import print_summary
+
+    summary = api.run(config, output, progress.value, shard)
     if summary.interrupted:
         typer.echo(summary.stop_message(), err=True)
         raise typer.Exit(128 + (summary.stopped_by or 2))
-    if summary.counts["ok"] + summary.already_done and part is None:
-        write_report(out)  # shards may share a directory: `longctx-eval report` once all are done
-    _print_summary(out, summary)
-    raise typer.Exit(1 if summary.failed else 0)
-
-
-def _print_summary(out: Path, summary: Any) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    from longctx_eval.report import load_results
-    from longctx_eval.report.summary import all_series, plus_minus, tasks_in
-    from longctx_eval.report.tables import lengths_of
-
     console = Console(stderr=True)
-    results = load_results([out])
-    for task in tasks_in(results):
-        series = all_series(results, task)
-        table = Table(title=f"{task} ({series[0].metric})", title_justify="left")
-        table.add_column("model")
-        table.add_column("method")
-        lengths = lengths_of(series)
-        for n in lengths:
-            table.add_column(str(n), justify="right")
-        for s in series:
-            table.add_row(
-                s.model,
-                s.method_label,
-                *(plus_minus(p, s.metric) if (p := s.value_at(n)) else "" for n in lengths),
-            )
-        console.print(table)
-    c = summary.counts
-    console.print(
-        f"{summary.total} cells: {c['ok']} ok, {c['failed']} failed, {c['skipped']} skipped, "
-        f"{summary.already_done} already finished → {out}"
-    )
+    if summary.has_results:
+        print_summary(build_summary(load_results(summary.out_dir)), console)
+    console.print(summary.counts_line())
+    for line in summary.failure_lines():
+        console.print(line, markup=False)
+    raise typer.Exit(EXIT_CELLS_FAILED if summary.failed else 0)
 
 
 @app.command()
+@handled
 def validate(config: Annotated[Path, typer.Argument(help="sweep YAML")]) -> None:
     """Check a sweep YAML (and the models' configs and tokenizers) without running anything."""
-    plan = _load_plan(config)
-    groups = {c.group for c in plan.cells}
-    typer.echo(
-        f"ok: {len(plan.cells)} cells ({len(plan.models)} models, {len(groups)} model × method@factor "
-        f"groups, {len(plan.config.tasks)} tasks, {len(plan.config.lengths)} lengths)"
-    )
+    from longctx_eval import api
+
+    plan = api.validate(config)
+    typer.echo(f"ok: {plan.describe()}")
+    for warning in plan.warnings:
+        typer.echo(f"warning: {warning}", err=True)
 
 
 ThresholdOpt = Annotated[float, typer.Option(help="accuracy at or above which a length passes")]
-PplMultipleOpt = Annotated[
-    float, typer.Option(help="perplexity passes at or below this × the native-length value")
+RelativeOpt = Annotated[
+    float | None,
+    typer.Option(help="instead: accuracy at or above this × the reference method's native-length value"),
 ]
-
-
-def _options(threshold: float, ppl_multiple: float) -> Any:
-    from longctx_eval.report import ReportOptions
-
-    if not 0 < threshold <= 1:
-        _die([f"--threshold: must be in (0, 1] (got {threshold:g})"])
-    if ppl_multiple < 1:
-        _die([f"--ppl-multiple: must be >= 1 (got {ppl_multiple:g})"])
-    return ReportOptions(threshold=threshold, ppl_multiple=ppl_multiple)
+PplMultipleOpt = Annotated[
+    float,
+    typer.Option(help="perplexity passes at or below this × the reference method's native-length value"),
+]
+AgainstOpt = Annotated[str, typer.Option(help="reference method of relative rules and paired differences")]
 
 
 @app.command()
+@handled
 def report(
     directory: Annotated[Path, typer.Argument(help="results directory")],
     threshold: ThresholdOpt = 0.9,
+    relative: RelativeOpt = None,
     ppl_multiple: PplMultipleOpt = 1.5,
+    against: AgainstOpt = "none",
     pictures: Annotated[bool, typer.Option(help="also write plots/*.png and report.html")] = True,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="also list cells an edited sweep's later run superseded")
+    ] = False,
 ) -> None:
-    """Write leaderboard.md/.csv/.tex, plots and report.html into DIR from its records alone."""
-    from longctx_eval.report import write_report
+    """Write leaderboard.json/.md/.csv/.tex, plots and report.html into DIR from its records alone."""
+    from longctx_eval import api
 
-    try:
-        paths = write_report(directory, _options(threshold, ppl_multiple), pictures=pictures)
-    except FileNotFoundError as exc:
-        _die([str(exc)])
+    options = {"threshold": threshold, "relative": relative, "ppl_multiple": ppl_multiple, "against": against}
+    with _named_as_options():
+        paths = api.report(directory, options, pictures=pictures, show_superseded=show_all)
     for p in paths:
         typer.echo(str(p))
 
 
 @app.command()
+@handled
 def compare(
     directories: Annotated[list[Path], typer.Argument(help="results directories to merge")],
     output: Annotated[Path, typer.Option("--output", "-o", help="new directory for the merged results")],
     threshold: ThresholdOpt = 0.9,
+    relative: RelativeOpt = None,
     ppl_multiple: PplMultipleOpt = 1.5,
+    against: AgainstOpt = "none",
 ) -> None:
     """Merge several results directories (models, runs, backends, shards) into one report."""
-    from longctx_eval.report import MergeError
-    from longctx_eval.report import compare as compare_dirs
+    from longctx_eval import api
 
     missing = [str(d) for d in directories if not (d / "records.jsonl").exists()]
     if missing:
         _die([f"no records in {d}" for d in missing])
-    try:
-        paths = compare_dirs(directories, output, _options(threshold, ppl_multiple))
-    except MergeError as exc:
-        _die([str(exc)])
+    options = {"threshold": threshold, "relative": relative, "ppl_multiple": ppl_multiple, "against": against}
+    with _named_as_options():
+        paths = api.compare(list(directories), output, options)
     typer.echo(f"merged {len(directories)} directories into {output} ({len(paths)} files)")
 
 
 @app.command("ls")
+@handled
 def list_registered(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="also list each one's settings")] = False,
+    config: Annotated[
+        Path | None, typer.Option(help="also list the task plugins this sweep's tasks_path names")
+    ] = None,
 ) -> None:
-    """List the registered methods, tasks, backends and executors."""
-    from longctx_eval.backends import BACKENDS
-    from longctx_eval.executors import EXECUTORS
-    from longctx_eval.rope.methods import METHODS
-    from longctx_eval.task import TASKS, load_task_plugins
+    """List the registered methods, tasks, task groups, backends and executors."""
+    from longctx_eval.catalog import describe_registries
 
-    load_task_plugins()
-    typer.echo("methods:")
-    for name in METHODS:
-        method = METHODS.get(name)
-        typer.echo(f"  {name:<12} {method.summary}")
-        _echo_fields(method.params_model, verbose)
-    typer.echo("tasks:")
-    for name in TASKS:
-        cls = TASKS.get(name)
-        doc = (sys.modules[cls.__module__].__doc__ or "").strip().splitlines()
-        typer.echo(f"  {name:<12} {doc[0] if doc else ''} (v{cls.version}, {cls.__module__})")
-        _echo_fields(cls.Params, verbose)
-    typer.echo("backends:")
-    for name in BACKENDS:
-        info = BACKENDS.get(name)
-        typer.echo(f"  {name:<12} {info.summary}")
-        _echo_fields(info.config_model, verbose, skip=("kind",))
-    typer.echo("executors:")
-    for name in EXECUTORS:
-        ex = EXECUTORS.get(name)
-        typer.echo(f"  {name:<12} {ex.summary}")
-        _echo_fields(ex.config_model, verbose, skip=("kind",))
+    if config is not None:
+        from longctx_eval import api
 
-
-def _echo_fields(model: Any, verbose: bool, skip: tuple[str, ...] = ()) -> None:
-    if not verbose:
-        return
-    for field, info in model.model_fields.items():
-        if field in skip:
-            continue
-        default = "required" if info.is_required() else f"default {info.default!r}"
-        text = (info.description or "").strip()
-        typer.echo(f"      {field}: {default}{'; ' + text if text else ''}")
+        api.sweep_config(config)  # loads its tasks_path plugins
+    typer.echo(describe_registries(verbose))
 
 
 def _parse_params(values: list[str]) -> dict[str, Any]:
@@ -237,10 +240,13 @@ def _parse_params(values: list[str]) -> dict[str, Any]:
 
 
 @app.command()
+@handled
 def rope(
     model: Annotated[str, typer.Option(help="model directory or hub id (only its config is read)")],
     method: Annotated[str, typer.Option(help="method name (see `longctx-eval ls`)")],
-    factor: Annotated[float, typer.Option(help="scale factor s")] = 1.0,
+    factor: Annotated[
+        float | None, typer.Option(help="scale factor s (required by methods that take one)")
+    ] = None,
     target_length: Annotated[
         int | None, typer.Option(help="length to count rotations at (default L·s)")
     ] = None,
@@ -251,82 +257,32 @@ def rope(
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Show what a method does to each rotary pair of a model (needs only the model's config)."""
-    from pydantic import ValidationError
+    from rich.console import Console
 
-    from longctx_eval.config import validation_problems
-    from longctx_eval.registry import UnknownNameError
-    from longctx_eval.rope.analysis import analyse
-    from longctx_eval.rope.base import RopeConfigError, read_rope_base
-    from longctx_eval.rope.longrope_factors import FactorsFileError, load_factors
-    from longctx_eval.rope.methods import METHODS, MethodParams, ScalingSpec
+    from longctx_eval import api
+    from longctx_eval.reporting.console import print_rope_table
 
     try:
-        definition = METHODS.get(method)
-    except UnknownNameError as exc:
-        _die([f"--method: {exc}"])
-    params_raw = _parse_params(param or [])
-    params: MethodParams
-    try:
-        if factors_file is not None:
-            factors = load_factors(factors_file)
-            params = factors.params(str(factors_file))
-            factor = factors.factor
-        else:
-            params = definition.params_model.model_validate(params_raw)
-    except ValidationError as exc:
-        _die([f"--param {loc}: {msg}" for loc, msg in validation_problems(exc)])
-    except FactorsFileError as exc:
-        _die([f"--factors-file: {exc}"])
-    config = _model_config(model, revision)
-    try:
-        base = read_rope_base(config, original_context)
-        spec = ScalingSpec(method, factor, params)
-        result = analyse(config, base, spec, target_length or int(base.original_context * factor))
-    except (RopeConfigError, ValueError) as exc:
-        _die([str(exc)])
+        result = api.rope_table(
+            model,
+            method,
+            factor,
+            target_length,
+            original_context,
+            _parse_params(param or []),
+            factors_file,
+            revision,
+        )
+    except ConfigError as exc:  # the options are --model, --method, ...: name them as typed
+        _die([f"--{_option(loc)}: {msg}" if loc else msg for loc, msg in exc.problems])
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2))
         return
-    _print_rope_table(result, spec.label())
-
-
-def _model_config(model: str, revision: str | None) -> Any:
-    from transformers import AutoConfig
-
-    if model.startswith((".", "/", "~")) and not Path(model).expanduser().is_dir():
-        _die([f"--model: no such model directory: {model}"])
-    try:
-        return AutoConfig.from_pretrained(model, revision=revision)
-    except Exception as exc:
-        text = str(exc).strip().splitlines()
-        _die([f"--model: cannot read the config of {model!r}: {text[0] if text else type(exc).__name__}"])
-
-
-def _print_rope_table(result: Any, label: str) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(
-        title=f"{label}: L={result.original_context}, target {result.target_length} tokens, "
-        f"attention factor {result.attention_factor:.4f}",
-        title_justify="left",
-    )
-    for col in ("pair", "λ before", "λ after", "ratio", f"rotations @ {result.target_length}", "kind"):
-        table.add_column(col, justify="right" if col != "kind" else "left")
-    for p in result.pairs:
-        table.add_row(
-            str(p.pair),
-            f"{p.wavelength_before:.4g}",
-            f"{p.wavelength_after:.4g}",
-            f"{p.ratio:.4g}",
-            f"{p.rotations_at_target:.4g}",
-            p.kind,
-        )
-    Console().print(table)
-    typer.echo(f"rope_parameters: {json.dumps(result.rope_parameters)}")
+    print_rope_table(result, result.label, Console())
 
 
 @app.command("longrope-factors")
+@handled
 def longrope_factors(
     model: Annotated[str, typer.Option(help="model directory or hub id (only its config is read)")],
     factor: Annotated[float, typer.Option(help="scale factor s")],
@@ -334,19 +290,14 @@ def longrope_factors(
     original_context: Annotated[int | None, typer.Option(help="override the trained context L")] = None,
 ) -> None:
     """Write LongRoPE's unsearched starting point (YaRN-derived per-pair factors) for a model."""
-    from longctx_eval.rope.base import read_rope_base
-    from longctx_eval.rope.longrope_factors import yarn_derived_factors
-    from longctx_eval.store import atomic_write
+    from longctx_eval.rope.longrope_factors import write_yarn_derived_factors
 
-    if factor < 1:
-        _die([f"--factor: must be >= 1 (got {factor:g})"])
-    config = _model_config(model, None)
-    factors = yarn_derived_factors(config, read_rope_base(config, original_context), factor)
-    atomic_write(output, factors.model_dump_json(indent=2) + "\n")
+    write_yarn_derived_factors(model, factor, output, original_context)
     typer.echo(f"wrote {output} (unsearched, yarn-derived, factor {factor:g})")
 
 
 @app.command("longrope-search")
+@handled
 def longrope_search(
     model: Annotated[str, typer.Option(help="model directory or hub id")],
     target_length: Annotated[int, typer.Option(help="length the factors are searched for (tokens)")],
@@ -374,54 +325,19 @@ def longrope_search(
     """Search LongRoPE's per-pair factors for a model (evolutionary search on perplexity; resumable)."""
     from rich.console import Console
 
-    from longctx_eval.longrope_search.evolution import EvolutionSettings, SearchState
-    from longctx_eval.longrope_search.search import SearchError, SearchSettings, run_search
+    from longctx_eval.longrope_search.from_options import search_from_options
 
-    for name, value in (("documents", documents), ("population", population), ("parents", parents)):
-        if value < 1:
-            _die([f"--{name}: must be >= 1 (got {value})"])
-    if not 0 <= mutation_prob <= 1:
-        _die([f"--mutation-prob: must be within [0, 1] (got {mutation_prob:g})"])
-    if high_multiple < 1:
-        _die([f"--high-multiple: must be >= 1 (got {high_multiple:g})"])
-    evolution = (
-        EvolutionSettings.paper()
-        if paper
-        else EvolutionSettings(population, generations, parents, mutations, crossovers, mutation_prob)
-    )
-    settings = SearchSettings(
-        model=model,
-        target_length=target_length,
-        dataset=dataset,
-        factor=factor,
-        original_context=original_context,
-        column=column,
-        documents=documents,
-        held_out=held_out,
-        high_multiple=high_multiple,
-        seed=seed,
-        evolution=evolution,
-    )
     console = Console(stderr=True)
-
-    def show(state: SearchState) -> None:
-        h = state.history[-1]
-        console.print(
-            f"generation {h['generation']}/{evolution.generations}: best ppl {h['best_ppl']:.4g} "
-            f"({h['evaluated']} candidates evaluated)"
-        )
-
-    _model_config(model, None)  # a clear error for a bad model path before anything loads
-    try:
-        result = run_search(settings, output, on_generation=show)
-    except SearchError as exc:
-        _die([str(exc)])
+    options = dict(locals())
+    options.pop("console")
+    result = search_from_options(options, on_progress=lambda line: console.print(line, markup=False))
     s = result.search or {}
     seeds = ", ".join(f"{k} {v:.4g}" for k, v in s["seed_ppl"].items())
     typer.echo(f"best ppl {s['best_ppl']:.4g} at {target_length} tokens (seeds: {seeds}); wrote {output}")
 
 
 @app.command("train-reference")
+@handled
 def train_reference_command(
     output: Annotated[Path, typer.Option(help="directory the model, tokenizer and card are saved in")],
     seed: Annotated[int, typer.Option(help="seed of everything random in the run")] = 0,
@@ -431,15 +347,9 @@ def train_reference_command(
     ] = None,
 ) -> None:
     """Train the reference model on CPU (about 21 minutes on 2 cores) and write its model card."""
-    from longctx_eval.reference import train_reference, write_reference_docs
+    from longctx_eval.reference import train_reference_checked
 
-    if steps is not None and steps < 1:
-        _die([f"--steps: must be >= 1 (got {steps})"])
-    if output.exists() and any(output.iterdir()):
-        _die([f"--output: {output} is not empty; give a new directory"])
-    summary = train_reference(output, seed=seed, steps=steps)
-    if docs is not None:
-        write_reference_docs(docs)
+    summary = train_reference_checked(output, seed=seed, steps=steps, docs=docs)
     final = summary["final"]
     typer.echo(
         f"trained {summary['parameters'] / 1e6:.2f}M parameters in {summary['wall_time_s']:.0f} s; "

@@ -9,8 +9,9 @@ needs a model's config or tokenizer (paths, lengths versus a task's fixed text) 
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, PrivateAttr, SerializeAsAny, ValidationError
@@ -22,6 +23,13 @@ from longctx_eval.rope.methods import METHODS, MethodParams
 from longctx_eval.task import TASK_GROUPS, TASKS, TaskParams, load_task_plugins
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+# Names become file names, LaTeX, CSV and Markdown: letters, digits, `_ . -`, and not too long.
+NAME_MAX = 64
+# Far beyond any model's context today; a typo such as 10**12 is refused instead of starting a
+# run that would take one attention call hours to finish.
+MAX_LENGTH = 2**24
+Length = Annotated[int, Field(gt=0, le=MAX_LENGTH)]
+MAX_FACTOR = 65536.0  # a 4k model to 256M tokens; beyond, frequencies underflow (ntk at 1e300: inf)
 
 
 class ConfigError(Exception):
@@ -32,12 +40,18 @@ class ConfigError(Exception):
         super().__init__("\n".join(f"{loc}: {msg}" if loc else msg for loc, msg in problems))
 
 
+class EnvironmentProblem(RuntimeError):
+    """The machine cannot do what a valid config asks (no such device, say): exit code 3, one line."""
+
+
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class ModelEntry(StrictModel):
-    name: str = Field(pattern=NAME_PATTERN, description="short name used in results and tables")
+    name: str = Field(
+        pattern=NAME_PATTERN, max_length=NAME_MAX, description="short name used in results and tables"
+    )
     path: str = Field(description="local model directory, or a hub model id")
     revision: str | None = Field(None, description="hub revision (branch, tag or commit)")
     original_context: PositiveInt | None = Field(
@@ -69,14 +83,16 @@ class TaskChoice(StrictModel):
 
 
 class SweepConfig(StrictModel):
-    name: str = Field(pattern=NAME_PATTERN, description="results go to results/<name>/ unless --output")
+    name: str = Field(
+        pattern=NAME_PATTERN, max_length=NAME_MAX, description="results go to results/<name>/ unless --output"
+    )
     description: str | None = Field(None, description="free text, kept in the manifest")
     seed: int = Field(0, description="seeds every task's samples (the same across models and methods)")
     backend: SerializeAsAny[BackendConfig]
     executor: SerializeAsAny[ExecutorConfig]
     models: tuple[ModelEntry, ...] = Field(min_length=1)
     methods: tuple[MethodChoice, ...] = Field(min_length=1)
-    lengths: tuple[PositiveInt, ...] = Field(min_length=1, description="context lengths in tokens")
+    lengths: tuple[Length, ...] = Field(min_length=1, description="context lengths in tokens")
     tasks: tuple[TaskChoice, ...] = Field(min_length=1)
     tasks_path: tuple[str, ...] = Field((), description="extra task plugin files or directories")
     source_dir: str = Field(
@@ -97,16 +113,35 @@ class SweepConfig(StrictModel):
 class _SweepHead(StrictModel):
     """The YAML as written, before the registry-backed parts are validated."""
 
-    name: str = Field(pattern=NAME_PATTERN)
+    name: str = Field(pattern=NAME_PATTERN, max_length=NAME_MAX)
     description: str | None = None
     seed: int = 0
     backend: dict[str, Any] = Field(default_factory=lambda: {"kind": "hf"})
     executor: dict[str, Any] = Field(default_factory=lambda: {"kind": "local"})
     models: list[ModelEntry] = Field(min_length=1)
     methods: list[Any] = Field(min_length=1)
-    lengths: list[PositiveInt] = Field(min_length=1)
+    lengths: list[Length] = Field(min_length=1)
     tasks: list[Any] = Field(min_length=1)
     tasks_path: list[str] = Field(default_factory=list)
+
+
+class DuplicateKeyError(ValueError):
+    pass
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that a key given twice in one mapping is an error: PyYAML keeps
+    the last one silently, and a repeated `lengths:` once started a run nobody asked for."""
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise DuplicateKeyError(f"key {key!r} is given twice (lines {seen[key]} and {line})")
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
 
 
 def load_sweep(path: str | Path) -> SweepConfig:
@@ -119,7 +154,9 @@ def load_sweep(path: str | Path) -> SweepConfig:
     except OSError as exc:
         raise ConfigError([("", f"{path}: cannot read ({exc.strerror})")]) from None
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)
+    except DuplicateKeyError as exc:
+        raise ConfigError([("", f"{path}: {exc}")]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -129,24 +166,35 @@ def load_sweep(path: str | Path) -> SweepConfig:
 
 
 def parse_sweep(raw: Any, source_dir: str | Path = ".") -> SweepConfig:
+    """Validate a sweep given as the YAML's mapping; every problem is reported in one round."""
     if not isinstance(raw, dict):
         raise ConfigError([("", "the sweep file must be a mapping (name:, models:, methods:, …)")])
     problems: list[tuple[str, str]] = []
     head = _validate(_SweepHead, raw, "", problems)
-    if head is None:
-        raise ConfigError(problems)
+    # The registry-backed sections are checked even when the top level has problems, from the raw
+    # YAML where it has the right shape, so that one round of errors shows them all.
+    tasks_path = head.tasks_path if head else _raw_list(raw, "tasks_path", [])
     try:
-        load_task_plugins([_beside(p, source_dir) for p in head.tasks_path])
+        load_task_plugins([_beside(str(p), source_dir) for p in tasks_path])
     except (FileNotFoundError, ImportError, SyntaxError, ValueError) as exc:
         problems.append(("tasks_path", str(exc)))
-    backend = _parse_backend(head.backend, problems)
-    executor = _parse_kind(EXECUTORS, head.executor, "executor", "local", problems)
-    methods = [m for i, e in enumerate(head.methods) if (m := _parse_method(e, f"methods.{i}", problems))]
-    tasks = [t for i, e in enumerate(head.tasks) for t in _parse_task(e, f"tasks.{i}", problems)]
-    _check_unique([m.name for m in head.models], "models", "name", problems)
+    backend_raw = head.backend if head else _raw_dict(raw, "backend", {"kind": "hf"})
+    executor_raw = head.executor if head else _raw_dict(raw, "executor", {"kind": "local"})
+    backend = _parse_backend(backend_raw, problems) if backend_raw is not None else None
+    executor = (
+        _parse_kind(EXECUTORS, executor_raw, "executor", "local", problems)
+        if executor_raw is not None
+        else None
+    )
+    method_entries = head.methods if head else _raw_list(raw, "methods", [])
+    task_entries = head.tasks if head else _raw_list(raw, "tasks", [])
+    methods = [m for i, e in enumerate(method_entries) if (m := _parse_method(e, f"methods.{i}", problems))]
+    tasks = [t for i, e in enumerate(task_entries) for t in _parse_task(e, f"tasks.{i}", problems)]
     _check_unique([t.label for t in tasks], "tasks", "label", problems)
-    _check_unique([str(n) for n in head.lengths], "lengths", "length", problems)
-    if problems or backend is None or executor is None:
+    if head is not None:
+        _check_unique([m.name for m in head.models], "models", "name", problems)
+        _check_unique([str(n) for n in head.lengths], "lengths", "length", problems)
+    if problems or head is None or backend is None or executor is None:
         raise ConfigError(problems)
     config = SweepConfig(
         name=head.name,
@@ -163,6 +211,16 @@ def parse_sweep(raw: Any, source_dir: str | Path = ".") -> SweepConfig:
     )
     config._raw = raw
     return config
+
+
+def _raw_list(raw: dict[str, Any], key: str, default: list[Any]) -> list[Any]:
+    value = raw.get(key, default)
+    return value if isinstance(value, list) else []
+
+
+def _raw_dict(raw: dict[str, Any], key: str, default: dict[str, Any]) -> dict[str, Any] | None:
+    value = raw.get(key, default)
+    return value if isinstance(value, dict) else None
 
 
 def _beside(value: str, source_dir: str | Path) -> Path:
@@ -280,6 +338,8 @@ def _parse_factors(
             problems.append((f"{loc}.{i}", f"expected a number or 'auto' (got {v!r})"))
         elif v < 1:
             problems.append((f"{loc}.{i}", f"a scale factor must be >= 1 (got {v:g})"))
+        elif v > MAX_FACTOR:
+            problems.append((f"{loc}.{i}", f"a scale factor must be <= {MAX_FACTOR:g} (got {v:g})"))
         else:
             out.append(float(v))
     if len(set(out)) != len(out):
@@ -304,8 +364,7 @@ def _parse_task(entry: Any, loc: str, problems: list[tuple[str, str]]) -> list[T
         problems.append((f"{loc}.task", f"unknown task {name!r} (valid: {valid})"))
         return []
     label = entry.get("label", name)
-    if not isinstance(label, str) or not label:
-        problems.append((f"{loc}.label", "expected a non-empty string"))
+    if not _label_ok(label, f"{loc}.label", problems):
         return []
     params = _validate(
         cls.Params, {k: v for k, v in entry.items() if k not in ("task", "label")}, loc, problems
@@ -315,13 +374,22 @@ def _parse_task(entry: Any, loc: str, problems: list[tuple[str, str]]) -> list[T
     return [TaskChoice(task=name, label=label, params=params)]
 
 
+def _label_ok(label: Any, loc: str, problems: list[tuple[str, str]]) -> bool:
+    """Labels name files and table rows: the same rule as every other name."""
+    if not isinstance(label, str) or not re.match(NAME_PATTERN, label) or len(label) > NAME_MAX:
+        shown = repr(label) if len(repr(label)) <= 40 else repr(label)[:37] + "..."
+        rule = f"1-{NAME_MAX} letters, digits, '_', '.' or '-', starting with a letter or digit"
+        problems.append((loc, f"a label is {rule} (got {shown})"))
+        return False
+    return True
+
+
 def _parse_group(
     name: str, entry: dict[str, Any], loc: str, problems: list[tuple[str, str]]
 ) -> list[TaskChoice]:
     group = TASK_GROUPS.get(name)
     label = entry.get("label", name)
-    if not isinstance(label, str) or not label:
-        problems.append((f"{loc}.label", "expected a non-empty string"))
+    if not _label_ok(label, f"{loc}.label", problems):
         return []
     params = _validate(
         group.Params, {k: v for k, v in entry.items() if k not in ("task", "label")}, loc, problems

@@ -14,6 +14,21 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 
+class NonFiniteError(RuntimeError):
+    """The model produced NaN or infinite logits (fp16 overflow at long context, broken weights): the
+    cell fails with reason `non_finite` instead of scoring 0 as if the method had failed."""
+
+    reason = "non_finite"
+
+
+def check_finite(values: np.ndarray, what: str) -> np.ndarray:
+    """`values` unchanged if all finite; otherwise NonFiniteError naming the first bad position."""
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        raise NonFiniteError(f"{what}: first non-finite value at position {int(bad[0])} of {values.size}")
+    return values
+
+
 @dataclass(frozen=True)
 class Generation:
     text: str

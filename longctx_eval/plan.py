@@ -2,8 +2,9 @@
 config or tokenizer done first (paths, factor files, lengths versus each task's fixed text).
 
 A cell is model × method@factor × task × length. Its id hashes everything that changes its result:
-the model (path, revision, a fingerprint of its files), the resolved rope parameters, the task's
-name, version and settings, the length, the sample seed and the backend's result-relevant settings.
+the model (path, revision, a fingerprint of its files' content, see `identity`), the resolved rope
+parameters, the task's name, version and settings (and the content of local files they name), the
+length, the sample seed and the backend's result-relevant settings.
 Sample seeds depend on the sweep seed, task and length only, so every model and method sees the
 same keys, values and depths: comparisons between methods are paired.
 """
@@ -11,20 +12,20 @@ same keys, values and depths: comparisons between methods are paired.
 from __future__ import annotations
 
 import hashlib
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from longctx_eval.backends import BACKENDS
 from longctx_eval.config import ConfigError, MethodChoice, ModelEntry, SweepConfig, TaskChoice
+from longctx_eval.identity import fingerprint_data, fingerprint_model_dir
+from longctx_eval.models import ModelNotFound, resolve_model
 from longctx_eval.prompts import PromptFormat, PromptFormatError
 from longctx_eval.rope.base import RopeBase, RopeConfigError, read_rope_base
 from longctx_eval.rope.longrope_factors import FactorsFileError, load_factors, model_config_factors
 from longctx_eval.rope.methods import METHODS, LongRopeParams, RopeSetting, ScalingSpec, canonical_json
-from longctx_eval.task import TASKS, Task, TaskEnv, TaskParamError
+from longctx_eval.task import TASKS, Task, TaskEnv, TaskParamError, data_file_settings
 
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
 _FINGERPRINT_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "generation_config.json")
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt")
 
@@ -65,6 +66,14 @@ class Plan:
     models: list[ModelPlan]
     tasks: list[Task]
     cells: list[Cell]
+    warnings: list[str] = field(default_factory=list)  # what validate says without refusing
+
+    def describe(self) -> str:
+        groups = {c.group for c in self.cells}
+        return (
+            f"{len(self.cells)} cells ({len(self.models)} models, {len(groups)} model × method@factor "
+            f"groups, {len(self.config.tasks)} tasks, {len(self.config.lengths)} lengths)"
+        )
 
 
 def make_plan(config: SweepConfig) -> Plan:
@@ -77,8 +86,9 @@ def make_plan(config: SweepConfig) -> Plan:
             _check_lengths(config, m, tasks, problems)
     if problems:
         raise ConfigError(problems)
+    data = [task_data_fingerprints(config, choice) for choice in config.tasks]
     cells = [
-        _cell(config, m, spec, setting, t, length)
+        _cell(config, m, spec, setting, t, length, data[t])
         for m in models
         for spec, setting, only_length in specs[m.index]
         for t in range(len(config.tasks))
@@ -89,54 +99,38 @@ def make_plan(config: SweepConfig) -> Plan:
 
 
 def _resolve_model(i: int, entry: ModelEntry, config: SweepConfig, problems: Problems) -> ModelPlan | None:
-    from transformers import AutoConfig, AutoTokenizer
-
     loc = f"models.{i}"
-    local = config.resolve_path(entry.path)
-    if local.exists() and not local.is_dir():
-        problems.append((f"{loc}.path", f"{entry.path} is a file; give the model's directory"))
-        return None
-    if not local.exists() and (entry.path.startswith((".", "/", "~")) or not _HUB_ID.match(entry.path)):
-        problems.append((f"{loc}.path", f"no such model directory: {entry.path}"))
-        return None
-    path = str(local) if local.is_dir() else entry.path
-    kwargs = {"revision": entry.revision, "trust_remote_code": entry.trust_remote_code}
     try:
-        model_config = AutoConfig.from_pretrained(path, **kwargs)
-        tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
-    except Exception as exc:
-        where = (
-            "cannot load its config or tokenizer"
-            if local.is_dir()
-            else ("is not a local directory and could not be loaded from the hub")
+        found = resolve_model(
+            entry.path, entry.revision, entry.trust_remote_code, resolve_path=config.resolve_path
         )
-        problems.append((f"{loc}.path", f"{entry.path} {where}: {_first_line(exc)}"))
+    except ModelNotFound as exc:
+        problems.append((f"{loc}.path", str(exc)))
         return None
     try:
-        base = read_rope_base(model_config, entry.original_context)
+        base = read_rope_base(found.config, entry.original_context)
     except RopeConfigError as exc:
         problems.append((loc, str(exc)))
         return None
-    fingerprint = fingerprint_dir(local) if local.is_dir() else f"hub:{entry.revision or 'main'}"
-    return ModelPlan(i, entry, path, fingerprint, model_config, base, tokenizer)
+    fingerprint = (
+        fingerprint_model_dir(Path(found.path)) if found.local else f"hub:{entry.revision or 'main'}"
+    )
+    return ModelPlan(i, entry, found.path, fingerprint, found.config, base, found.tokenizer)
 
 
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+fingerprint_dir = fingerprint_model_dir  # the name the LongRoPE search imports
 
 
-def fingerprint_dir(directory: Path) -> str:
-    """Small files hashed, weight files by name and size (hashing 100 GB of weights is not an option)."""
-    h = hashlib.sha256()
-    for name in _FINGERPRINT_FILES:
-        f = directory / name
-        if f.exists():
-            h.update(name.encode() + f.read_bytes())
-    for f in sorted(directory.iterdir()):
-        if f.suffix in _WEIGHT_SUFFIXES:
-            h.update(f"{f.name}:{f.stat().st_size}".encode())
-    return h.hexdigest()[:16]
+def task_data_fingerprints(config: SweepConfig, choice: TaskChoice) -> dict[str, str]:
+    """Content hashes of the local files a task's data settings name (a dataset, a haystack file;
+    see `task.data_file_field`), so a file rewritten at the same path gives new cell ids."""
+    out = {}
+    for name, value in data_file_settings(choice.params).items():
+        if isinstance(value, str) and value:
+            path = config.resolve_path(value)
+            if path.exists():
+                out[name] = fingerprint_data(path)
+    return out
 
 
 def _make_tasks(config: SweepConfig, problems: Problems) -> list[Task]:
@@ -160,7 +154,7 @@ def _specs(
         try:
             for spec, only in _expand(choice, model, config):
                 out.append((spec, spec.resolve(model.base), only))
-        except (ValueError, FactorsFileError) as exc:
+        except (ValueError, ArithmeticError, FactorsFileError) as exc:
             problems.append((loc, f"{exc} (model {model.entry.name!r})"))
     return out
 
@@ -235,7 +229,13 @@ def sample_seed(sweep_seed: int, task_label: str, length: int) -> int:
 
 
 def _cell(
-    config: SweepConfig, model: ModelPlan, spec: ScalingSpec, setting: RopeSetting, t: int, length: int
+    config: SweepConfig,
+    model: ModelPlan,
+    spec: ScalingSpec,
+    setting: RopeSetting,
+    t: int,
+    length: int,
+    data: dict[str, str],
 ) -> Cell:
     choice = config.tasks[t]
     seed = sample_seed(config.seed, choice.label, length)
@@ -253,6 +253,7 @@ def _cell(
             "label": choice.label,
             "version": TASKS.get(choice.task).version,
             "params": choice.params.model_dump(mode="json"),
+            **({"data": data} if data else {}),
         },
         "length": length,
         "seed": seed,

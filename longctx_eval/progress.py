@@ -6,29 +6,31 @@ import sys
 import time
 from typing import Any, Protocol
 
+from longctx_eval.records import CellRecord
 
-def describe_record(record: dict[str, Any]) -> str:
+
+def describe_record(record: CellRecord) -> str:
     """One short line about a finished cell: its coordinates and headline number."""
-    where = f"{record['model']} {record['method_label']} {record['task']} {record['length']}"
-    m = record.get("metrics") or {}
-    if record["status"] == "ok":
-        if "accuracy" in m:
-            value = f"acc {m['accuracy']:.2f}"
-        elif "ppl" in m and m["ppl"] is not None:
-            value = f"ppl {m['ppl']:.3g}"
+    where = f"{record.model} {record.method_label} {record.task} {record.length}"
+    m = record.metrics
+    if record.status == "ok":
+        if m.accuracy is not None:
+            value = f"acc {m.accuracy:.2f}"
+        elif m.ppl is not None:
+            value = f"ppl {m.ppl:.3g}"
         else:
             value = "ok"
-    elif record["status"] == "skipped":
-        value = f"skipped: {record.get('error')}"
+    elif record.status == "skipped":
+        value = f"skipped: {record.error}"
     else:
-        value = f"FAILED: {record.get('error')}"
+        value = f"FAILED: {record.error}"
     return f"{where}: {value}"
 
 
 class Progress(Protocol):
     def start(self, total: int, already_done: int, title: str) -> None: ...
     def cell_started(self, description: str) -> None: ...
-    def cell_finished(self, record: dict[str, Any]) -> None: ...
+    def cell_finished(self, record: CellRecord) -> None: ...
     def note(self, message: str) -> None: ...
     def finish(self) -> None: ...
 
@@ -49,10 +51,10 @@ class PlainProgress:
     def cell_started(self, description: str) -> None:
         pass
 
-    def cell_finished(self, record: dict[str, Any]) -> None:
+    def cell_finished(self, record: CellRecord) -> None:
         self.count += 1
         print(
-            f"[{self.count}/{self.total}] {describe_record(record)} ({record['duration_s']:.1f}s)",
+            f"[{self.count}/{self.total}] {describe_record(record)} ({record.duration_s:.1f}s)",
             file=self.stream,
             flush=True,
         )
@@ -62,6 +64,25 @@ class PlainProgress:
 
     def finish(self) -> None:
         print(f"done in {time.monotonic() - self.t0:.1f}s", file=self.stream, flush=True)
+
+
+class SilentProgress:
+    """No output (a notebook that only wants the results)."""
+
+    def start(self, total: int, already_done: int, title: str) -> None:
+        pass
+
+    def cell_started(self, description: str) -> None:
+        pass
+
+    def cell_finished(self, record: CellRecord) -> None:
+        pass
+
+    def note(self, message: str) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass
 
 
 class RichProgress:
@@ -101,10 +122,10 @@ class RichProgress:
     def cell_started(self, description: str) -> None:
         self.bar.update(self.task_id, description=f"{self.title} · {description}")
 
-    def cell_finished(self, record: dict[str, Any]) -> None:
-        style = {"ok": "green", "skipped": "yellow"}.get(record["status"], "red")
+    def cell_finished(self, record: CellRecord) -> None:
+        style = {"ok": "green", "skipped": "yellow"}.get(record.status, "red")
         line = describe_record(record).replace("[", "\\[")
-        self.console.print(f"[{style}]{line}[/] [dim]({record['duration_s']:.1f}s)[/]")
+        self.console.print(f"[{style}]{line}[/] [dim]({record.duration_s:.1f}s)[/]")
         self.bar.advance(self.task_id)
 
     def note(self, message: str) -> None:

@@ -7,6 +7,7 @@ and aggregate into accuracy with a Wilson 95% interval.
 
 from __future__ import annotations
 
+import string
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -16,12 +17,13 @@ from pydantic import Field, PositiveInt
 
 from longctx_eval.data import load_documents
 from longctx_eval.haystack import BuiltPrompt, Haystack, PromptParts, build_prompt
+from longctx_eval.records import Sample
 from longctx_eval.stats import wilson_interval
-from longctx_eval.task import CellContext, CellOutcome, TaskEnv, TaskParamError, TaskParams
+from longctx_eval.task import CellContext, CellOutcome, TaskEnv, TaskParamError, TaskParams, data_file_field
 
 
 class RetrievalParams(TaskParams):
-    haystack: str = Field(
+    haystack: str = data_file_field(
         "noise",
         description="'noise' (the repeated filler sentences), or a local .txt/.jsonl/.parquet file or "
         "hub dataset id whose documents, joined, make the filler",
@@ -32,6 +34,40 @@ class RetrievalParams(TaskParams):
     check_retokenization: bool = Field(
         True, description="record whether each prompt re-tokenizes to the same ids (costs one encode)"
     )
+
+
+def template_fields(text: str, required: set[str], allowed: set[str]) -> str:
+    """Check a prompt string's `{placeholders}` (a field validator's body): the required ones are
+    there and no other is, so a typo fails at parse time and not as a KeyError in every cell, and a
+    needle without its `{key}` is not run with every sample scoring 0."""
+    try:
+        names = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+    except ValueError as exc:
+        raise ValueError(f"not a valid template ({exc}); write a literal brace as {{{{ or }}}}") from None
+    unknown = names - allowed
+    if unknown:
+        shown = ", ".join("{" + n + "}" for n in sorted(unknown))
+        valid = ", ".join("{" + n + "}" for n in sorted(allowed)) or "none"
+        raise ValueError(f"unknown placeholder {shown} (this field takes: {valid})")
+    missing = required - names
+    if missing:
+        raise ValueError(f"must contain {', '.join('{' + n + '}' for n in sorted(missing))}")
+    return text
+
+
+class RetrievalSample(Sample):
+    """One needle-in-filler sample (tasks add their own fields, such as NIAH's `key`)."""
+
+    n_prompt_tokens: int  # always the cell's length
+    needle_token_offset: int  # index of the needle's first token
+    needle_tokens: int
+    depth: float  # real depth: needle_token_offset / n_prompt_tokens
+    depth_requested: float
+    target: str
+    output: str
+    cut_mid_word: bool = False
+    haystack_start_word: int = 0
+    retokenizes_exactly: bool | None = None
 
 
 @dataclass(frozen=True)

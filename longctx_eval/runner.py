@@ -7,6 +7,7 @@ records, not exceptions.
 
 from __future__ import annotations
 
+import fcntl
 import signal
 import socket
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from longctx_eval import __version__
 from longctx_eval.backends import Backend
 from longctx_eval.executors import EXECUTORS
 from longctx_eval.manifest import git_sha, hardware, now, versions
-from longctx_eval.plan import Plan
+from longctx_eval.plan import Cell, Plan
 from longctx_eval.progress import Progress
 from longctx_eval.shard import Shard, shard_cells
 from longctx_eval.signals import GracefulStop, StopRequested
@@ -33,6 +34,7 @@ class RunSummary:
     already_done: int
     counts: dict[str, int] = field(default_factory=lambda: {"ok": 0, "failed": 0, "skipped": 0})
     stopped_by: int | None = None  # the signal that stopped the run
+    taken_elsewhere: int = 0  # cells another process sharing the directory computed meanwhile
 
     @property
     def failed(self) -> int:
@@ -43,8 +45,31 @@ class RunSummary:
         return self.stopped_by is not None
 
     @property
+    def has_results(self) -> bool:
+        """Some cell of the plan is finished (now or by an earlier run): there is something to report."""
+        return self.counts["ok"] + self.already_done > 0
+
+    @property
     def left(self) -> int:
-        return self.total - self.already_done - sum(self.counts.values())
+        return self.total - self.already_done - sum(self.counts.values()) - self.taken_elsewhere
+
+    def counts_line(self) -> str:
+        c = self.counts
+        elsewhere = f", {self.taken_elsewhere} run by another process" if self.taken_elsewhere else ""
+        return (
+            f"{self.total} cells: {c['ok']} ok, {c['failed']} failed, {c['skipped']} skipped, "
+            f"{self.already_done} already finished{elsewhere} → {self.out_dir}"
+        )
+
+    def failure_lines(self) -> list[str]:
+        """Where to look when cells failed: the errors are in the records, with their tracebacks."""
+        if not self.failed:
+            return []
+        return [
+            f"{self.failed} cells failed; each record in {self.out_dir / 'records.jsonl'} with status "
+            "'failed' holds its `error` and `traceback`, and report.html lists them. Running the same "
+            "command again retries them."
+        ]
 
     def stop_message(self) -> str:
         name = signal.Signals(self.stopped_by).name if self.stopped_by else "a signal"
@@ -58,9 +83,11 @@ def run_plan(
     plan: Plan, out_dir: Path, progress: Progress, backend: Backend | None = None, shard: Shard | None = None
 ) -> RunSummary:
     store = ResultStore(out_dir)
+    store.clean_stray_files()
     cells = shard_cells(plan.cells, shard) if shard else plan.cells
     done = store.finished_ids()
     todo = [c for c in cells if c.cell_id not in done]
+    claims = CellClaims(store)
     summary = RunSummary(Path(out_dir), len(cells), len(cells) - len(todo))
     store.write_manifest(_run_entry(len(todo), shard), _manifest_base(plan))
     title = plan.config.name + (f" (shard {shard})" if shard else "")
@@ -69,16 +96,69 @@ def run_plan(
     with GracefulStop() as stop:
         try:
             if todo:
-                for record, samples in execute(plan, todo, plan.config.executor, progress, backend):
+                for done_cell in execute(plan, todo, plan.config.executor, progress, backend, claims.claim):
+                    record = done_cell.record
                     with stop.critical():
-                        store.write_cell(record, samples)
-                        summary.counts[record["status"]] += 1
+                        store.write_cell(record, done_cell.samples, done_cell.rope)
+                        claims.release(record.cell_id)
+                        summary.counts[record.status] += 1
                     progress.cell_finished(record)
         except StopRequested as exc:
             summary.stopped_by = exc.signum
         finally:
+            claims.release_all()
+            summary.taken_elsewhere = claims.taken_elsewhere
             progress.finish()
     return summary
+
+
+class CellClaims:
+    """Who computes a cell when several runs share a results directory (the same command started
+    twice, shards with overlapping cells): the first to lock `claims/<cell_id>.lock`. The kernel
+    drops the lock when its process dies, so a killed run never leaves a cell claimed forever. A
+    claim is refused, too, when the cell was finished meanwhile by another process."""
+
+    def __init__(self, store: ResultStore) -> None:
+        self.store = store
+        store.watch_from_now()
+        self.dir = store.dir / "claims"
+        self.held: dict[str, Any] = {}
+        self.taken_elsewhere = 0
+
+    def claim(self, cell: Cell) -> bool:
+        if cell.cell_id in self.held:  # asked again (a retried cell): still ours
+            return True
+        self.dir.mkdir(parents=True, exist_ok=True)
+        path = self.dir / f"{cell.cell_id}.lock"
+        handle = open(path, "a")  # held (and locked) until the cell is written
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            self.taken_elsewhere += 1
+            return False
+        if cell.cell_id in self.store.finished_since_start():
+            self._drop(cell.cell_id, handle)
+            self.taken_elsewhere += 1
+            return False
+        self.held[cell.cell_id] = handle
+        return True
+
+    def release(self, cell_id: str) -> None:
+        handle = self.held.pop(cell_id, None)
+        if handle is not None:
+            self._drop(cell_id, handle)
+
+    def _drop(self, cell_id: str, handle: Any) -> None:
+        # Unlink while still holding the lock: a process that opened the old file and locks it
+        # later then finds the cell finished (the record is written before this), so it skips it.
+        (self.dir / f"{cell_id}.lock").unlink(missing_ok=True)
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+    def release_all(self) -> None:
+        for cell_id in list(self.held):
+            self.release(cell_id)
 
 
 def _manifest_base(plan: Plan) -> dict[str, Any]:
@@ -96,6 +176,9 @@ def _manifest_base(plan: Plan) -> dict[str, Any]:
             for m in plan.models
         ],
         "cells": len(plan.cells),
+        # The current plan: a cell of it wins its table position over a cell an earlier, edited
+        # version of the sweep left in the same directory (see report.results).
+        "cell_ids": [c.cell_id for c in plan.cells],
         "longctx_eval": __version__,
         "git_sha": git_sha(),
         "versions": versions(),

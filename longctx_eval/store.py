@@ -1,7 +1,8 @@
 """The results directory: append-only records, one samples file per cell, a manifest.
 
-    <dir>/records.jsonl           one line per finished cell (ok, failed or skipped)
+    <dir>/records.jsonl           one line per finished cell (ok, failed or skipped): `CellRecord`
     <dir>/samples/<cell_id>.jsonl every sample of the cell: prompt length, needle offset, output, score
+    <dir>/rope/<key>.json         the rotary frequencies a group of cells ran with (once per group)
     <dir>/manifest.json           resolved config, versions, hardware, git sha, one entry per run
 
 A cell's samples file is written to a temporary name, fsynced and renamed before its record line
@@ -22,19 +23,28 @@ import json
 import math
 import os
 import tempfile
+import time
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ValidationError
+
+from longctx_eval.records import CellRecord, RopeFrequencies, Sample, upgrade_record
+
 RECORDS = "records.jsonl"
 SAMPLES = "samples"
+ROPE = "rope"
 MANIFEST = "manifest.json"
 FINISHED = ("ok", "skipped")  # failed cells are retried when a sweep is run again
 
 
 def _json_default(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
     if hasattr(value, "item"):  # numpy scalars
         return value.item()
     if hasattr(value, "tolist"):
@@ -82,41 +92,148 @@ def atomic_write(path: Path, text: str) -> None:
         raise
 
 
-def read_records(directory: Path) -> list[dict[str, Any]]:
-    """Every complete record line (a torn or corrupt line is skipped with a warning)."""
+@dataclass
+class RecordFile:
+    """What records.jsonl holds: the records in file order, and the frequencies old-format lines
+    carried inline (the current format keeps them under rope/)."""
+
+    records: list[CellRecord] = field(default_factory=list)
+    inline_frequencies: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def read_record_file(directory: Path) -> RecordFile:
+    """Every readable record line, upgraded to the current format.
+
+    A damaged line — torn by a crash, not valid UTF-8 or JSON, not an object, or missing a field a
+    record needs — is skipped with a warning naming the line, so one bad line never makes a whole
+    directory unreadable.
+    """
     path = Path(directory) / RECORDS
+    out = RecordFile()
     if not path.exists():
-        return []
-    records = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
+        return out
+    for n, raw_line in enumerate(path.read_bytes().split(b"\n"), start=1):
+        if not raw_line.strip():
             continue
+        problem, record = _parse_line(raw_line)
+        if problem is not None:
+            warnings.warn(f"{path}:{n}: skipping a {problem}", stacklevel=2)
+            continue
+        assert record is not None
+        upgraded, inline = upgrade_record(record)
         try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            warnings.warn(f"{path}:{n}: skipping a torn or corrupt record line", stacklevel=2)
-    return records
+            rec = CellRecord.model_validate(upgraded)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"])
+            warnings.warn(
+                f"{path}:{n}: skipping a record with a bad field ({where}: {err['msg']})", stacklevel=2
+            )
+            continue
+        if inline is not None and rec.rope_key is not None:
+            out.inline_frequencies[rec.rope_key] = inline
+        out.records.append(rec)
+    return out
 
 
-def latest_by_cell(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """The last record of each cell (a failed cell re-run later has several)."""
-    return {r["cell_id"]: r for r in records if "cell_id" in r}
+def _parse_line(raw: bytes) -> tuple[str | None, dict[str, Any] | None]:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "line that is not valid UTF-8", None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return "torn or corrupt record line", None
+    if not isinstance(value, dict):
+        return f"record line that is a JSON {type(value).__name__}, not an object", None
+    return None, value
+
+
+def read_records(directory: Path) -> list[CellRecord]:
+    """Every readable record of a results directory, in file order (see `read_record_file`)."""
+    return read_record_file(directory).records
+
+
+def latest_by_cell(records: Iterable[CellRecord]) -> dict[str, CellRecord]:
+    """The last record of each cell (a failed cell re-run later has several), in the order of
+    those last records: the order in which the cells were last written."""
+    out: dict[str, CellRecord] = {}
+    for r in records:
+        out.pop(r.cell_id, None)
+        out[r.cell_id] = r
+    return out
+
+
+_STRAY_AGE_S = 60.0  # a temporary file older than this belongs to a process that died mid-write
 
 
 class ResultStore:
     def __init__(self, directory: Path) -> None:
         self.dir = Path(directory)
+        self._offset = 0  # how far finished_since_start has read records.jsonl
+        self._finished: set[str] = set()
 
     def finished_ids(self) -> set[str]:
+        """Cells whose latest record is ok or skipped and whose samples file is there (a deleted
+        samples file sends its cell back to be run)."""
         return {
-            cid for cid, r in latest_by_cell(read_records(self.dir)).items() if r.get("status") in FINISHED
+            cid
+            for cid, r in latest_by_cell(read_records(self.dir)).items()
+            if r.status in FINISHED and (r.n_samples == 0 or (self.dir / SAMPLES / f"{cid}.jsonl").exists())
         }
 
-    def write_cell(self, record: dict[str, Any], samples: list[dict[str, Any]] | None) -> None:
-        """Samples first (atomically), then the record line that makes the cell finished."""
+    def watch_from_now(self) -> None:
+        """From here on, `finished_since_start` reports cells other processes finish."""
+        path = self.dir / RECORDS
+        self._offset = path.stat().st_size if path.exists() else 0
+        self._finished = set()
+
+    def finished_since_start(self) -> set[str]:
+        """Cells with a finished record appended since `watch_from_now` (another process sharing the
+        directory may have written some), reading only what is new since the last call."""
+        path = self.dir / RECORDS
+        if not path.exists():
+            return self._finished
+        with open(path, "rb") as f:
+            f.seek(self._offset)
+            data = f.read()
+        end = data.rfind(b"\n") + 1  # a line still being written is read next time
+        for raw in data[:end].split(b"\n"):
+            problem, value = _parse_line(raw) if raw.strip() else ("empty", None)
+            if problem is None and value is not None and value.get("status") in FINISHED:
+                self._finished.add(str(value.get("cell_id")))
+        self._offset += end
+        return self._finished
+
+    def clean_stray_files(self) -> None:
+        """Remove temporary files a killed process left behind (old enough not to be in flight)."""
+        now = time.time()
+        for folder in (self.dir, self.dir / SAMPLES, self.dir / ROPE):
+            if not folder.is_dir():
+                continue
+            for f in folder.glob(".*.tmp"):
+                try:
+                    if now - f.stat().st_mtime > _STRAY_AGE_S:
+                        f.unlink()
+                except OSError:
+                    pass  # another process cleaned it first
+
+    def write_cell(
+        self,
+        record: CellRecord,
+        samples: Sequence[Sample | dict[str, Any]] | None,
+        rope: RopeFrequencies | None = None,
+    ) -> None:
+        """The group's frequencies and the samples first (atomically), then the record line that
+        makes the cell finished: a record never points at a file that is not complete."""
+        if rope is not None and record.rope_key is not None:
+            path = self.dir / ROPE / f"{record.rope_key}.json"
+            if not path.exists():
+                atomic_write(path, dumps(rope) + "\n")
         if samples is not None:
             text = "".join(dumps(s) + "\n" for s in samples)
-            atomic_write(self.dir / SAMPLES / f"{record['cell_id']}.jsonl", text)
+            atomic_write(self.dir / SAMPLES / f"{record.cell_id}.jsonl", text)
         self._append(dumps(record) + "\n")
 
     @contextmanager
@@ -164,8 +281,30 @@ class ResultStore:
             text = json.dumps(_finite({**base, "runs": [*runs, run]}), indent=2, default=_json_default)
             atomic_write(path, text + "\n")
 
-    def read_samples(self, cell_id: str) -> list[dict[str, Any]]:
-        path = self.dir / SAMPLES / f"{cell_id}.jsonl"
-        if not path.exists():
-            return []
-        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    def read_samples(self, cell_id: str) -> list[Sample]:
+        return read_samples(self.dir, cell_id)
+
+
+def read_samples(directory: Path, cell_id: str) -> list[Sample]:
+    """A cell's samples ([] when it has none); a damaged line is skipped with a warning."""
+    path = Path(directory) / SAMPLES / f"{cell_id}.jsonl"
+    if not path.exists():
+        return []
+    out = []
+    for n, raw in enumerate(path.read_bytes().split(b"\n"), start=1):
+        if not raw.strip():
+            continue
+        problem, value = _parse_line(raw)
+        if problem is not None or value is None:
+            warnings.warn(f"{path}:{n}: skipping a damaged sample line", stacklevel=2)
+            continue
+        out.append(Sample.model_validate(value))
+    return out
+
+
+def read_frequencies(directory: Path, key: str) -> RopeFrequencies | None:
+    path = Path(directory) / ROPE / f"{key}.json"
+    try:
+        return RopeFrequencies.model_validate_json(path.read_bytes())
+    except (OSError, ValidationError):
+        return None

@@ -30,8 +30,9 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
+from longctx_eval.records import Sample
 from longctx_eval.registry import Registry
 
 if TYPE_CHECKING:
@@ -46,6 +47,26 @@ class TaskParams(BaseModel):
     """A task's settings in the sweep YAML (given next to `task:`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+_DATA_FILE = "longctx_eval_data_file"
+
+
+def data_file_field(default: Any = ..., **kwargs: Any) -> Any:
+    """A setting that names a data file or dataset (a local path or a hub id). When it names a local
+    file or directory, its content is hashed into the cell ids, so a file rewritten at the same path
+    gives new cells instead of stale numbers."""
+    return Field(default, json_schema_extra={_DATA_FILE: True}, **kwargs)
+
+
+def data_file_settings(params: TaskParams) -> dict[str, Any]:
+    """The values of a task's `data_file_field` settings."""
+    out = {}
+    for name, info in type(params).model_fields.items():
+        extra = info.json_schema_extra
+        if isinstance(extra, dict) and extra.get(_DATA_FILE):
+            out[name] = getattr(params, name)
+    return out
 
 
 class TaskParamError(ValueError):
@@ -92,11 +113,19 @@ class Task(Protocol):
     name: ClassVar[str]
     version: ClassVar[str]
     Params: ClassVar[type[TaskParams]]
+    # The shape of one sample (checked before a cell is written); `@task` fills in the generic
+    # `records.Sample` when a plugin declares none.
+    Sample: ClassVar[type[Sample]]
 
     def __init__(self, params: Any, env: TaskEnv) -> None: ...
 
     def min_length(self, prompts: PromptFormat) -> int:
         """The shortest length this task can build a prompt at (its fixed text, template included)."""
+        ...
+
+    def new_tokens(self) -> int:
+        """Tokens generated after a `length`-token prompt (0 for tasks that only score); a backend
+        that cannot serve length + this is asked beforehand. `@task` supplies 0 when undefined."""
         ...
 
     def run(self, ctx: CellContext) -> CellOutcome: ...
@@ -139,8 +168,16 @@ def task(cls: type[Any]) -> type[Any]:
             raise TypeError(f"task class {cls.__name__} has no {attr!r} attribute")
     if cls.name in TASK_GROUPS.names():
         raise ValueError(f"task {cls.name!r}: a task group already has that name")
+    if not hasattr(cls, "Sample"):
+        cls.Sample = Sample
+    if not hasattr(cls, "new_tokens"):
+        cls.new_tokens = _no_new_tokens
     TASKS.add(cls.name, cls)
     return cls
+
+
+def _no_new_tokens(self: Any) -> int:
+    return 0
 
 
 def task_group(cls: type[Any]) -> type[Any]:

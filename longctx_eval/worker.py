@@ -16,14 +16,14 @@ from collections import defaultdict
 from typing import Any
 
 from longctx_eval.backends import BACKENDS, Backend
+from longctx_eval.executors import Finished
 from longctx_eval.lm import LanguageModel
 from longctx_eval.manifest import now
 from longctx_eval.plan import Cell, Plan
 from longctx_eval.prompts import PromptFormat
+from longctx_eval.records import CellRecord, RopeFrequencies
 from longctx_eval.rope.analysis import frequency_record
 from longctx_eval.task import TASKS, CellContext, CellOutcome
-
-Samples = list[dict[str, Any]] | None
 
 
 class Worker:
@@ -38,22 +38,26 @@ class Worker:
         self._lm: LanguageModel | None = None
         self._model_caches: dict[int, dict[str, Any]] = defaultdict(dict)
         self._group_caches: dict[int, dict[str, Any]] = defaultdict(dict)
-        self._rope: dict[Any, dict[str, Any] | None] = {}
-        # (group, task) -> its lengths across the plan; built once, not rescanned for every cell.
+        self._rope: dict[Any, RopeFrequencies | None] = {}
+        # Built once from the plan, not rescanned for every cell: (group, task) -> its lengths, and
+        # group -> its cells (for the longest request a group makes).
         self._lengths: dict[tuple[Any, int], set[int]] = defaultdict(set)
+        self._group_cells: dict[Any, list[Cell]] = defaultdict(list)
         for c in plan.cells:
             self._lengths[(c.group, c.task_index)].add(c.length)
+            self._group_cells[c.group].append(c)
+        self._longest: dict[Any, int] = {}
         self.on_model_load: Any = None  # callback(model plan) before weights are read
 
-    def run(self, cell: Cell) -> tuple[dict[str, Any], Samples]:
+    def run(self, cell: Cell) -> Finished:
         """Run one cell."""
         t0 = time.monotonic()
         reason = self.backend.unservable(cell.setting, cell.length, self._new_tokens(cell))
         if reason is not None:
-            return self.record(cell, "skipped", 0.0, error=reason), None
+            return self.finished(cell, "skipped", 0.0, error=reason)
         error = self._prepare(cell)
         if error is not None:
-            return self.record(cell, "failed", time.monotonic() - t0, error=error), None
+            return self.finished(cell, "failed", time.monotonic() - t0, error=error)
         assert self._lm is not None and self._prompts is not None
         ctx = CellContext(
             length=cell.length,
@@ -65,13 +69,15 @@ class Worker:
             group_lengths=self._group_lengths(cell),
             model_cache=self._model_caches[cell.task_index],
         )
+        task = self.plan.tasks[cell.task_index]
         try:
-            outcome = self.plan.tasks[cell.task_index].run(ctx)
+            outcome = task.run(ctx)
+            for sample in outcome.samples:  # a plugin's malformed sample fails its cell, not the store
+                task.Sample.model_validate(sample)
         except Exception as exc:
-            record = self.record(cell, "failed", time.monotonic() - t0, error=short_error(exc))
-            record["traceback"] = traceback.format_exc(limit=8)
-            return record, None
-        return self.record(cell, outcome.status, time.monotonic() - t0, outcome=outcome), outcome.samples
+            trace = traceback.format_exc(limit=8)
+            return self.finished(cell, "failed", time.monotonic() - t0, error=short_error(exc), trace=trace)
+        return self.finished(cell, outcome.status, time.monotonic() - t0, outcome=outcome)
 
     def _prepare(self, cell: Cell) -> str | None:
         """Load the cell's model and apply its rope setting if needed; an error message on failure."""
@@ -101,8 +107,7 @@ class Worker:
 
     def _new_tokens(self, cell: Cell) -> int:
         """The generation budget of the cell's task (0 for tasks that only score)."""
-        task: Any = self.plan.tasks[cell.task_index]
-        return int(getattr(getattr(task, "params", None), "max_new_tokens", 0))
+        return self.plan.tasks[cell.task_index].new_tokens()
 
     def _group_lengths(self, cell: Cell) -> list[int]:
         """Lengths of the cell's task in its group, across the whole plan.
@@ -116,41 +121,54 @@ class Worker:
 
     def _group_tokens(self, cell: Cell) -> int:
         """The longest servable request (prompt + generation) of the cell's group."""
-        return max(
-            c.length + self._new_tokens(c)
-            for c in self.plan.cells
-            if c.group == cell.group
-            and self.backend.unservable(c.setting, c.length, self._new_tokens(c)) is None
-        )
+        if cell.group not in self._longest:
+            self._longest[cell.group] = max(
+                (
+                    c.length + self._new_tokens(c)
+                    for c in self._group_cells[cell.group]
+                    if self.backend.unservable(c.setting, c.length, self._new_tokens(c)) is None
+                ),
+                default=cell.length + self._new_tokens(cell),
+            )
+        return self._longest[cell.group]
 
     def close(self) -> None:
         self.backend.unload()
 
-    def rope_of(self, cell: Cell) -> dict[str, Any] | None:
+    def rope_of(self, cell: Cell) -> RopeFrequencies | None:
         """The frequencies the cell ran with (at its length for length-dependent methods)."""
         length = cell.length if cell.setting.length_dependent else 1
         key = (cell.group, length)
         if key not in self._rope:
             s = cell.setting
             try:
-                self._rope[key] = frequency_record(
-                    cell.model.config, cell.model.base, s.rope_parameters, s.max_position_embeddings, length
+                self._rope[key] = RopeFrequencies.model_validate(
+                    frequency_record(
+                        cell.model.config,
+                        cell.model.base,
+                        s.rope_parameters,
+                        s.max_position_embeddings,
+                        length,
+                    )
                 )
             except Exception:  # a picture for the report must never cost a result
                 self._rope[key] = None
         return self._rope[key]
 
-    def record(
+    def finished(
         self,
         cell: Cell,
         status: str,
         duration: float,
         outcome: CellOutcome | None = None,
         error: str | None = None,
-    ) -> dict[str, Any]:
-        return make_record(
-            cell, self.backend.describe(), status, duration, outcome, error, self.rope_of(cell)
-        )
+        trace: str | None = None,
+    ) -> Finished:
+        rope = self.rope_of(cell)
+        record = make_record(cell, self.backend.describe(), status, duration, outcome, error, rope)
+        if trace is not None:
+            record = record.model_copy(update={"traceback": trace})
+        return Finished(record, outcome.samples if outcome else None, rope)
 
 
 def short_error(exc: BaseException) -> str:
@@ -167,32 +185,36 @@ def make_record(
     duration: float,
     outcome: CellOutcome | None = None,
     error: str | None = None,
-    rope: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+    rope: RopeFrequencies | None = None,
+) -> CellRecord:
     spec = cell.spec
-    return {
-        "cell_id": cell.cell_id,
-        "model": cell.model.entry.name,
-        "model_path": cell.model.entry.path,
-        "method": spec.method,
-        "method_label": spec.label(),
-        "factor": spec.factor,
-        "factor_mode": "auto" if spec.auto else ("none" if not spec.definition.takes_factor else "fixed"),
-        "rope_parameters": cell.setting.rope_parameters,
-        "original_context": cell.model.base.original_context,
-        "task": cell.task.label,
-        "task_name": cell.task.task,
-        "task_version": TASKS.get(cell.task.task).version,
-        "task_params": cell.task.params.model_dump(mode="json"),
-        "length": cell.length,
-        "seed": cell.seed,
-        "status": status,
-        "metrics": outcome.metrics if outcome else {},
-        "n_samples": len(outcome.samples) if outcome else 0,
-        "error": error if error is not None else (outcome.reason if outcome else None),
-        "duration_s": round(duration, 3),
-        "backend": backend,
-        "rope": rope,
-        "finished_at": now(),
-        "host": socket.gethostname(),
-    }
+    return CellRecord.model_validate(
+        {
+            "cell_id": cell.cell_id,
+            "model": cell.model.entry.name,
+            "model_path": cell.model.entry.path,
+            "method": spec.method,
+            "method_label": spec.label(),
+            "factor": spec.factor,
+            "factor_mode": "auto" if spec.auto else ("none" if not spec.definition.takes_factor else "fixed"),
+            "rope_parameters": cell.setting.rope_parameters,
+            "original_context": cell.model.base.original_context,
+            "task": cell.task.label,
+            "task_name": cell.task.task,
+            "task_version": TASKS.get(cell.task.task).version,
+            "task_params": cell.task.params.model_dump(mode="json"),
+            "task_group": cell.task.group,
+            "task_weight": cell.task.weight,
+            "length": cell.length,
+            "seed": cell.seed,
+            "status": status,
+            "metrics": outcome.metrics if outcome else {},
+            "n_samples": len(outcome.samples) if outcome else 0,
+            "error": error if error is not None else (outcome.reason if outcome else None),
+            "duration_s": round(duration, 3),
+            "backend": backend,
+            "rope_key": rope.key() if rope is not None else None,
+            "finished_at": now(),
+            "host": socket.gethostname(),
+        }
+    )

@@ -23,7 +23,7 @@ magic number for quiet-harbor mentioned in the provided text is" → " 4081273."
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import Field, PositiveInt, field_validator
@@ -31,16 +31,25 @@ from pydantic import Field, PositiveInt, field_validator
 from longctx_eval.haystack import PromptParts, fixed_tokens
 from longctx_eval.keys import all_word_keys, random_digits, word_key
 from longctx_eval.prompts import PromptFormat
-from longctx_eval.retrieval import Probe, RetrievalParams, haystack_for, run_retrieval
+from longctx_eval.retrieval import (
+    Probe,
+    RetrievalParams,
+    RetrievalSample,
+    haystack_for,
+    run_retrieval,
+    template_fields,
+)
 from longctx_eval.task import CellContext, CellOutcome, TaskEnv, task
 
 
 class NiahParams(RetrievalParams):
-    depths: PositiveInt | list[float] = Field(
+    depths: Annotated[int, Field(ge=1, le=1000)] | list[float] = Field(
         5, description="number of depths from 0 to 1, or a list of depth percents (0-100)"
     )
     depth_spacing: Literal["linear", "sigmoid"] = Field("linear", description="spacing of `depths: N`")
-    samples_per_depth: PositiveInt = Field(2, description="needles (each a new key and value) per depth")
+    samples_per_depth: int = Field(
+        2, ge=1, le=10_000, description="needles (each a new key and value) per depth"
+    )
     value_digits: int = Field(7, ge=1, le=12, description="digits of the magic number")
     max_new_tokens: PositiveInt = Field(32, description="generation budget per sample (greedy)")
     instruction: str = Field(
@@ -60,6 +69,21 @@ class NiahParams(RetrievalParams):
         "The special magic number for {key} mentioned in the provided text is",
         description="what the answer starts with (prompt's end); {key} filled",
     )
+
+    @field_validator("needle")
+    @classmethod
+    def _needle(cls, value: str) -> str:
+        return template_fields(value, required={"key", "value"}, allowed={"key", "value"})
+
+    @field_validator("question", "answer_prefix")
+    @classmethod
+    def _asks_by_key(cls, value: str) -> str:
+        return template_fields(value, required=set(), allowed={"key"})
+
+    @field_validator("instruction")
+    @classmethod
+    def _fixed(cls, value: str) -> str:
+        return template_fields(value, required=set(), allowed=set())
 
     @field_validator("depths")
     @classmethod
@@ -115,6 +139,7 @@ class Niah:
     name = "niah"
     version = "1"
     Params = NiahParams
+    Sample = RetrievalSample
 
     def __init__(self, params: NiahParams, env: TaskEnv) -> None:
         self.params = params
@@ -122,6 +147,9 @@ class Niah:
 
     def min_length(self, prompts: PromptFormat) -> int:
         return niah_min_length(self.params, prompts)
+
+    def new_tokens(self) -> int:
+        return self.params.max_new_tokens
 
     def run(self, ctx: CellContext) -> CellOutcome:
         rng = np.random.default_rng(ctx.seed)

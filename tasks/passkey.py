@@ -19,19 +19,26 @@ from __future__ import annotations
 import re
 
 import numpy as np
-from pydantic import Field, PositiveInt
+from pydantic import Field, PositiveInt, field_validator
 
 from longctx_eval.haystack import PromptParts, fixed_tokens
 from longctx_eval.keys import random_digits
 from longctx_eval.prompts import PromptFormat
-from longctx_eval.retrieval import Probe, RetrievalParams, haystack_for, run_retrieval
+from longctx_eval.retrieval import (
+    Probe,
+    RetrievalParams,
+    RetrievalSample,
+    haystack_for,
+    run_retrieval,
+    template_fields,
+)
 from longctx_eval.task import CellContext, CellOutcome, TaskEnv, task
 
 _FIRST_INTEGER = re.compile(r"\d+")
 
 
 class PasskeyParams(RetrievalParams):
-    samples: PositiveInt = Field(20, description="trials per cell, spread over equal depth bins")
+    samples: int = Field(20, ge=1, le=100_000, description="trials per cell, spread over equal depth bins")
     key_digits: int = Field(5, ge=1, le=12, description="digits of the random pass key")
     max_new_tokens: PositiveInt = Field(10, description="generation budget (the anchors use 10)")
     instruction: str = Field(
@@ -45,6 +52,16 @@ class PasskeyParams(RetrievalParams):
     )
     question: str = Field("What is the pass key?", description="last line of the user text")
     answer_prefix: str = Field("The pass key is", description="what the answer starts with (prompt's end)")
+
+    @field_validator("needle")
+    @classmethod
+    def _needle(cls, value: str) -> str:
+        return template_fields(value, required={"key"}, allowed={"key"})
+
+    @field_validator("instruction", "question", "answer_prefix")
+    @classmethod
+    def _fixed(cls, value: str) -> str:
+        return template_fields(value, required=set(), allowed=set())
 
 
 def first_integer_matches(output: str, target: str) -> float:
@@ -63,6 +80,7 @@ class Passkey:
     name = "passkey"
     version = "1"
     Params = PasskeyParams
+    Sample = RetrievalSample
 
     def __init__(self, params: PasskeyParams, env: TaskEnv) -> None:
         self.params = params
@@ -70,6 +88,9 @@ class Passkey:
 
     def min_length(self, prompts: PromptFormat) -> int:
         return fixed_tokens(prompts, passkey_parts(self.params, "9" * self.params.key_digits))
+
+    def new_tokens(self) -> int:
+        return self.params.max_new_tokens
 
     def run(self, ctx: CellContext) -> CellOutcome:
         rng = np.random.default_rng(ctx.seed)

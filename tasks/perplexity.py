@@ -34,11 +34,19 @@ from pydantic import Field, PositiveInt
 from longctx_eval.data import DatasetError, dataset_kind, load_documents
 from longctx_eval.prompts import PromptFormat
 from longctx_eval.stats import bootstrap_perplexity
-from longctx_eval.task import CellContext, CellOutcome, TaskEnv, TaskParamError, TaskParams, task
+from longctx_eval.task import (
+    CellContext,
+    CellOutcome,
+    TaskEnv,
+    TaskParamError,
+    TaskParams,
+    data_file_field,
+    task,
+)
 
 
 class PerplexityParams(TaskParams):
-    dataset: str = Field(description="local .txt/.jsonl/.json/.parquet file, or a hub dataset id")
+    dataset: str = data_file_field(description="local .txt/.jsonl/.json/.parquet file, or a hub dataset id")
     column: str = Field("text", description="text column (json, parquet and hub datasets)")
     split: str = Field("train", description="split of a hub dataset")
     subset: str | None = Field(None, description="configuration name of a hub dataset")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,8 @@ import pytest
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+# Content hashes of data files are cached under the user's cache directory; not the tests'.
+os.environ.setdefault("LONGCTX_EVAL_CACHE_DIR", tempfile.mkdtemp(prefix="longctx-eval-cache-"))
 
 PLUGINS = Path(__file__).resolve().parent / "plugins"  # task plugins the runner tests load
 

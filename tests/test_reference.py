@@ -96,8 +96,8 @@ def _run_shipped(out: Path, lengths: list[int], task: dict) -> list[dict]:
         "tasks": [task],
     }
     run_plan(make_plan(parse_sweep(sweep)), out, PlainProgress(io.StringIO()))
-    records = sorted(read_records(out), key=lambda r: r["length"])
-    assert all(r["status"] == "ok" for r in records), records
+    records = sorted(read_records(out), key=lambda r: r.length)
+    assert all(r.status == "ok" for r in records), records
     return records
 
 
@@ -105,7 +105,7 @@ def _run_shipped(out: Path, lengths: list[int], task: dict) -> list[dict]:
 def test_shipped_checkpoint_retrieves_a_passkey_at_its_native_length(tmp_path: Path):
     L = AutoConfig.from_pretrained(SHIPPED).max_position_embeddings
     (record,) = _run_shipped(tmp_path / "out", [L], {"task": "passkey", "samples": 5})
-    assert record["metrics"]["accuracy"] >= 0.8
+    assert record.metrics.accuracy >= 0.8
 
 
 @pytest.mark.skipif(not (SHIPPED / "config.json").exists(), reason="no shipped reference checkpoint")
@@ -115,7 +115,7 @@ def test_shipped_checkpoint_degrades_beyond_its_native_length(tmp_path: Path):
     L = AutoConfig.from_pretrained(SHIPPED).max_position_embeddings
     task = {"task": "perplexity", "dataset": str(DOCS), "documents": 16, "mode": "truncate"}
     at_l, at_8l = _run_shipped(tmp_path / "out", [L, 8 * L], task)
-    assert at_8l["metrics"]["ppl"] >= 1.5 * at_l["metrics"]["ppl"]
+    assert at_8l.metrics.ppl >= 1.5 * at_l.metrics.ppl
 
 
 def test_shipped_docs_are_long_enough():

@@ -16,6 +16,7 @@ import yaml
 from typer.testing import CliRunner
 
 from longctx_eval.cli import app
+from longctx_eval.records import CellRecord
 from longctx_eval.store import read_records
 
 from .conftest import PLUGINS, sweep_dict
@@ -49,7 +50,7 @@ def test_sweep_writes_records_samples_manifest_and_leaderboard(
     records = read_records(out)
     assert len(records) == 2 * 3 * 2
     for r in records:
-        assert r["status"] == "ok"
+        assert r.status == "ok"
         for key in (
             "cell_id",
             "model",
@@ -62,23 +63,23 @@ def test_sweep_writes_records_samples_manifest_and_leaderboard(
             "error",
             "duration_s",
         ):
-            assert key in r
+            assert key in r.model_dump()
         samples = [
-            json.loads(line) for line in (out / "samples" / f"{r['cell_id']}.jsonl").read_text().splitlines()
+            json.loads(line) for line in (out / "samples" / f"{r.cell_id}.jsonl").read_text().splitlines()
         ]
-        assert len(samples) == r["n_samples"] > 0
-        if r["task"] in ("passkey", "niah"):
-            assert {"accuracy", "n", "ci_low", "ci_high"} <= set(r["metrics"])
+        assert len(samples) == r.n_samples > 0
+        if r.task in ("passkey", "niah"):
+            assert {"accuracy", "n", "ci_low", "ci_high"} <= set(r.metrics.model_dump(exclude_none=True))
             for s in samples:
-                assert s["n_prompt_tokens"] == r["length"]
+                assert s["n_prompt_tokens"] == r.length
                 for key in ("needle_token_offset", "depth", "target", "output", "score"):
                     assert key in s
         else:
-            assert {"ppl", "nll", "n_tokens"} <= set(r["metrics"])
+            assert {"ppl", "nll", "n_tokens"} <= set(r.metrics.model_dump(exclude_none=True))
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["config"]["name"] == "t" and "torch" in manifest["versions"] and "git_sha" in manifest
     assert (out / "leaderboard.md").exists() and (out / "leaderboard.csv").exists()
-    assert len({r["cell_id"] for r in records}) == len(records)
+    assert len({r.cell_id for r in records}) == len(records)
 
     # Running again does no work: nothing appended, the model is not even loaded.
     again = runner.invoke(
@@ -99,18 +100,18 @@ def test_a_failing_cell_is_recorded_and_the_sweep_goes_on(tmp_path: Path, tiny_m
     result = runner.invoke(app, ["run", str(config), "--output", str(out), "--progress", "plain"])
     assert result.exit_code == 1, result.output
     records = read_records(out)
-    failed = [r for r in records if r["status"] == "failed"]
+    failed = [r for r in records if r.status == "failed"]
     assert len(records) == 4 and len(failed) == 2
-    assert all(r["length"] == 256 and r["error"] == "RuntimeError: boom at 256" for r in failed)
-    assert "boom at 256" in failed[0]["traceback"]
+    assert all(r.length == 256 and r.error == "RuntimeError: boom at 256" for r in failed)
+    assert "boom at 256" in failed[0].traceback
     # Failed cells are retried on the next run; finished ones are not.
     result = runner.invoke(app, ["run", str(config), "--output", str(out), "--progress", "plain"])
     assert result.exit_code == 1
     assert len(read_records(out)) == 6
 
 
-def comparable(records: list[dict[str, Any]]) -> dict[str, tuple[str, Any]]:
-    return {r["cell_id"]: (r["status"], r["metrics"]) for r in records}
+def comparable(records: list[CellRecord]) -> dict[str, tuple[str, Any]]:
+    return {r.cell_id: (r.status, r.metrics.model_dump()) for r in records}
 
 
 def test_sigkill_mid_sweep_then_resume_matches_an_uninterrupted_run(
@@ -147,7 +148,7 @@ def test_sigkill_mid_sweep_then_resume_matches_an_uninterrupted_run(
     assert f"{len(before)} already finished" in resumed.stderr
     after = read_records(killed)
     assert len(after) == total  # nothing finished was redone, nothing lost
-    assert len({r["cell_id"] for r in after}) == total
+    assert len({r.cell_id for r in after}) == total
 
     subprocess.run([*cmd, str(whole)], capture_output=True, text=True, timeout=300, check=True)
     a, b = comparable(after), comparable(read_records(whole))
@@ -176,7 +177,7 @@ def test_a_cell_does_not_depend_on_which_cells_ran_before_it(
     result = runner.invoke(app, ["run", str(write_sweep(tmp_path, data)), "--output", str(out)])
     assert result.exit_code == 0, result.output
     records = read_records(out)
-    at = {(r["method_label"], r["task"], r["length"]): r for r in records}
-    assert at[("ntk@auto", "probe", 64)]["rope_parameters"] == at[("none", "probe", 64)]["rope_parameters"]
-    assert at[("ntk@auto", "probe", 64)]["metrics"]["group_lengths"] == [64, 128]
-    assert at[("ntk@auto", "perplexity", 64)]["metrics"] == at[("none", "perplexity", 64)]["metrics"]
+    at = {(r.method_label, r.task, r.length): r for r in records}
+    assert at[("ntk@auto", "probe", 64)].rope_parameters == at[("none", "probe", 64)].rope_parameters
+    assert at[("ntk@auto", "probe", 64)].metrics.group_lengths == [64, 128]
+    assert at[("ntk@auto", "perplexity", 64)].metrics == at[("none", "perplexity", 64)].metrics

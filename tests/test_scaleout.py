@@ -55,12 +55,12 @@ def run_cli(config: Path, out: Path, *extra: str, check: bool = True) -> subproc
 
 def comparable(records: list[dict[str, Any]]) -> dict[tuple[str, str, int], tuple[str, dict[str, Any]]]:
     """By grid position (the probe task's settings, e.g. its sleep, change its cell ids)."""
-    latest = {r["cell_id"]: r for r in records}
+    latest = {r.cell_id: r for r in records}
     assert len(latest) == len(records), "a cell was recorded twice"
     return {
-        (r["task"], r["method_label"], r["length"]): (
-            r["status"],
-            {k: v for k, v in r["metrics"].items() if isinstance(v, (int, float))},
+        (r.task, r.method_label, r.length): (
+            r.status,
+            {k: v for k, v in r.metrics.model_dump().items() if isinstance(v, (int, float))},
         )
         for r in latest.values()
     }
@@ -185,10 +185,13 @@ def test_sigterm_mid_cell_then_resume(
 WRITER = """
 import sys
 from pathlib import Path
+from longctx_eval.records import CellRecord
 from longctx_eval.store import ResultStore
 store = ResultStore(Path(sys.argv[1]))
 for i in range(int(sys.argv[3])):
-    store.write_cell({"cell_id": f"{sys.argv[2]}-{i}", "status": "ok", "metrics": {"pad": "x" * 20000}}, None)
+    fields = {"model": "m", "method": "none", "method_label": "none", "task": "t", "length": 1}
+    record = {"cell_id": f"{sys.argv[2]}-{i}", "status": "ok", "metrics": {"pad": "x" * 20000}, **fields}
+    store.write_cell(CellRecord.model_validate(record), None)
 """
 
 
@@ -196,8 +199,8 @@ def test_concurrent_writers_never_interleave(tmp_path: Path):
     procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), f"w{k}", "60"]) for k in range(4)]
     assert all(p.wait(timeout=120) == 0 for p in procs)
     records = read_records(tmp_path)  # would warn on any corrupt line
-    assert len(records) == 240 and len({r["cell_id"] for r in records}) == 240
-    assert ResultStore(tmp_path).finished_ids() == {r["cell_id"] for r in records}
+    assert len(records) == 240 and len({r.cell_id for r in records}) == 240
+    assert ResultStore(tmp_path).finished_ids() == {r.cell_id for r in records}
 
 
 # -- ray ---------------------------------------------------------------------------------------
@@ -248,11 +251,11 @@ def test_ray_gives_up_after_max_retries(tmp_path: Path, tiny_model_dir: Path, do
     out = tmp_path / "out"
     result = run_cli(write(tmp_path, data), out, check=False)
     assert result.returncode == 1, result.stderr
-    records = {r["length"]: r for r in read_records(out)}
-    assert records[128]["status"] == "ok"
+    records = {r.length: r for r in read_records(out)}
+    assert records[128].status == "ok"
     assert (
-        records[256]["status"] == "failed"
-        and "worker died" in records[256]["error"]
-        and "gave up" in records[256]["error"]
+        records[256].status == "failed"
+        and "worker died" in records[256].error
+        and "gave up" in records[256].error
     )
     assert (tmp_path / "deaths").read_text() == "2"  # the first try and one retry

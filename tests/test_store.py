@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from longctx_eval.records import CellRecord
 from longctx_eval.store import ResultStore, dumps, read_records
 
 
-def record(cid: str, status: str = "ok", **kw: object) -> dict:
-    return {"cell_id": cid, "status": status, "metrics": {}, **kw}
+def record(cid: str, status: str = "ok", **kw: object) -> CellRecord:
+    fields = {"cell_id": cid, "status": status, "model": "m", "method": "none", "method_label": "none"}
+    return CellRecord.model_validate({**fields, "task": "t", "length": 8, **kw})
 
 
 def test_samples_land_before_the_record(tmp_path: Path):
@@ -29,10 +31,10 @@ def test_torn_last_line_is_skipped_and_fenced_off(tmp_path: Path):
     with open(tmp_path / "records.jsonl", "a") as f:
         f.write('{"cell_id": "b", "sta')  # a crash in the middle of a write
     with pytest.warns(UserWarning, match="torn or corrupt"):
-        assert [r["cell_id"] for r in read_records(tmp_path)] == ["a"]
+        assert [r.cell_id for r in read_records(tmp_path)] == ["a"]
     store.write_cell(record("c"), None)
     with pytest.warns(UserWarning):
-        assert [r["cell_id"] for r in read_records(tmp_path)] == ["a", "c"]
+        assert [r.cell_id for r in read_records(tmp_path)] == ["a", "c"]
     lines = (tmp_path / "records.jsonl").read_text().splitlines()
     assert lines[0] == dumps(record("a")) and lines[1].startswith(
         '{"cell_id": "b"'
@@ -69,3 +71,54 @@ def test_written_files_are_as_readable_as_any_new_file(tmp_path: Path):
     assert (tmp_path / "leaderboard.md").stat().st_mode & 0o777 == (
         tmp_path / "plain.txt"
     ).stat().st_mode & 0o777
+
+
+@pytest.mark.parametrize(
+    ("line", "warning"),
+    [
+        (b"[1, 2, 3]", "a JSON list, not an object"),
+        (b'"just a string"', "a JSON str, not an object"),
+        (b'{"cell_id": "x", "status": "ok"}', "bad field (model: Field required)"),
+        (
+            b'{"cell_id": "x", "status": "maybe", "model": "m", "method": "n", "method_label": "n", "task": "t", "length": 1}',
+            "bad field (status",
+        ),
+        (b'{"cell_id": "\xff\xfe"}', "not valid UTF-8"),
+    ],
+)
+def test_damaged_lines_are_skipped_with_a_warning_naming_the_line(tmp_path: Path, line: bytes, warning: str):
+    store = ResultStore(tmp_path)
+    store.write_cell(record("a"), None)
+    with open(tmp_path / "records.jsonl", "ab") as f:
+        f.write(line + b"\n")
+    store.write_cell(record("c"), None)
+    with pytest.warns(UserWarning, match=r"records.jsonl:2: skipping a ") as caught:
+        assert [r.cell_id for r in read_records(tmp_path)] == ["a", "c"]
+    assert warning in str(caught[0].message)
+    with pytest.warns(UserWarning):
+        assert store.finished_ids() == {"a", "c"}
+
+
+def test_a_first_format_record_is_upgraded_and_its_frequencies_move_out(tmp_path: Path):
+    from longctx_eval.records import rope_key
+    from longctx_eval.reporting import load_results
+
+    rope = {"inv_freq": [1.0, 0.1], "base_inv_freq": [1.0, 0.1], "attention_factor": 1.0}
+    old = {**record("a").model_dump(), "rope": rope}
+    del old["schema_version"], old["rope_key"]
+    (tmp_path / "records.jsonl").write_text(json.dumps(old) + "\n")
+    (rec,) = read_records(tmp_path)
+    assert rec.schema_version == 2 and rec.rope_key == rope_key(rope) and "rope" not in rec.model_dump()
+    results = load_results(tmp_path)
+    assert results.rope(results.records[0]).inv_freq == [1.0, 0.1]
+
+
+def test_frequencies_are_stored_once_per_group(tmp_path: Path):
+    from longctx_eval.records import RopeFrequencies
+
+    rope = RopeFrequencies(inv_freq=[1.0, 0.5], base_inv_freq=[1.0, 0.5])
+    store = ResultStore(tmp_path)
+    for cid in ("a", "b"):
+        store.write_cell(record(cid, rope_key=rope.key()), None, rope)
+    assert [p.name for p in (tmp_path / "rope").iterdir()] == [f"{rope.key()}.json"]
+    assert all(r.rope_key == rope.key() for r in read_records(tmp_path))

@@ -76,7 +76,7 @@ def both(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def by_position(out: Path) -> dict[tuple[str, str, int], dict[str, Any]]:
-    return {(r["method_label"], r["task"], r["length"]): r for r in read_records(out)}
+    return {(r.method_label, r.task, r.length): r for r in read_records(out)}
 
 
 def test_greedy_passkey_outputs_agree(both: dict[str, Any]):
@@ -84,15 +84,15 @@ def test_greedy_passkey_outputs_agree(both: dict[str, Any]):
     same = total = 0
     for method in ("none", "yarn@4"):
         for n in LENGTHS:
-            a = ResultStore(both["hf"]).read_samples(hf[(method, "passkey", n)]["cell_id"])
-            b = ResultStore(both["vllm"]).read_samples(vl[(method, "passkey", n)]["cell_id"])
-            assert [s["target"] for s in a] == [s["target"] for s in b]  # the same prompts
-            same += sum(x["output"] == y["output"] for x, y in zip(a, b, strict=True))
+            a = ResultStore(both["hf"]).read_samples(hf[(method, "passkey", n)].cell_id)
+            b = ResultStore(both["vllm"]).read_samples(vl[(method, "passkey", n)].cell_id)
+            assert [s.target for s in a] == [s.target for s in b]  # the same prompts
+            same += sum(x.output == y.output for x, y in zip(a, b, strict=True))
             total += len(a)
     assert same / total >= 0.95, f"{same}/{total} greedy outputs agree"
     # ... and they are real answers: YaRN keeps the reference model retrieving at 2L on both.
-    assert hf[("yarn@4", "passkey", 512)]["metrics"]["accuracy"] >= 0.8
-    assert vl[("yarn@4", "passkey", 512)]["metrics"]["accuracy"] >= 0.8
+    assert hf[("yarn@4", "passkey", 512)].metrics.accuracy >= 0.8
+    assert vl[("yarn@4", "passkey", 512)].metrics.accuracy >= 0.8
 
 
 def test_truncate_perplexity_agrees_within_one_percent(both: dict[str, Any]):
@@ -100,24 +100,24 @@ def test_truncate_perplexity_agrees_within_one_percent(both: dict[str, Any]):
     for method in ("none", "yarn@4"):
         for n in LENGTHS:
             a, b = (
-                hf[(method, "perplexity", n)]["metrics"]["ppl"],
-                vl[(method, "perplexity", n)]["metrics"]["ppl"],
+                hf[(method, "perplexity", n)].metrics.ppl,
+                vl[(method, "perplexity", n)].metrics.ppl,
             )
             assert b == pytest.approx(a, rel=0.01), (method, n)
     # Dynamic NTK: vLLM's static scale equals transformers' per-forward one only at L·α.
-    a = hf[("dynamic_ntk@2", "perplexity", 512)]["metrics"]["ppl"]
-    b = vl[("dynamic_ntk@2", "perplexity", 512)]["metrics"]["ppl"]
+    a = hf[("dynamic_ntk@2", "perplexity", 512)].metrics.ppl
+    b = vl[("dynamic_ntk@2", "perplexity", 512)].metrics.ppl
     assert b == pytest.approx(a, rel=0.01)
 
 
 def test_a_length_the_engine_cannot_serve_is_a_recorded_skip(both: dict[str, Any]):
     vl = by_position(both["vllm"])
     skipped = vl[("dynamic_ntk@2", "passkey", 512)]
-    assert skipped["status"] == "skipped"
-    assert "beyond what vLLM serves" in skipped["error"] and "512 tokens" in skipped["error"]
+    assert skipped.status == "skipped"
+    assert "beyond what vLLM serves" in skipped.error and "512 tokens" in skipped.error
     # ... and the sweep went on: every other cell finished.
-    assert sum(r["status"] == "ok" for r in vl.values()) == len(vl) - 1
-    assert all(r["backend"]["kind"] == "vllm" for r in vl.values())
+    assert sum(r.status == "ok" for r in vl.values()) == len(vl) - 1
+    assert all(r.backend_kind == "vllm" for r in vl.values())
 
 
 def test_engine_args_are_checked_against_vllm(tmp_path: Path, tiny_model_dir: Path):

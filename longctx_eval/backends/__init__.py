@@ -34,7 +34,11 @@ class HFConfig(BackendConfig):
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
         "float32", description="weights and activations dtype ('auto': as saved)"
     )
-    device: str = Field("auto", description="'auto' (cuda when available, else cpu), 'cpu', 'cuda', 'cuda:1'")
+    device: str = Field(
+        "auto",
+        pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$",
+        description="'auto' (cuda when available, else cpu), 'cpu', 'cuda', 'cuda:1', 'mps'",
+    )
     batch_size: PositiveInt = Field(8, description="prompts per forward pass (equal lengths only)")
     nll_chunk_tokens: PositiveInt = Field(
         1024, description="positions per chunk when turning hidden states into token NLLs"

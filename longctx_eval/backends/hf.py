@@ -19,7 +19,7 @@ import torch
 
 from longctx_eval.backends import HFConfig
 from longctx_eval.config import ModelEntry
-from longctx_eval.lm import Generation
+from longctx_eval.lm import Generation, NonFiniteError, check_finite
 from longctx_eval.rope.base import scaled_config
 from longctx_eval.rope.frequencies import reset_rotary_state, rotary_modules
 from longctx_eval.rope.methods import RopeSetting
@@ -39,6 +39,7 @@ class HFBackend:
         self.device = torch.device(
             ("cuda" if torch.cuda.is_available() else "cpu") if config.device == "auto" else config.device
         )
+        _check_device(self.device)
         self.model: Any = None
         self.tokenizer: Any = None
         self.config: Any = None
@@ -90,6 +91,20 @@ class HFBackend:
             self.model, scaled_config(self.config, setting.rope_parameters, setting.max_position_embeddings)
         )
         return HFLanguageModel(self, setting)
+
+
+def _check_device(device: torch.device) -> None:
+    from longctx_eval.config import EnvironmentProblem
+
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise EnvironmentProblem(
+                f"device {device} was asked for, but torch {torch.__version__} sees no CUDA device"
+            )
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise EnvironmentProblem(f"device {device}: only {torch.cuda.device_count()} CUDA devices")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise EnvironmentProblem("device mps was asked for, but this torch has no MPS support here")
 
 
 def swap_rotary(model: torch.nn.Module, config: Any) -> None:
@@ -202,8 +217,8 @@ class HFLanguageModel:
 
         def run(batch: list[int]) -> None:
             ids = torch.tensor([list(prompts[i]) for i in batch], device=self.b.device)
-            out = self.model.generate(
-                input_ids=ids, attention_mask=torch.ones_like(ids), generation_config=gen_cfg
+            out = self._run_generate(
+                batch, input_ids=ids, attention_mask=torch.ones_like(ids), generation_config=gen_cfg
             )
             for row, i in enumerate(batch):
                 results[i] = self._generation(out[row, ids.shape[1] :].tolist())
@@ -232,7 +247,8 @@ class HFLanguageModel:
                 cache, keep = DynamicCache(config=self.model.config), 0
             self._reset()
             x = torch.tensor([ids], device=self.b.device)
-            out = self.model.generate(
+            out = self._run_generate(
+                [i],
                 input_ids=x,
                 attention_mask=torch.ones_like(x),
                 past_key_values=cache,
@@ -243,6 +259,20 @@ class HFLanguageModel:
             previous = ids
         self.b.prompt_tokens += sum(len(p) for p in prompts)
         return [r for r in results if r is not None]
+
+    def _run_generate(self, batch: list[int], **kwargs: Any) -> torch.Tensor:
+        """model.generate, refusing non-finite logits: a NaN model would otherwise emit the same
+        token every step and score 0, blamed on the method."""
+        out = self.model.generate(**kwargs, output_logits=True, return_dict_in_generate=True)
+        for step, logits in enumerate(out.logits):
+            finite = torch.isfinite(logits).all(dim=-1)
+            if not bool(finite.all()):
+                row = int((~finite).nonzero()[0, 0])
+                raise NonFiniteError(
+                    f"non-finite logits while generating token {step} for prompt {batch[row]}"
+                )
+        sequences: torch.Tensor = out.sequences
+        return sequences
 
     @torch.inference_mode()
     def token_nll(
@@ -260,7 +290,8 @@ class HFLanguageModel:
             ids = torch.tensor([list(sequences[i]) for i in batch], device=self.b.device)
             hidden = decoder(input_ids=ids, use_cache=False).last_hidden_state
             for row, i in enumerate(batch):
-                results[i] = self._nll_from_hidden(hidden[row], ids[row], starts[i])
+                nll = self._nll_from_hidden(hidden[row], ids[row], starts[i])
+                results[i] = check_finite(nll, f"NLL of sequence {i} (from token {starts[i]})")
 
         self._in_batches(sequences, run)
         return [r for r in results if r is not None]
@@ -287,6 +318,9 @@ class HFLanguageModel:
         ids = torch.tensor([list(sample[:16])], device=self.b.device)
         self._reset()
         reference = self.model(input_ids=ids, use_cache=False).logits[0].float()
+        # A model whose logits are NaN is broken, not unsupported (NaN never compares equal).
+        finite_rows = torch.isfinite(reference).all(dim=-1).double().cpu().numpy()
+        check_finite(np.where(finite_rows > 0, 0.0, np.nan), "logits of the model's own forward")
         hidden = self.model.get_decoder()(input_ids=ids, use_cache=False).last_hidden_state[0]
         ours = self._logits(hidden)
         if not torch.allclose(ours, reference, rtol=1e-3, atol=1e-3):

@@ -25,7 +25,7 @@ import numpy as np
 from longctx_eval.backends import VLLMConfig
 from longctx_eval.backends.vllm_rope import EngineRope, engine_limit, engine_rope, rope_type, trained_length
 from longctx_eval.config import ModelEntry
-from longctx_eval.lm import Generation
+from longctx_eval.lm import Generation, check_finite
 from longctx_eval.rope.methods import RopeSetting, canonical_json
 
 # Set by the engine itself from the other settings; engine_args may not override them.
@@ -212,7 +212,8 @@ class VLLMLanguageModel:
     def generate(self, prompts: Sequence[Sequence[int]], max_new_tokens: int) -> list[Generation]:
         from vllm import SamplingParams
 
-        params = SamplingParams(max_tokens=max_new_tokens, temperature=0.0, detokenize=False)
+        # logprobs=0: the chosen token's logprob only, to catch a model whose logits are not finite.
+        params = SamplingParams(max_tokens=max_new_tokens, temperature=0.0, detokenize=False, logprobs=0)
         eos = self.tokenizer.eos_token_id
         results: list[Generation | None] = [None] * len(prompts)
         for _, idx in self._engine_groups([len(p) + max_new_tokens for p in prompts]).items():
@@ -223,6 +224,9 @@ class VLLMLanguageModel:
                     [{"prompt_token_ids": list(prompts[i])} for i in batch], params, use_tqdm=False
                 )
                 for i, out in zip(batch, outs, strict=True):
+                    chosen = out.outputs[0].logprobs or []
+                    values = [lp[t].logprob for lp, t in zip(chosen, out.outputs[0].token_ids, strict=False)]
+                    check_finite(np.asarray(values, dtype=np.float64), f"generating for prompt {i}")
                     tokens = list(out.outputs[0].token_ids)
                     if eos is not None and eos in tokens:
                         tokens = tokens[: tokens.index(eos)]
@@ -245,7 +249,10 @@ class VLLMLanguageModel:
                 ids = list(sequences[i])
                 out = llm.generate([{"prompt_token_ids": ids}], params, use_tqdm=False)[0]
                 logprobs = out.prompt_logprobs
-                results[i] = np.array(
-                    [-logprobs[t][ids[t]].logprob for t in range(starts[i], len(ids))], dtype=np.float64
+                results[i] = check_finite(
+                    np.array(
+                        [-logprobs[t][ids[t]].logprob for t in range(starts[i], len(ids))], dtype=np.float64
+                    ),
+                    f"NLL of sequence {i} (from token {starts[i]})",
                 )
         return [r for r in results if r is not None]

@@ -6,7 +6,7 @@ writer of the results directory, so every executor writes the same store the sam
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -20,6 +20,7 @@ from pydantic import (
     PositiveInt,
 )
 
+from longctx_eval.records import CellRecord, RopeFrequencies
 from longctx_eval.registry import Registry, import_object
 
 if TYPE_CHECKING:
@@ -27,7 +28,14 @@ if TYPE_CHECKING:
     from longctx_eval.plan import Cell, Plan
     from longctx_eval.progress import Progress
 
-Finished = tuple[dict[str, Any], list[dict[str, Any]] | None]
+
+@dataclass(frozen=True)
+class Finished:
+    """A computed cell as an executor hands it to the runner, the only writer of the store."""
+
+    record: CellRecord
+    samples: list[dict[str, Any]] | None = None
+    rope: RopeFrequencies | None = None  # the group's frequencies (stored once, under record.rope_key)
 
 
 class ExecutorConfig(BaseModel):
@@ -55,9 +63,25 @@ class RayConfig(ExecutorConfig):
     )
 
 
+Claim = Callable[["Cell"], bool]
+
+
+def always(cell: Cell) -> bool:
+    return True
+
+
 class Execute(Protocol):
+    """Run `cells`, yielding each as it finishes. `claim(cell)` is asked right before a cell
+    starts: False means another process sharing the results directory has it, so skip it."""
+
     def __call__(
-        self, plan: Plan, cells: Sequence[Cell], config: Any, progress: Progress, backend: Backend | None
+        self,
+        plan: Plan,
+        cells: Sequence[Cell],
+        config: Any,
+        progress: Progress,
+        backend: Backend | None,
+        claim: Claim = ...,
     ) -> Iterator[Finished]: ...
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from longctx_eval.backends import Backend
-from longctx_eval.executors import Finished
+from longctx_eval.executors import Claim, Finished, always
 from longctx_eval.plan import Cell, Plan
 from longctx_eval.progress import Progress
 from longctx_eval.worker import Worker
@@ -17,12 +17,19 @@ def cell_title(cell: Cell) -> str:
 
 
 def run_local(
-    plan: Plan, cells: Sequence[Cell], config: Any, progress: Progress, backend: Backend | None = None
+    plan: Plan,
+    cells: Sequence[Cell],
+    config: Any,
+    progress: Progress,
+    backend: Backend | None = None,
+    claim: Claim = always,
 ) -> Iterator[Finished]:
     worker = Worker(plan, backend)
     worker.on_model_load = lambda m: progress.note(f"loading model {m.entry.name} ({m.path})")
     try:
         for cell in cells:
+            if not claim(cell):
+                continue
             progress.cell_started(cell_title(cell))
             yield worker.run(cell)
     finally:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from longctx_eval.backends import Backend
-from longctx_eval.executors import Finished, RayConfig
+from longctx_eval.executors import Claim, Finished, RayConfig, always
 from longctx_eval.plan import Cell, Plan
 from longctx_eval.progress import Progress
 from longctx_eval.worker import make_record
@@ -41,9 +41,6 @@ class RayWorker:
         self.cells = {c.cell_id: c for c in self.plan.cells}
         self.worker = Worker(self.plan)
 
-    def pid(self) -> int:
-        return os.getpid()
-
     def run(self, cell_id: str) -> Finished:
         return self.worker.run(self.cells[cell_id])
 
@@ -57,7 +54,12 @@ class _Slot:
 
 
 def run_ray(
-    plan: Plan, cells: Sequence[Cell], config: RayConfig, progress: Progress, backend: Backend | None = None
+    plan: Plan,
+    cells: Sequence[Cell],
+    config: RayConfig,
+    progress: Progress,
+    backend: Backend | None = None,
+    claim: Claim = always,
 ) -> Iterator[Finished]:
     try:
         import ray
@@ -85,9 +87,16 @@ def run_ray(
     inflight: dict[Any, _Slot] = {}
     slots: list[_Slot] = []
 
-    def submit(slot: _Slot) -> None:
-        cell = slot.cells[slot.pos]
-        inflight[slot.actor.run.remote(cell.cell_id)] = slot
+    def submit(slot: _Slot) -> bool:
+        """Send the slot's next cell that this run may claim, moving to a new group if needed."""
+        while True:
+            while slot.pos < len(slot.cells) and not claim(slot.cells[slot.pos]):
+                slot.pos += 1
+            if slot.pos < len(slot.cells):
+                inflight[slot.actor.run.remote(slot.cells[slot.pos].cell_id)] = slot
+                return True
+            if not next_group(slot):
+                return False
 
     def next_group(slot: _Slot) -> bool:
         if not groups:
@@ -99,7 +108,8 @@ def run_ray(
         for _ in range(min(n_workers, len(groups))):
             slot = _Slot(new_actor(), groups.popleft())
             slots.append(slot)
-            submit(slot)
+            if not submit(slot):
+                ray.kill(slot.actor)
         while inflight:
             ready, _ = ray.wait(list(inflight), num_returns=1)
             slot = inflight.pop(ready[0])
@@ -110,26 +120,19 @@ def run_ray(
                 reason = f"worker died ({type(exc).__name__})"
                 if slot.retries > config.max_retries:
                     for cell in slot.cells[slot.pos :]:
-                        yield (
-                            _failed(cell, plan, f"{reason} {slot.retries} times; gave up on this group"),
-                            None,
-                        )
+                        yield _failed(cell, plan, f"{reason} {slot.retries} times; gave up on this group")
                     if not next_group(slot):
                         continue
                 progress.note(f"ray: {reason}; restarting it (retry {slot.retries} of this group)")
                 slot.actor = new_actor()
-                submit(slot)
+                if not submit(slot):
+                    ray.kill(slot.actor)
                 continue
             except RayTaskError as exc:  # not raised by the task itself (the Worker catches those)
-                finished = (
-                    _failed(slot.cells[slot.pos], plan, f"ray task error: {exc}".splitlines()[0]),
-                    None,
-                )
+                finished = _failed(slot.cells[slot.pos], plan, f"ray task error: {exc}".splitlines()[0])
             yield finished
             slot.pos += 1
-            if slot.pos < len(slot.cells) or next_group(slot):
-                submit(slot)
-            else:
+            if not submit(slot):
                 ray.kill(slot.actor)
     finally:
         for slot in slots:
@@ -149,5 +152,5 @@ def _capacity(ray: Any, config: RayConfig) -> int:
     return max(1, by_cpu)
 
 
-def _failed(cell: Cell, plan: Plan, error: str) -> dict[str, Any]:
-    return make_record(cell, {"kind": plan.config.backend.kind}, "failed", 0.0, error=error)
+def _failed(cell: Cell, plan: Plan, error: str) -> Finished:
+    return Finished(make_record(cell, {"kind": plan.config.backend.kind}, "failed", 0.0, error=error))

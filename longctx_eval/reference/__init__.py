@@ -5,6 +5,6 @@
 """
 
 from longctx_eval.reference.data import write_reference_docs
-from longctx_eval.reference.train import ReferenceSettings, train_reference
+from longctx_eval.reference.train import ReferenceSettings, train_reference, train_reference_checked
 
-__all__ = ["ReferenceSettings", "train_reference", "write_reference_docs"]
+__all__ = ["ReferenceSettings", "train_reference", "train_reference_checked", "write_reference_docs"]

@@ -193,6 +193,24 @@ def lr_at(step: int, s: ReferenceSettings) -> float:
     return s.lr * (s.min_lr_ratio + (1 - s.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
 
 
+def train_reference_checked(
+    output: Path, seed: int = 0, steps: int | None = None, docs: Path | None = None
+) -> dict[str, Any]:
+    """`longctx-eval train-reference`: the options checked first (ConfigError), then training, then
+    (with `docs`) the held-out perplexity documents."""
+    from longctx_eval.config import ConfigError
+    from longctx_eval.reference.data import write_reference_docs
+
+    if steps is not None and steps < 1:
+        raise ConfigError([("--steps", f"must be >= 1 (got {steps})")])
+    if output.exists() and any(output.iterdir()):
+        raise ConfigError([("--output", f"{output} is not empty; give a new directory")])
+    summary = train_reference(output, seed=seed, steps=steps)
+    if docs is not None:
+        write_reference_docs(docs)
+    return summary
+
+
 def train_reference(
     output_dir: Path,
     *,

@@ -26,6 +26,7 @@ class PairRow:
 @dataclass(frozen=True)
 class RopeAnalysis:
     method: str
+    label: str  # the leaderboard name, e.g. yarn(beta_fast=16)@4
     factor: float
     target_length: int
     original_context: int
@@ -77,6 +78,7 @@ def analyse(config: Any, base: RopeBase, spec: ScalingSpec, target_length: int) 
     rows = _pair_rows(before.tolist(), after.tolist(), target_length)
     return RopeAnalysis(
         method=spec.method,
+        label=spec.label(),
         factor=spec.factor,
         target_length=target_length,
         original_context=base.original_context,

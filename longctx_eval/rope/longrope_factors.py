@@ -10,29 +10,50 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+)
 
 from longctx_eval.rope.base import RopeBase, scaled_config
 from longctx_eval.rope.methods import LongRopeParams, ScalingSpec, YarnParams
 
 FORMAT = "longctx-eval/longrope-factors/v1"
+# A factor divides a pair's frequency: below 1 it would rotate faster than the model was trained.
+Factor = Annotated[float, Field(ge=1)]
 
 
 class LongRopeFactors(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     format: str = Field(FORMAT, description="file format tag")
-    factor: PositiveFloat = Field(description="scale factor s the long factors were made for")
+    factor: float = Field(ge=1, description="scale factor s the long factors were made for")
     original_context: PositiveInt = Field(description="the model's trained context L")
-    short_factor: list[PositiveFloat] = Field(description="per-pair factors used up to L tokens")
-    long_factor: list[PositiveFloat] = Field(description="per-pair factors used beyond L tokens")
+    short_factor: list[Factor] = Field(description="per-pair factors used up to L tokens")
+    long_factor: list[Factor] = Field(description="per-pair factors used beyond L tokens")
     attention_factor: PositiveFloat | None = Field(None, description="None: sqrt(1 + ln s / ln L)")
     searched: bool = Field(description="true when found by the LongRoPE search, false for a starting point")
     source: str = Field(description="how the factors were made, e.g. 'yarn-derived' or 'search'")
     model: dict[str, Any] = Field(default_factory=dict, description="what they were made on")
     search: dict[str, Any] | None = Field(None, description="search settings and history, when searched")
+
+    @field_validator("long_factor")
+    @classmethod
+    def _monotone(cls, value: list[float]) -> list[float]:
+        # LongRoPE's search space: a lower-frequency pair is never interpolated less than a higher
+        # one. A file that breaks it was edited by hand or made for another model's pair order.
+        for i in range(1, len(value)):
+            if value[i] < value[i - 1]:
+                shown = f"pair {i}: {value[i]:g} < pair {i - 1}: {value[i - 1]:g}"
+                raise ValueError(f"must be non-decreasing over pairs ({shown})")
+        return value
 
     def params(self, origin: str) -> LongRopeParams:
         return LongRopeParams(
@@ -95,3 +116,25 @@ def model_config_factors(base: RopeBase) -> LongRopeParams | None:
         attention_factor=rope.get("attention_factor"),
         source="model config",
     )
+
+
+def write_yarn_derived_factors(
+    model: str, factor: float, output: Path, original_context: int | None = None
+) -> LongRopeFactors:
+    """`longctx-eval longrope-factors`: the YaRN-derived starting point for a model, written to a file."""
+    from longctx_eval.config import ConfigError
+    from longctx_eval.models import ModelNotFound, resolve_model
+    from longctx_eval.rope.base import RopeConfigError, read_rope_base
+    from longctx_eval.store import atomic_write
+
+    if not factor >= 1:
+        raise ConfigError([("factor", f"must be >= 1 (got {factor:g})")])
+    try:
+        config = resolve_model(model, tokenizer=False).config
+        factors = yarn_derived_factors(config, read_rope_base(config, original_context), factor)
+    except ModelNotFound as exc:
+        raise ConfigError([("model", str(exc))]) from None
+    except RopeConfigError as exc:
+        raise ConfigError([("model", str(exc))]) from None
+    atomic_write(output, factors.model_dump_json(indent=2) + "\n")
+    return factors

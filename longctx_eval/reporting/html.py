@@ -10,10 +10,10 @@ import base64
 import html
 from typing import Any
 
-from longctx_eval.report.plots import Figure
-from longctx_eval.report.results import Results
-from longctx_eval.report.summary import ReportOptions, all_series, leaderboard, plus_minus, tasks_in
-from longctx_eval.report.tables import effective_text, lengths_of, notes
+from longctx_eval.reporting.plots import Figure
+from longctx_eval.reporting.results import Results
+from longctx_eval.reporting.summary import Summary
+from longctx_eval.reporting.tables import heading
 
 _WRONG_ANSWERS_SHOWN = 12
 
@@ -69,45 +69,70 @@ def _figures(figures: list[Figure]) -> str:
     return '<div class="figures">' + "".join(items) + "</div>"
 
 
-def render(results: Results, title: str, options: ReportOptions, figures: list[Figure]) -> str:
-    tasks = tasks_in(results)
-    shortest = min((int(r["length"]) for r in results.records), default=0)
+def render(summary: Summary, results: Results, figures: list[Figure], show_superseded: bool = False) -> str:
+    title = summary.title
     parts = [f"<h1>{e(title)}</h1>", _meta(results)]
-    board = leaderboard(results, options)
+    tasks = summary.leaderboard_tasks
     parts += [
         "<h2>Effective context length</h2>",
         _table(
-            ["model", "method", "overall", *tasks],
+            ["model", "method", "rank", "overall", *tasks, "retention at L"],
             [
-                [r.model, r.method_label, effective_text(r.overall, shortest)]
-                + [effective_text(r.effective[t], shortest) if t in r.effective else "" for t in tasks]
-                for r in board
+                [r.model, r.method_label, str(r.rank), r.overall.text()]
+                + [r.effective[t].text() if t in r.effective else "" for t in tasks]
+                + [f"{r.min_retention:.2f}" if r.min_retention is not None else ""]
+                for r in summary.leaderboard
             ],
         ),
-        *(f'<p class="note">{e(n)}</p>' for n in notes(results, options)),
+        *(f'<p class="note">{e(n)}</p>' for n in summary.notes),
     ]
-    for task in tasks:
-        series = all_series(results, task)
-        metric = series[0].metric
-        lengths = lengths_of(series)
+    for table in summary.tables:
         rows, classes = [], []
-        for s in series:
-            texts = [plus_minus(p, metric) if (p := s.value_at(n)) else "" for n in lengths]
-            rows.append([s.model, s.method_label, *texts])
+        for row in table.rows:
+            texts = [v.text if v else "" for v in row.values]
+            rows.append([row.model, row.method_label, *texts])
             classes.append(["", "", *(t if t in ("fail", "skip") else "" for t in texts)])
-        better = "higher is better" if metric == "accuracy" else "lower is better"
         parts += [
-            f"<h2>{e(task)} — {e(metric)} ({e(better)})</h2>",
-            _table(["model", "method", *map(str, lengths)], rows, classes),
-            _figures([f for f in figures if f.task == task]),
+            f"<h2>{e(heading(table))}</h2>",
+            _table(["model", "method", *map(str, table.lengths)], rows, classes),
+            _figures([f for f in figures if f.task == table.task]),
         ]
+    parts += _paired(summary)
     parts += ["<h2>Rotary frequencies</h2>", _figures([f for f in figures if f.kind == "rope"])]
     parts += _problems(results)
+    if show_superseded:
+        parts += _superseded(results)
     body = "\n".join(p for p in parts if p)
     return (
         f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title>'
         f"<style>{_STYLE}</style></head>\n<body>\n{body}\n<script>{_IMAGE_CHECK}</script>\n</body></html>\n"
     )
+
+
+def _paired(summary: Summary) -> list[str]:
+    if not summary.paired:
+        return []
+    parts = [
+        f"<h2>Paired differences against {e(summary.options.against)}</h2>",
+        '<p class="note">Accuracy: method − reference on the same samples; perplexity: method / reference '
+        "on the same documents; [paired 95% interval], * where it excludes no difference.</p>",
+    ]
+    for task in summary.tasks:
+        diffs = [d for d in summary.paired if d.task == task]
+        if not diffs:
+            continue
+        lengths = sorted({d.length for d in diffs})
+        rows: dict[tuple[str, str], dict[int, str]] = {}
+        for d in diffs:
+            rows.setdefault((d.model, d.method_label), {})[d.length] = d.text()
+        parts += [
+            f"<h3>{e(task)}</h3>",
+            _table(
+                ["model", "method", *map(str, lengths)],
+                [[m, label, *(cells.get(n, "") for n in lengths)] for (m, label), cells in rows.items()],
+            ),
+        ]
+    return parts
 
 
 def _meta(results: Results) -> str:
@@ -123,7 +148,7 @@ def _meta(results: Results) -> str:
 
 
 def _problems(results: Results) -> list[str]:
-    bad = [r for r in results.records if r["status"] != "ok"]
+    bad = [r for r in results.records if r.status != "ok"]
     parts = []
     if bad:
         parts += [
@@ -131,34 +156,29 @@ def _problems(results: Results) -> list[str]:
             _table(
                 ["model", "method", "task", "length", "status", "error"],
                 [
-                    [
-                        results.model_label(r),
-                        r["method_label"],
-                        r["task"],
-                        str(r["length"]),
-                        r["status"],
-                        r.get("error") or "",
-                    ]
+                    [results.model_label(r), r.method_label, r.task, str(r.length), r.status, r.error or ""]
                     for r in bad
                 ],
             ),
         ]
     wrong: list[list[str]] = []
     for r in results.records:
-        if r["status"] != "ok" or "accuracy" not in (r.get("metrics") or {}):
+        if len(wrong) >= _WRONG_ANSWERS_SHOWN:
+            break
+        if r.status != "ok" or r.metrics.accuracy is None:
             continue
         for s in results.samples(r):
-            if s.get("score", 1) < 1 and len(wrong) < _WRONG_ANSWERS_SHOWN:
-                depth = s.get("depth")
+            if s.score is not None and s.score < 1 and len(wrong) < _WRONG_ANSWERS_SHOWN:
+                depth = getattr(s, "depth", None)
                 wrong.append(
                     [
                         results.model_label(r),
-                        r["method_label"],
-                        r["task"],
-                        str(r["length"]),
+                        r.method_label,
+                        r.task,
+                        str(r.length),
                         f"{depth:.2f}" if isinstance(depth, float) else "",
-                        str(s.get("target", "")),
-                        str(s.get("output", "")),
+                        str(getattr(s, "target", "")),
+                        str(getattr(s, "output", "")),
                     ]
                 )
     if wrong:
@@ -167,3 +187,26 @@ def _problems(results: Results) -> list[str]:
             _table(["model", "method", "task", "length", "depth", "target", "output"], wrong),
         ]
     return parts
+
+
+def _superseded(results: Results) -> list[str]:
+    if not results.superseded:
+        return []
+    return [
+        "<h2>Superseded cells (an earlier version of the sweep)</h2>",
+        _table(
+            ["model", "method", "task", "length", "status", "cell id", "finished at"],
+            [
+                [
+                    results.model_label(r),
+                    r.method_label,
+                    r.task,
+                    str(r.length),
+                    r.status,
+                    r.cell_id,
+                    r.finished_at,
+                ]
+                for r in results.superseded
+            ],
+        ),
+    ]

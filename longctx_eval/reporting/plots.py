@@ -20,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from longctx_eval.report.results import Results
-from longctx_eval.report.summary import Series, all_series, tasks_in
+from longctx_eval.records import RopeFrequencies
+from longctx_eval.reporting.results import Results
+from longctx_eval.reporting.series import Arranged, Series
 
 
 @dataclass(frozen=True)
@@ -78,12 +79,13 @@ def _length_axis(ax: Any, lengths: list[int], original: int) -> None:
     ax.set_xlabel("context length (tokens)")
 
 
-def make_figures(results: Results) -> list[Figure]:
+def make_figures(results: Results, arranged: Arranged) -> list[Figure]:
     figures: list[Figure] = []
-    for task in tasks_in(results):
-        series = all_series(results, task)
+    for task in arranged.tasks:
+        series = arranged.series[task]
         if series[0].metric == "accuracy":
-            figures += heatmaps(results, series)
+            if task not in arranged.groups:
+                figures += heatmaps(results, series)
             figures += curves(series, "accuracy")
         else:
             figures += curves(series, "perplexity")
@@ -106,12 +108,11 @@ def heatmaps(results: Results, series: list[Series]) -> list[Figure]:
     for s in series:
         scored: list[tuple[float, int, float]] = []
         for p in s.points:
-            if p.status == "ok":
-                scored += [
-                    (float(x["depth_requested"]), p.length, float(x["score"]))
-                    for x in results.samples(p.record)
-                    if "depth_requested" in x and "score" in x
-                ]
+            if p.status == "ok" and p.record is not None:
+                for x in results.samples(p.record):
+                    depth = getattr(x, "depth_requested", None)
+                    if isinstance(depth, (int, float)) and x.score is not None:
+                        scored.append((float(depth), p.length, float(x.score)))
         if not scored:
             continue
         exact = len({round(d, 4) for d, _, _ in scored}) <= _GRID_MAX
@@ -203,12 +204,13 @@ def loss_by_position(series: list[Series]) -> list[Figure]:
             pts = [
                 p
                 for p in s.points
-                if p.value is not None and (p.record.get("metrics") or {}).get("loss_by_position")
+                if p.value is not None and p.record is not None and p.record.metrics.get("loss_by_position")
             ]
             if not pts:
                 continue
             p = pts[-1]
-            bins = [b for b in p.record["metrics"]["loss_by_position"] if b.get("nll") is not None]
+            assert p.record is not None
+            bins = [b for b in p.record.metrics.get("loss_by_position") if b.get("nll") is not None]
             ax.plot(
                 [(b["start"] + b["end"]) / 2 for b in bins],
                 [b["nll"] for b in bins],
@@ -242,22 +244,23 @@ def rope_pictures(results: Results) -> list[Figure]:
     """Wavelength per rotary pair before and after each method, per model."""
     plt = _plt()
     out = []
-    by_model: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+    by_model: dict[str, dict[str, RopeFrequencies]] = defaultdict(dict)
     original: dict[str, int] = {}
-    for r in sorted(results.records, key=lambda r: int(r["length"])):
-        if r.get("rope"):
+    for r in sorted(results.records, key=lambda r: r.length):
+        rope = results.rope(r)
+        if rope is not None:
             model = results.model_label(r)
-            by_model[model][r["method_label"]] = r["rope"]  # the longest length wins
-            original[model] = int(r.get("original_context") or 0)
+            by_model[model][r.method_label] = rope  # the longest length wins
+            original[model] = r.original_context
     for model, methods in by_model.items():
         fig, ax = plt.subplots(figsize=(6.4, 4.0))
         first = next(iter(methods.values()))
-        base = [2 * math.pi / f for f in first["base_inv_freq"]]
+        base = [2 * math.pi / f for f in first.base_inv_freq]
         ax.plot(range(len(base)), base, color="black", linestyle="--", linewidth=1.5, label="plain RoPE")
         for label, rope in methods.items():
             if label == "none":
                 continue
-            inv = rope["inv_freq"]
+            inv = rope.inv_freq
             pairs = [i for i, f in enumerate(inv) if f > 0]
             ax.plot(pairs, [2 * math.pi / inv[i] for i in pairs], linewidth=1, label=label)
         if original.get(model):

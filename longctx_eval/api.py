@@ -1,0 +1,186 @@
+"""The Python API: everything the command line does, as functions a notebook can call.
+
+    import longctx_eval as lce
+    summary = lce.run({"name": "demo", "models": [...], "methods": [...], "lengths": [...], "tasks": [...]})
+    results = lce.load_results(summary.out_dir)
+    frame = results.to_pandas()
+
+Bad input raises `ConfigError` (its `problems` are (field path, message) pairs, all of them at
+once); the CLI prints those lines and exits 2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from longctx_eval.config import ConfigError, SweepConfig, load_sweep, parse_sweep
+
+if TYPE_CHECKING:
+    from longctx_eval.plan import Plan
+    from longctx_eval.progress import Progress
+    from longctx_eval.reporting import ReportOptions, Results
+    from longctx_eval.rope.analysis import RopeAnalysis
+    from longctx_eval.runner import RunSummary
+
+SweepInput = SweepConfig | str | Path | Mapping[str, Any]
+ProgressChoice = Literal["auto", "rich", "plain", "none"]
+
+
+def sweep_config(config: SweepInput) -> SweepConfig:
+    """A validated sweep from a config object, a YAML path, or a dict shaped like the YAML."""
+    if isinstance(config, SweepConfig):
+        return config
+    if isinstance(config, (str, Path)):
+        return load_sweep(config)
+    return parse_sweep(dict(config))
+
+
+def validate(config: SweepInput) -> Plan:
+    """Check a sweep (and its models' configs and tokenizers) without running anything: the plan of
+    cells it would run. Raises ConfigError with every problem."""
+    from longctx_eval.plan import make_plan
+
+    return make_plan(sweep_config(config))
+
+
+def progress_display(choice: ProgressChoice | Progress) -> Progress:
+    from longctx_eval.progress import PlainProgress, RichProgress, SilentProgress
+
+    if not isinstance(choice, str):
+        return choice
+    if choice == "auto":
+        import sys
+
+        choice = "rich" if sys.stderr.isatty() else "plain"
+    return {"rich": RichProgress, "plain": PlainProgress, "none": SilentProgress}[choice]()
+
+
+def run(
+    config: SweepInput,
+    output: str | Path | None = None,
+    progress: ProgressChoice | Progress = "auto",
+    shard: str | None = None,
+    report: bool = True,
+) -> RunSummary:
+    """Run every cell of a sweep not finished yet, then (unless sharded) write the report.
+
+    `output` defaults to results/<name>/; `shard` is "K/N" (0-based K) to run one part of the grid.
+    Cell failures are recorded, not raised: see the returned summary's counts.
+    """
+    from longctx_eval.runner import run_plan
+    from longctx_eval.shard import parse_shard
+
+    part = None
+    if shard is not None:
+        try:
+            part = parse_shard(shard)
+        except ValueError as exc:
+            raise ConfigError([("shard", str(exc))]) from None
+    plan = validate(config)
+    out = Path(output) if output is not None else Path("results") / plan.config.name
+    summary = run_plan(plan, out, progress_display(progress), shard=part)
+    if report and not summary.interrupted and part is None and summary.has_results:
+        from longctx_eval.reporting import write_report
+
+        write_report(out)  # shards may share a directory: report once all are done
+    return summary
+
+
+def report(
+    directory: str | Path,
+    options: ReportOptions | Mapping[str, Any] | None = None,
+    pictures: bool = True,
+    show_superseded: bool = False,
+) -> list[Path]:
+    """Write leaderboard.json/.md/.csv/.tex, plots and report.html into `directory` from its records."""
+    from longctx_eval.reporting import write_report
+
+    return write_report(
+        directory, report_options(options), pictures=pictures, show_superseded=show_superseded
+    )
+
+
+def compare(
+    dirs: list[str | Path], output: str | Path, options: ReportOptions | Mapping[str, Any] | None = None
+) -> list[Path]:
+    """Merge several results directories (runs, models, backends, shards) into `output` and report."""
+    from longctx_eval.reporting import compare as compare_dirs
+
+    return compare_dirs(dirs, output, report_options(options))
+
+
+def report_options(options: ReportOptions | Mapping[str, Any] | None) -> ReportOptions:
+    """Options as given, checked (a bad value raises ConfigError naming the option)."""
+    from pydantic import ValidationError
+
+    from longctx_eval.config import validation_problems
+    from longctx_eval.reporting import ReportOptions
+
+    if isinstance(options, ReportOptions):
+        return options
+    try:
+        return ReportOptions.model_validate(dict(options or {}))
+    except ValidationError as exc:
+        raise ConfigError(validation_problems(exc)) from None
+
+
+def load_results(dirs: str | Path | list[str | Path]) -> Results:
+    """The records of a results directory (or several, merged), typed, with `.to_pandas()`."""
+    from longctx_eval.reporting import load_results as load
+
+    return load(dirs)
+
+
+def rope_table(
+    model: str,
+    method: str,
+    factor: float | None = None,
+    target_length: int | None = None,
+    original_context: int | None = None,
+    params: Mapping[str, Any] | None = None,
+    factors_file: str | Path | None = None,
+    revision: str | None = None,
+) -> RopeAnalysis:
+    """What a method does to each rotary pair of a model (needs only the model's config).
+
+    Methods that take a factor need one (longrope reads it from `factors_file`)."""
+    from pydantic import ValidationError
+
+    from longctx_eval.config import validation_problems
+    from longctx_eval.models import ModelNotFound, resolve_model
+    from longctx_eval.registry import UnknownNameError
+    from longctx_eval.rope.analysis import analyse
+    from longctx_eval.rope.base import RopeConfigError, read_rope_base
+    from longctx_eval.rope.longrope_factors import FactorsFileError, load_factors
+    from longctx_eval.rope.methods import METHODS, MethodParams, ScalingSpec
+
+    try:
+        definition = METHODS.get(method)
+    except UnknownNameError as exc:
+        raise ConfigError([("method", str(exc))]) from None
+    chosen: MethodParams
+    try:
+        if factors_file is not None:
+            factors = load_factors(Path(factors_file))
+            chosen, factor = factors.params(str(factors_file)), factors.factor
+        else:
+            chosen = definition.params_model.model_validate(dict(params or {}))
+    except ValidationError as exc:
+        raise ConfigError([(f"param {loc}", msg) for loc, msg in validation_problems(exc)]) from None
+    except FactorsFileError as exc:
+        raise ConfigError([("factors_file", str(exc))]) from None
+    if definition.takes_factor and factor is None:
+        raise ConfigError([("factor", f"{method} needs a scale factor (e.g. --factor 4)")])
+    try:
+        found = resolve_model(model, revision, tokenizer=False)
+        base = read_rope_base(found.config, original_context)
+        spec = ScalingSpec(method, factor or 1.0, chosen)
+        return analyse(
+            found.config, base, spec, target_length or int(base.original_context * (factor or 1.0))
+        )
+    except ModelNotFound as exc:
+        raise ConfigError([("model", str(exc))]) from None
+    except (RopeConfigError, ValueError) as exc:
+        raise ConfigError([("", str(exc))]) from None

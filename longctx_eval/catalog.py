@@ -1,0 +1,103 @@
+"""What is registered, as text: `longctx-eval ls [-v]` (methods, tasks, task groups, backends,
+executors and, with -v, every setting with its default and allowed values)."""
+
+from __future__ import annotations
+
+import sys
+import typing
+from typing import Any
+
+from pydantic import BaseModel
+
+# Set by the harness from a factors file or the model config, never written in a sweep YAML.
+_INTERNAL = {"source", "short_factor", "long_factor"}
+
+
+def describe_registries(verbose: bool = False) -> str:
+    from longctx_eval.backends import BACKENDS
+    from longctx_eval.executors import EXECUTORS
+    from longctx_eval.rope.methods import METHODS
+    from longctx_eval.task import TASK_GROUPS, TASKS, load_task_plugins
+
+    load_task_plugins()
+    lines = ["methods:"]
+    for name in METHODS:
+        method = METHODS.get(name)
+        lines.append(f"  {name:<12} {method.summary}")
+        if verbose and method.takes_factor:
+            if name == "longrope":
+                lines.append(
+                    "      factors_file: default none; LongRoPE factors JSON (else the model config's)"
+                )
+            else:
+                lines.append("      factors: required; a list of scale factors >= 1, or 'auto' (length / L)")
+        lines += _fields(method.params_model, verbose)
+    lines.append("tasks:")
+    for name in TASKS:
+        cls = TASKS.get(name)
+        lines.append(f"  {name:<12} {_first_doc_line(cls)} (v{cls.version}, {_where(cls)})")
+        lines += _fields(cls.Params, verbose)
+    if TASK_GROUPS.names():
+        lines.append("task groups:")
+        for name in TASK_GROUPS:
+            group = TASK_GROUPS.get(name)
+            lines.append(f"  {name:<12} {_first_doc_line(group)} ({_where(group)})")
+            lines += _fields(group.Params, verbose)
+    lines.append("backends:")
+    for name in BACKENDS:
+        info = BACKENDS.get(name)
+        lines.append(f"  {name:<12} {info.summary}")
+        lines += _fields(info.config_model, verbose, skip=("kind",))
+    lines.append("executors:")
+    for name in EXECUTORS:
+        ex = EXECUTORS.get(name)
+        lines.append(f"  {name:<12} {ex.summary}")
+        lines += _fields(ex.config_model, verbose, skip=("kind",))
+    return "\n".join(lines)
+
+
+def _first_doc_line(cls: Any) -> str:
+    doc = (sys.modules[cls.__module__].__doc__ or cls.__doc__ or "").strip().splitlines()
+    return doc[0] if doc else ""
+
+
+def _where(cls: Any) -> str:
+    module = sys.modules.get(cls.__module__)
+    path = getattr(module, "__file__", None)
+    return (
+        f"{cls.__module__}, {path}"
+        if path and cls.__module__.startswith("longctx_eval_user")
+        else cls.__module__
+    )
+
+
+def _fields(model: type[BaseModel], verbose: bool, skip: tuple[str, ...] = ()) -> list[str]:
+    if not verbose:
+        return []
+    out = []
+    for field, info in model.model_fields.items():
+        if field in skip or field in _INTERNAL:
+            continue
+        default = (
+            "required"
+            if info.is_required()
+            else f"default {_shown(info.get_default(call_default_factory=True))}"
+        )
+        choices = _choices(info.annotation)
+        text = (info.description or "").strip()
+        parts = [default, *([f"one of {choices}"] if choices else []), *([text] if text else [])]
+        out.append(f"      {field}: {'; '.join(parts)}")
+    return out
+
+
+def _shown(value: Any) -> str:
+    return "none" if value is None else repr(value)
+
+
+def _choices(annotation: Any) -> str:
+    """The allowed values of a Literal setting (also inside `X | None`)."""
+    options = [annotation, *typing.get_args(annotation)]
+    for option in options:
+        if typing.get_origin(option) is typing.Literal:
+            return ", ".join(str(v) for v in typing.get_args(option))
+    return ""

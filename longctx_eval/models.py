@@ -1,0 +1,67 @@
+"""Finding a model: a local directory or a hub id, its config and tokenizer, with one-line errors.
+
+The one lookup every entry point uses (sweeps, `rope`, `longrope-search`, `analyze`), so a bad path
+reads the same everywhere and a relative path is looked up the same way (working directory first,
+then beside the sweep file).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
+
+
+class ModelNotFound(ValueError):
+    """The model cannot be found or read; the message is one line."""
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    path: str  # a local directory (resolved) or a hub id
+    local: bool
+    config: Any  # the model's transformers config
+    tokenizer: Any | None  # None when not asked for
+
+
+def resolve_model(
+    path: str,
+    revision: str | None = None,
+    trust_remote_code: bool = False,
+    resolve_path: Callable[[str], Path] | None = None,
+    tokenizer: bool = True,
+) -> ResolvedModel:
+    """The model's config (and tokenizer) from a local directory or, failing that, the hub."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    local = (resolve_path or _expand)(path)
+    if local.exists() and not local.is_dir():
+        raise ModelNotFound(f"{path} is a file; give the model's directory")
+    if not local.exists() and (path.startswith((".", "/", "~")) or not _HUB_ID.match(path)):
+        raise ModelNotFound(f"no such model directory: {path}")
+    where = str(local) if local.is_dir() else path
+    kwargs = {"revision": revision, "trust_remote_code": trust_remote_code}
+    try:
+        config = AutoConfig.from_pretrained(where, **kwargs)
+        tok = AutoTokenizer.from_pretrained(where, **kwargs) if tokenizer else None
+    except Exception as exc:
+        what = "its config or tokenizer" if tokenizer else "its config"
+        if local.is_dir():
+            raise ModelNotFound(f"{path}: cannot load {what}: {first_line(exc)}") from None
+        raise ModelNotFound(
+            f"{path} is not a local directory and could not be loaded from the hub: {first_line(exc)}"
+        ) from None
+    return ResolvedModel(where, local.is_dir(), config, tok)
+
+
+def _expand(value: str) -> Path:
+    return Path(value).expanduser()
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

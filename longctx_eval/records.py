@@ -1,0 +1,127 @@
+"""The typed shape of what a results directory holds: cell records, samples, rotary frequencies.
+
+One `CellRecord` per finished cell (a line of records.jsonl), the samples of a cell (a line each in
+samples/<cell_id>.jsonl), and the rotary frequencies a group of cells ran with, stored once per
+group under rope/<key>.json and referenced from each record by `rope_key` (they were 49% of a
+records file when every record carried its own copy).
+
+Reading is tolerant on purpose: fields this version does not know are kept (`extra="allow"`), so a
+directory written by a newer longctx-eval still reports and `compare` copies records verbatim. A
+record of the first format (no `schema_version`, frequencies inline under `rope`) is upgraded on
+reading by `upgrade_record`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 2
+Status = Literal["ok", "failed", "skipped"]
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class Metrics(_Open):
+    """A cell's aggregate numbers. Tasks may add their own (they are kept as extra fields)."""
+
+    accuracy: float | None = None  # retrieval tasks: the share of samples scored correct
+    n: int | None = None  # samples behind `accuracy`
+    ci_low: float | None = None  # 95% interval of the headline number
+    ci_high: float | None = None
+    ppl: float | None = None  # perplexity tasks
+    nll: float | None = None
+    n_tokens: int | None = None
+    n_documents: int | None = None
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """A metric by name, built-in or a task's own."""
+        value = getattr(self, name, None)
+        return default if value is None else value
+
+
+class CellRecord(_Open):
+    """One finished cell: where it sits in the grid, what it measured, and how it ran."""
+
+    schema_version: int = SCHEMA_VERSION
+    cell_id: str
+    model: str
+    model_path: str = ""
+    method: str
+    method_label: str
+    factor: float = 1.0
+    factor_mode: Literal["fixed", "auto", "none"] = "none"
+    rope_parameters: dict[str, Any] = Field(default_factory=dict)
+    original_context: int = 0
+    task: str  # the task entry's label (its name in tables)
+    task_name: str = ""  # the registered task
+    task_version: str = ""
+    task_params: dict[str, Any] = Field(default_factory=dict)
+    task_group: str | None = None  # the task group entry it came from (e.g. 'ruler')
+    task_weight: float = 1.0  # its weight in that group's average
+    length: int
+    seed: int = 0
+    status: Status
+    metrics: Metrics = Field(default_factory=Metrics)
+    n_samples: int = 0
+    error: str | None = None
+    traceback: str | None = None  # failed cells: where it failed (the console points here)
+    duration_s: float = 0.0
+    backend: dict[str, Any] = Field(default_factory=lambda: {"kind": "hf"})
+    rope_key: str | None = None  # the group's frequencies: rope/<rope_key>.json
+    finished_at: str = ""
+    host: str = ""
+
+    @property
+    def backend_kind(self) -> str:
+        return str(self.backend.get("kind", "hf"))
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+class Sample(_Open):
+    """One sample of a cell. Tasks record what they need (kept as extra fields); `index` orders
+    them and pairs the samples of two methods in a paired comparison."""
+
+    index: int = 0
+    score: float | None = None
+
+
+class RopeFrequencies(BaseModel):
+    """The rotary frequencies a group of cells ran with (at its length, for length-dependent ones)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    inv_freq: list[float]
+    base_inv_freq: list[float]
+    attention_factor: float = 1.0
+
+    def key(self) -> str:
+        return rope_key(self.model_dump(mode="json"))
+
+
+def rope_key(frequencies: dict[str, Any]) -> str:
+    text = json.dumps(frequencies, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def upgrade_record(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """A record line of any known format as the current one, and its inline frequencies if any.
+
+    Format 1 (no schema_version) kept the frequencies inline under `rope`; they move out, and the
+    record points at them by key.
+    """
+    if raw.get("schema_version", 1) >= SCHEMA_VERSION:
+        return raw, None
+    out = {k: v for k, v in raw.items() if k != "rope"}
+    rope = raw.get("rope")
+    if isinstance(rope, dict):
+        out["rope_key"] = rope_key(rope)
+    out["schema_version"] = SCHEMA_VERSION
+    return out, rope if isinstance(rope, dict) else None

@@ -1,0 +1,157 @@
+"""Paired comparisons: each method against a reference method on the very same samples.
+
+Every method of a sweep sees the same samples (seeds depend on the sweep seed, task and length
+only) and the same documents, so "is YaRN better than NTK here?" has a paired answer, much tighter
+than two unpaired intervals side by side:
+- accuracy: the mean per-sample difference with a paired bootstrap 95% interval (pairs resampled),
+  and the exact McNemar p-value when scores are 0/1;
+- perplexity: the ratio of token-weighted perplexities over the documents both cells scored, with
+  a paired bootstrap over documents.
+Samples are paired by `index` and only when both cells hold the same samples (same count, and the
+same `target` or `doc_index` where recorded); otherwise the pair is left out, never guessed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from longctx_eval.records import Sample
+from longctx_eval.reporting.results import Results
+from longctx_eval.reporting.series import Point, Series
+from longctx_eval.stats import mcnemar_exact, paired_bootstrap_mean_difference, paired_bootstrap_ppl_ratio
+
+
+class PairedDiff(BaseModel):
+    model: str
+    task: str
+    length: int
+    method_label: str
+    against: str
+    kind: Literal["difference", "ratio"]  # accuracy: method − against; perplexity: method / against
+    estimate: float
+    low: float | None  # paired 95% interval (None with a single pair)
+    high: float | None
+    p_value: float | None  # exact McNemar (0/1 scores only)
+    n_pairs: int
+
+    @property
+    def excludes_null(self) -> bool:
+        """The interval leaves out "no difference" (0 for differences, 1 for ratios)."""
+        null = 0.0 if self.kind == "difference" else 1.0
+        return self.low is not None and self.high is not None and (self.low > null or self.high < null)
+
+    def text(self) -> str:
+        mark = " *" if self.excludes_null else ""
+        if self.kind == "difference":
+            value = f"{self.estimate:+.2f}"
+            interval = f" [{self.low:+.2f}, {self.high:+.2f}]" if self.low is not None else ""
+        else:
+            value = f"×{self.estimate:.3g}"
+            interval = f" [{self.low:.3g}, {self.high:.3g}]" if self.low is not None else " (n = 1)"
+        return value + interval + mark
+
+
+def paired_differences(results: Results, series: list[Series], against: str) -> list[PairedDiff]:
+    """Every method of every model against `against` at every length both have an ok cell."""
+    refs = {(s.model, s.backend): s for s in series if s.method_label == against}
+    out = []
+    for s in series:
+        ref = refs.get((s.model, s.backend))
+        if ref is None or s is ref:
+            continue
+        for p in s.points:
+            q = ref.value_at(p.length)
+            if q is None:
+                continue
+            diff = _pair(results, s, p, q, against)
+            if diff is not None:
+                out.append(diff)
+    return out
+
+
+def _seed(*parts: object) -> int:
+    return int(hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:8], 16)
+
+
+def _pair(results: Results, s: Series, p: Point, q: Point, against: str) -> PairedDiff | None:
+    if p.record is None or q.record is None or p.status != "ok" or q.status != "ok":
+        return None
+    a, b = results.samples(p.record), results.samples(q.record)
+    if not a or len(a) != len(b):
+        return None
+    a, b = sorted(a, key=lambda x: x.index), sorted(b, key=lambda x: x.index)
+    if not _same_samples(a, b):
+        return None
+    seed = _seed(s.model, s.task, p.length, s.method_label, against)
+    common = {"model": s.model, "task": s.task, "length": p.length, "method_label": s.method_label}
+    if s.metric == "ppl":
+        return _ppl_ratio(a, b, common, against, seed)
+    xs, ys = [x.score for x in a], [y.score for y in b]
+    if any(v is None for v in xs + ys):
+        return None
+    fx, fy = [float(v or 0.0) for v in xs], [float(v or 0.0) for v in ys]
+    low, high = paired_bootstrap_mean_difference(fx, fy, seed)
+    binary = all(v in (0.0, 1.0) for v in fx + fy)
+    p_value = None
+    if binary:
+        p_value = mcnemar_exact(
+            sum(1 for x, y in zip(fx, fy, strict=True) if x > y),
+            sum(1 for x, y in zip(fx, fy, strict=True) if y > x),
+        )
+    single = len(fx) < 2
+    return PairedDiff(
+        **common,
+        against=against,
+        kind="difference",
+        estimate=sum(fx) / len(fx) - sum(fy) / len(fy),
+        low=None if single else low,
+        high=None if single else high,
+        p_value=p_value,
+        n_pairs=len(fx),
+    )
+
+
+def _ppl_ratio(
+    a: Sequence[Sample], b: Sequence[Sample], common: dict[str, Any], against: str, seed: int
+) -> PairedDiff | None:
+    columns = [[_num(x, name) for x in side] for side in (a, b) for name in ("nll_sum", "n_scored_tokens")]
+    if any(v is None for col in columns for v in col):
+        return None
+    nll_a, tok_a, nll_b, tok_b = ([float(v or 0.0) for v in col] for col in columns)
+    estimate = math.exp(sum(nll_a) / sum(tok_a) - sum(nll_b) / sum(tok_b))
+    single = len(a) < 2
+    low, high = (
+        (None, None)
+        if single
+        else paired_bootstrap_ppl_ratio(nll_a, nll_b, [int(t) for t in tok_a], [int(t) for t in tok_b], seed)
+    )
+    return PairedDiff(
+        **common,
+        against=against,
+        kind="ratio",
+        estimate=estimate,
+        low=low,
+        high=high,
+        p_value=None,
+        n_pairs=len(a),
+    )
+
+
+def _num(sample: Sample, name: str) -> float | None:
+    value = getattr(sample, name, None)
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def _same_samples(a: Sequence[Sample], b: Sequence[Sample]) -> bool:
+    for x, y in zip(a, b, strict=True):
+        if x.index != y.index:
+            return False
+        for name in ("target", "doc_index"):
+            if getattr(x, name, None) != getattr(y, name, None):
+                return False
+    return True

@@ -1,0 +1,158 @@
+"""Records arranged for tables and pictures: one series per model × backend × method@factor × task.
+
+Built once per report (records are grouped in one pass), so a report stays linear in records. A
+task group (RULER's suite, say) adds one more series per model × method: the weighted average of
+its members' accuracy at every length where each member has a result.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from longctx_eval.records import CellRecord
+from longctx_eval.reporting.results import Results
+from longctx_eval.stats import weighted_mean_interval
+
+
+@dataclass(frozen=True)
+class Point:
+    length: int
+    status: str  # ok | failed | skipped
+    value: float | None  # the headline metric, None unless the cell is ok and has it
+    low: float | None  # its 95% interval, None when there is none (one document, say)
+    high: float | None
+    record: CellRecord | None  # None for a group average
+    n: int | None = None  # samples or documents behind the value
+
+
+@dataclass
+class Series:
+    """One table row / plot line: a model (and backend) × method@factor on one task."""
+
+    model: str  # display label (with the backend when several are compared)
+    backend: str
+    method_label: str
+    method: str
+    task: str
+    metric: str  # accuracy | ppl
+    original_context: int
+    points: list[Point] = field(default_factory=list)
+    group: str | None = None  # the task group the task belongs to
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """The leaderboard row this series belongs to."""
+        return self.model, self.method_label
+
+    def value_at(self, length: int) -> Point | None:
+        return next((p for p in self.points if p.length == length), None)
+
+    @property
+    def lengths(self) -> list[int]:
+        return [p.length for p in self.points]
+
+
+def headline_metric(records: list[CellRecord]) -> str:
+    """accuracy or ppl: what a task's tables and effective length are about."""
+    for r in records:
+        if r.metrics.accuracy is not None:
+            return "accuracy"
+        if r.metrics.ppl is not None:
+            return "ppl"
+    return "accuracy"
+
+
+@dataclass
+class Arranged:
+    """Every series of a report, by task (task groups' averages included, after their members)."""
+
+    tasks: list[str]  # task labels in first-seen order, each group's label after its members
+    series: dict[str, list[Series]]  # task label -> series
+    groups: dict[str, list[str]]  # group label -> member task labels
+
+    def lengths(self, task: str) -> list[int]:
+        return sorted({p.length for s in self.series[task] for p in s.points})
+
+
+def arrange(results: Results) -> Arranged:
+    by_task: dict[str, list[CellRecord]] = defaultdict(list)
+    groups: dict[str, list[str]] = {}
+    for r in results.records:
+        by_task[r.task].append(r)
+        if r.task_group is not None:
+            members = groups.setdefault(r.task_group, [])
+            if r.task not in members:
+                members.append(r.task)
+    series = {task: _task_series(results, recs) for task, recs in by_task.items()}
+    tasks = list(by_task)
+    for group, members in groups.items():
+        if group in series:  # a task with the group's label exists: keep the task, skip the average
+            continue
+        series[group] = _group_series(group, [s for m in members for s in series[m]], members)
+        tasks.insert(max(tasks.index(m) for m in members) + 1, group)
+    return Arranged(tasks, series, groups)
+
+
+def _task_series(results: Results, records: list[CellRecord]) -> list[Series]:
+    metric = headline_metric(records)
+    out: dict[tuple[str, str, str], Series] = {}
+    for r in records:
+        key = (r.model, r.backend_kind, r.method_label)
+        if key not in out:
+            out[key] = Series(
+                model=results.model_label(r),
+                backend=r.backend_kind,
+                method_label=r.method_label,
+                method=r.method,
+                task=r.task,
+                metric=metric,
+                original_context=r.original_context,
+                group=r.task_group,
+            )
+        m = r.metrics
+        value = m.get(metric) if r.status == "ok" else None
+        ok = value is not None
+        n = m.n if metric == "accuracy" else m.n_documents
+        out[key].points.append(
+            Point(r.length, r.status, value, m.ci_low if ok else None, m.ci_high if ok else None, r, n)
+        )
+    for s in out.values():
+        s.points.sort(key=lambda p: p.length)
+    return list(out.values())
+
+
+def _group_series(group: str, members: list[Series], member_tasks: list[str]) -> list[Series]:
+    """Per model × method, the weighted mean accuracy over the group's members at each length."""
+    rows: dict[tuple[str, str, str], list[Series]] = defaultdict(list)
+    for s in members:
+        rows[(s.model, s.backend, s.method_label)].append(s)
+    out = []
+    for parts in rows.values():
+        first = parts[0]
+        avg = Series(
+            first.model,
+            first.backend,
+            first.method_label,
+            first.method,
+            group,
+            "accuracy",
+            first.original_context,
+            group=None,
+        )
+        lengths = sorted({p.length for s in parts for p in s.points})
+        for n in lengths:
+            points = [s.value_at(n) for s in parts]
+            complete = len(parts) == len(member_tasks) and all(p is not None for p in points)
+            ok = [p for p in points if p is not None and p.value is not None and p.record is not None]
+            if not complete or len(ok) != len(parts):
+                avg.points.append(Point(n, "incomplete", None, None, None, None))
+                continue
+            mean, low, high = weighted_mean_interval(
+                [float(p.value) for p in ok if p.value is not None],
+                [p.n or 1 for p in ok],
+                [p.record.task_weight for p in ok if p.record is not None],
+            )
+            avg.points.append(Point(n, "ok", mean, low, high, None, sum(p.n or 0 for p in ok)))
+        out.append(avg)
+    return out

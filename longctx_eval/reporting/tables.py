@@ -1,0 +1,186 @@
+"""The summary as Markdown and LaTeX, and the records as CSV.
+
+Everything that comes from a run (names, labels, errors) is escaped for the format it goes into:
+Markdown table cells cannot break out of their cell, LaTeX cannot run a command, and a CSV cell
+cannot start a spreadsheet formula.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from typing import Any
+
+from longctx_eval.reporting.results import Results, cell_row
+from longctx_eval.reporting.summary import Summary, TaskTable
+
+CSV_COLUMNS = [
+    "model",
+    "method",
+    "method_label",
+    "factor",
+    "factor_mode",
+    "task",
+    "length",
+    "status",
+    "accuracy",
+    "n",
+    "ci_low",
+    "ci_high",
+    "ppl",
+    "nll",
+    "n_tokens",
+    "n_documents",
+    "error",
+    "duration_s",
+    "backend",
+    "cell_id",
+]
+
+
+_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
+
+
+def md_escape(text: str) -> str:
+    """A Markdown table cell: no line breaks, no cell separators, no HTML tag (a bare '< 256' stays)."""
+    flat = " ".join(str(text).split()).replace("\\", "\\\\").replace("|", "\\|")
+    return _TAG_START.sub("&lt;", flat)
+
+
+def _md_row(cells: list[str]) -> str:
+    return "| " + " | ".join(md_escape(c) for c in cells) + " |"
+
+
+def markdown(summary: Summary) -> str:
+    lines = [f"# {md_escape(summary.title)}", "", "## Effective context length", ""]
+    tasks = summary.leaderboard_tasks
+    lines.append(_md_row(["model", "method", "rank", "overall", *tasks, "retention at L"]))
+    lines.append("|---|---|---:|---:|" + "---:|" * len(tasks) + "---:|")
+    for row in summary.leaderboard:
+        cells = [row.effective[t].text() if t in row.effective else "" for t in tasks]
+        retention = f"{row.min_retention:.2f}" if row.min_retention is not None else ""
+        lines.append(
+            _md_row([row.model, row.method_label, str(row.rank), row.overall.text(), *cells, retention])
+        )
+    lines.append("")
+    for table in summary.tables:
+        lines += _md_task_table(table)
+    lines += _md_paired(summary)
+    lines += [f"_{md_escape(n)}_" for n in summary.notes]
+    return "\n".join(lines) + "\n"
+
+
+def heading(table: TaskTable) -> str:
+    better = "higher is better" if table.higher_is_better else "lower is better"
+    what = f"mean accuracy of {', '.join(table.members)}" if table.members else table.metric
+    return f"{table.task} — {what} ({better})"
+
+
+def _md_task_table(table: TaskTable) -> list[str]:
+    lines = [f"## {md_escape(heading(table))}", ""]
+    lines.append(_md_row(["model", "method", *map(str, table.lengths)]))
+    lines.append("|---|---|" + "---:|" * len(table.lengths))
+    for row in table.rows:
+        lines.append(_md_row([row.model, row.method_label, *(v.text if v else "" for v in row.values)]))
+    return [*lines, ""]
+
+
+def _md_paired(summary: Summary) -> list[str]:
+    if not summary.paired:
+        return []
+    against = summary.options.against
+    lines = [
+        f"## Paired differences against {md_escape(against)}",
+        "",
+        "Accuracy: method − reference on the same samples; perplexity: method / reference on the same "
+        "documents; [paired 95% interval], * where it excludes no difference.",
+        "",
+    ]
+    for task in summary.tasks:
+        diffs = [d for d in summary.paired if d.task == task]
+        if not diffs:
+            continue
+        lengths = sorted({d.length for d in diffs})
+        lines += [f"### {md_escape(task)}", "", _md_row(["model", "method", *map(str, lengths)])]
+        lines.append("|---|---|" + "---:|" * len(lengths))
+        rows: dict[tuple[str, str], dict[int, str]] = {}
+        for d in diffs:
+            rows.setdefault((d.model, d.method_label), {})[d.length] = d.text()
+        for (model, method), cells in rows.items():
+            lines.append(_md_row([model, method, *(cells.get(n, "") for n in lengths)]))
+        lines.append("")
+    return lines
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A value for a CSV cell; text that a spreadsheet would run as a formula gets a leading quote."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def csv_text(results: Results) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for r in results.records:
+        writer.writerow({k: csv_cell(v) for k, v in cell_row(r).items()})
+    return buf.getvalue()
+
+
+_TEX_SPECIAL = {
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "\\": r"\textbackslash{}",
+}
+
+
+def tex_escape(text: str) -> str:
+    """LaTeX text: special characters escaped, line breaks folded (a newline must not start a
+    line of its own: `\\immediate\\write18` there would run)."""
+    return "".join(_TEX_SPECIAL.get(c, c) for c in " ".join(str(text).split()))
+
+
+def _tex_value(text: str) -> str:
+    return tex_escape(text).replace("–", "--")
+
+
+def latex(summary: Summary) -> str:
+    """booktabs tables: the effective lengths, then one table per task."""
+    tasks = summary.leaderboard_tasks
+    out = [
+        "% longctx-eval leaderboard (needs \\usepackage{booktabs})",
+        r"\begin{tabular}{ll" + "r" * (len(tasks) + 2) + "}",
+        r"\toprule",
+        "model & method & rank & overall & " + " & ".join(tex_escape(t) for t in tasks) + r" \\",
+        r"\midrule",
+    ]
+    for row in summary.leaderboard:
+        cells = [row.effective[t].text() if t in row.effective else "" for t in tasks]
+        values = [row.model, row.method_label, str(row.rank), row.overall.text(), *cells]
+        out.append(" & ".join(_tex_value(c) for c in values) + r" \\")
+    out += [r"\bottomrule", r"\end{tabular}", ""]
+    for table in summary.tables:
+        out += [
+            f"% {tex_escape(heading(table))}",
+            r"\begin{tabular}{ll" + "r" * len(table.lengths) + "}",
+            r"\toprule",
+            "model & method & " + " & ".join(str(n) for n in table.lengths) + r" \\",
+            r"\midrule",
+        ]
+        for trow in table.rows:
+            cells = [_tex_value(v.text) if v else "" for v in trow.values]
+            out.append(" & ".join([tex_escape(trow.model), tex_escape(trow.method_label), *cells]) + r" \\")
+        out += [r"\bottomrule", r"\end{tabular}", ""]
+    return "\n".join(out)

@@ -1,0 +1,212 @@
+"""Pictures of a frequency-usage analysis (matplotlib, Agg), each returned as PNG bytes.
+
+Every function takes plain numbers (a `UsageResult`'s fields, or what the `analysis` task recorded),
+so the HTML report and a notebook draw the same pictures. The adapters at the end turn the task's
+records and samples into those inputs:
+
+- `norm_heatmaps`: layer × pair mean norm (over heads) of q, k and v, pair 0 (fastest) on the left;
+- `head_pair_heatmap`: head × pair Cauchy–Schwarz bound ‖q^i‖·‖k^i‖ in the most positional layer;
+- `decay_plot`: q·R(r)·k against r for all-ones, Gaussian (±2 standard errors) and the model's own
+  vectors (mean over layers), one line per method;
+- `entropy_plot`: mean attention entropy against length, one line per method;
+- `ood_plot`: the out-of-distribution norm share per method beside its accuracy or perplexity at
+  the same length.
+"""
+
+from __future__ import annotations
+
+import io
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from longctx_eval.usage.norms import qk_bound
+from longctx_eval.usage.positional import PositionalHead
+
+Grid = Sequence[Sequence[Sequence[float]]]
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _png(fig: Any) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    _plt().close(fig)
+    return buf.getvalue()
+
+
+def norm_heatmaps(q_norm: Grid, k_norm: Grid, v_norm: Grid, title: str = "") -> bytes:
+    """Three layer × pair heatmaps (mean over heads): where the norm of q, k and v sits."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.2), sharey=True)
+    for ax, (name, grid) in zip(axes, (("q", q_norm), ("k", k_norm), ("v", v_norm)), strict=True):
+        data = np.asarray(grid, dtype=float).mean(axis=1)
+        im = ax.imshow(data, aspect="auto", cmap="viridis", interpolation="nearest")
+        ax.set_title(f"{name}: mean ‖pair‖ before rotation")
+        ax.set_xlabel("pair (0 = highest frequency)")
+        ax.set_yticks(range(data.shape[0]))
+        fig.colorbar(im, ax=ax, fraction=0.046)
+    axes[0].set_ylabel("layer")
+    if title:
+        fig.suptitle(title, y=1.04)
+    return _png(fig)
+
+
+def most_positional_layer(heads: Sequence[PositionalHead | Mapping[str, Any]]) -> int:
+    """The layer of the strongest positional head (heads as `positional_heads` orders them)."""
+    first = heads[0]
+    return int(first.layer if isinstance(first, PositionalHead) else first["layer"])
+
+
+def head_pair_heatmap(
+    q_norm: Grid, k_norm: Grid, heads: Sequence[PositionalHead | Mapping[str, Any]], title: str = ""
+) -> bytes:
+    """Head × pair bound ‖q^i‖·‖k^i‖ in the most positional layer, heads labelled with offset and share."""
+    plt = _plt()
+    layer = most_positional_layer(heads)
+    bound = qk_bound(np.asarray(q_norm, dtype=float), np.asarray(k_norm, dtype=float))[layer]
+    labels = [f"head {h}" for h in range(bound.shape[0])]
+    for raw in heads:
+        h = raw if isinstance(raw, PositionalHead) else PositionalHead.model_validate(raw)
+        if h.layer == layer:
+            labels[h.head] = f"head {h.head}: offset {h.offset}, {h.share:.2f}"
+    fig, ax = plt.subplots(figsize=(9, 0.45 * bound.shape[0] + 1.6))
+    im = ax.imshow(bound, aspect="auto", cmap="magma", interpolation="nearest")
+    ax.set_yticks(range(bound.shape[0]), labels)
+    ax.set_xlabel("pair (0 = highest frequency)")
+    ax.set_title(title or f"layer {layer}: ‖q^i‖·‖k^i‖ per head")
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    return _png(fig)
+
+
+def _field(curve: Any, name: str) -> Any:
+    return curve[name] if isinstance(curve, Mapping) else getattr(curve, name)
+
+
+def decay_plot(curves: Sequence[Any], title: str = "") -> bytes:
+    """Decay curves (`DecayCurves` or their dicts), one line per method, in three panels."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
+    for curve in curves:
+        r = np.asarray(_field(curve, "distances"))
+        label = _field(curve, "label")
+        axes[0].plot(r, _field(curve, "ones"), label=label, lw=1)
+        mean, se = np.asarray(_field(curve, "gaussian_mean")), np.asarray(_field(curve, "gaussian_se"))
+        (line,) = axes[1].plot(r, mean, label=label, lw=1)
+        axes[1].fill_between(r, mean - 2 * se, mean + 2 * se, color=line.get_color(), alpha=0.15)
+        axes[2].plot(r, np.asarray(_field(curve, "model"), dtype=float).mean(axis=0), label=label, lw=1)
+    titles = ("all-ones q = k", "Gaussian q, k (±2 s.e.)", "model's q, k (mean over layers)")
+    for ax, name in zip(axes, titles, strict=True):
+        ax.set_title(name)
+        ax.set_xlabel("distance r (tokens)")
+        ax.axhline(0, color="grey", lw=0.5)
+    axes[0].set_ylabel("q·R(r)·k")
+    axes[2].legend(fontsize=7)
+    if title:
+        fig.suptitle(title, y=1.04)
+    return _png(fig)
+
+
+def entropy_plot(
+    points: Mapping[str, Sequence[tuple[int, float]]], original_context: int | None = None, title: str = ""
+) -> bytes:
+    """Mean attention entropy (nats) against length, one line per method; L marked when given."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for label, series in points.items():
+        xs, ys = zip(*sorted(series), strict=True) if series else ((), ())
+        ax.plot(xs, ys, marker="o", label=label)
+    if original_context:
+        ax.axvline(original_context, color="grey", ls="--", lw=0.8)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("length (tokens)")
+    ax.set_ylabel("attention entropy (nats)")
+    ax.set_title(title or "attention entropy by length")
+    ax.legend(fontsize=7)
+    return _png(fig)
+
+
+def ood_plot(
+    rows: Sequence[tuple[str, float, float | None]], score_name: str, length: int, title: str = ""
+) -> bytes:
+    """(method label, OOD share, score) rows: two bar panels sharing the methods axis."""
+    plt = _plt()
+    labels = [row[0] for row in rows]
+    y = np.arange(len(rows))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 0.45 * len(rows) + 1.6), sharey=True)
+    left.barh(y, [row[1] for row in rows], color="#c0504d")
+    left.set_xlim(0, 1)
+    left.set_xlabel("out-of-distribution share of ‖q‖·‖k‖")
+    left.set_yticks(y, labels)
+    left.invert_yaxis()
+    scores = [np.nan if row[2] is None else row[2] for row in rows]
+    right.barh(y, scores, color="#4f81bd")
+    right.set_xlabel(score_name)
+    fig.suptitle(title or f"at {length} tokens")
+    return _png(fig)
+
+
+# Adapters: the `analysis` task's records and samples (dicts as in the files, or pydantic models).
+
+
+def _as_dict(item: Any) -> Mapping[str, Any]:
+    return item.model_dump(mode="json") if hasattr(item, "model_dump") else item
+
+
+def _layers(samples: Sequence[Any]) -> list[Mapping[str, Any]]:
+    found = [d for d in map(_as_dict, samples) if d.get("kind") == "layer"]
+    return sorted(found, key=lambda s: int(s["layer"]))
+
+
+def grids_from_samples(samples: Sequence[Any]) -> dict[str, list[Any]]:
+    """q_norm, k_norm, v_norm ([layer][head][pair]) from one cell's layer samples."""
+    layers = _layers(samples)
+    return {name: [s[name] for s in layers] for name in ("q_norm", "k_norm", "v_norm")}
+
+
+def decay_from_samples(samples: Sequence[Any], label: str) -> dict[str, Any]:
+    """One cell's decay curves in `decay_plot`'s shape."""
+    rope = next(d for d in map(_as_dict, samples) if d.get("kind") == "rope")
+    layers = _layers(samples)
+    return {
+        "label": label,
+        "distances": rope["distances"],
+        "ones": rope["decay_ones"],
+        "gaussian_mean": rope["decay_gaussian_mean"],
+        "gaussian_se": rope["decay_gaussian_se"],
+        "model": [s["decay_model"] for s in layers],
+    }
+
+
+def entropy_points(records: Sequence[Any], model: str | None = None) -> dict[str, list[Any]]:
+    """{method label: [(length, entropy_mean)]} from the task's ok records (of one model)."""
+    out: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    for r in map(_as_dict, records):
+        metrics = r.get("metrics") or {}
+        if r.get("status") == "ok" and "entropy_mean" in metrics and model in (None, r.get("model")):
+            out[str(r["method_label"])].append((int(r["length"]), float(metrics["entropy_mean"])))
+    return dict(out)
+
+
+def ood_rows(
+    records: Sequence[Any], scores: Mapping[str, float | None], length: int, model: str | None = None
+) -> list[tuple[str, float, float | None]]:
+    """(label, ood_share, score) at `length`; `scores` maps method labels to accuracy or perplexity."""
+    rows = []
+    for r in map(_as_dict, records):
+        if model not in (None, r.get("model")):
+            continue
+        metrics = r.get("metrics") or {}
+        if r.get("status") == "ok" and int(r["length"]) == length and "ood_share" in metrics:
+            label = str(r["method_label"])
+            rows.append((label, float(metrics["ood_share"]), scores.get(label)))
+    return rows
