@@ -1,7 +1,7 @@
 """longctx-eval: how far does a model's context really reach, and which RoPE method gets it furthest?
 
 The public API (see `longctx_eval.api`): `run`, `validate`, `report`, `compare`, `load_results`,
-`rope_table`, and `ConfigError`. Importing the package is cheap: torch and transformers load only
+`rope_table`, `analyze`, and `ConfigError`. Importing the package is cheap: torch and transformers load only
 when a function needs them.
 """
 
@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ConfigError",
     "ReportOptions",
+    "analyze",
     "compare",
     "load_results",
     "report",

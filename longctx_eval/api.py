@@ -11,7 +11,7 @@ once); the CLI prints those lines and exits 2.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from longctx_eval.reporting import ReportOptions, Results
     from longctx_eval.rope.analysis import RopeAnalysis
     from longctx_eval.runner import RunSummary
+    from longctx_eval.usage.result import UsageResult
 
 SweepInput = SweepConfig | str | Path | Mapping[str, Any]
 ProgressChoice = Literal["auto", "rich", "plain", "none"]
@@ -184,3 +185,57 @@ def rope_table(
         raise ConfigError([("model", str(exc))]) from None
     except (RopeConfigError, ValueError) as exc:
         raise ConfigError([("", str(exc))]) from None
+
+
+def analyze(
+    model: str,
+    dataset: str,
+    length: int,
+    documents: int = 4,
+    methods: Sequence[tuple[str, float | None]] = (),
+    factors_file: str | Path | None = None,
+    target_lengths: Sequence[int] | None = None,
+    **options: Any,
+) -> UsageResult:
+    """Which rotary frequencies a model uses at `length` tokens of `dataset`, and what each method
+    (name, factor) does to them (Barbero et al. 2024). `factors_file` serves a longrope entry;
+    `options` go to `longctx_eval.usage.analyze` (column, offsets, shuffle, seed, dtype, device, ...)."""
+    from longctx_eval.data import DatasetError
+    from longctx_eval.models import ModelNotFound, resolve_model
+    from longctx_eval.registry import UnknownNameError
+    from longctx_eval.rope.base import RopeConfigError
+    from longctx_eval.rope.longrope_factors import FactorsFileError
+    from longctx_eval.usage import UsageError, method_spec
+    from longctx_eval.usage import analyze as run_analysis
+
+    specs = []
+    for i, (name, factor) in enumerate(methods):
+        try:
+            takes_factor = _method_takes_factor(name)
+            if takes_factor and factor is None and not (name == "longrope" and factors_file):
+                raise ConfigError([(f"method {i}", f"{name} needs a factor")])
+            params = {"factors_file": str(factors_file)} if name == "longrope" and factors_file else None
+            specs.append(method_spec((name, factor or 1.0, params)))
+        except (UnknownNameError, FactorsFileError, ValueError) as exc:
+            raise ConfigError([("method", str(exc))]) from None
+    try:
+        found = resolve_model(model, tokenizer=False)
+        return run_analysis(
+            found.path,
+            dataset,
+            length,
+            documents=documents,
+            methods=specs,
+            target_lengths=target_lengths,
+            **options,
+        )
+    except ModelNotFound as exc:
+        raise ConfigError([("model", str(exc))]) from None
+    except (UsageError, RopeConfigError, DatasetError, ValueError) as exc:
+        raise ConfigError([("", str(exc))]) from None
+
+
+def _method_takes_factor(name: str) -> bool:
+    from longctx_eval.rope.methods import METHODS
+
+    return METHODS.get(name).takes_factor

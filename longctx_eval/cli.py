@@ -281,6 +281,67 @@ def rope(
     print_rope_table(result, result.label, Console())
 
 
+@app.command()
+@handled
+def analyze(
+    model: Annotated[str, typer.Option(help="model directory or hub id")],
+    dataset: Annotated[str, typer.Option(help="local .txt/.jsonl/.json/.parquet file, or a hub dataset id")],
+    length: Annotated[int, typer.Option(help="tokens per document (BOS included)")],
+    documents: Annotated[int, typer.Option(help="documents to run")] = 4,
+    method: Annotated[
+        list[str] | None, typer.Option(help="method to compare, NAME or NAME@FACTOR (repeatable)")
+    ] = None,
+    factors_file: Annotated[Path | None, typer.Option(help="longrope factors JSON")] = None,
+    target_length: Annotated[
+        list[int] | None,
+        typer.Option(help="length of the out-of-distribution share (repeatable; default --length)"),
+    ] = None,
+    column: Annotated[str, typer.Option(help="text column")] = "text",
+    offsets: Annotated[int, typer.Option(help="offsets 0..K-1 measured for positional heads")] = 8,
+    shuffle: Annotated[
+        bool, typer.Option(help="also run the shuffled tokens (positional vs content heads)")
+    ] = True,
+    seed: Annotated[int, typer.Option(help="seeds the shuffle and the Gaussian draws")] = 0,
+    dtype: Annotated[str, typer.Option(help="float32 | bfloat16 | float16 | auto")] = "float32",
+    device: Annotated[str, typer.Option(help="cpu, cuda, cuda:1")] = "cpu",
+    output: Annotated[Path | None, typer.Option(help="write usage.json and pictures here")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the whole result as JSON")] = False,
+) -> None:
+    """Which rotary frequencies a model uses, and what each method does to them (Barbero et al. 2024)."""
+    from longctx_eval import api
+    from longctx_eval.usage.output import summary_lines, write_outputs
+
+    methods = [_method_at(m) for m in method or []]
+    with _named_as_options():
+        result = api.analyze(
+            model,
+            dataset,
+            length,
+            documents,
+            methods,
+            factors_file,
+            target_length,
+            column=column,
+            offsets=offsets,
+            shuffle=shuffle,
+            seed=seed,
+            dtype=dtype,
+            device=device,
+        )
+    if output is not None:
+        for path in write_outputs(result, output):
+            typer.echo(f"wrote {path}", err=True)
+    typer.echo(json.dumps(result.to_json()) if as_json else "\n".join(summary_lines(result)))
+
+
+def _method_at(text: str) -> tuple[str, float | None]:
+    name, _, factor = text.partition("@")
+    try:
+        return name, float(factor) if factor else None
+    except ValueError:
+        _die([f"--method: expected NAME or NAME@FACTOR, got {text!r}"])
+
+
 @app.command("longrope-factors")
 @handled
 def longrope_factors(
@@ -321,6 +382,20 @@ def longrope_search(
     ] = False,
     original_context: Annotated[int | None, typer.Option(help="override the trained context L")] = None,
     seed: Annotated[int, typer.Option(help="random seed of the search")] = 0,
+    objective: Annotated[
+        str,
+        typer.Option(
+            help="what the search minimises: ppl (perplexity on the documents, the paper's), key_tokens "
+            "(perplexity on their key tokens, LongPPL), needle (perplexity on the answers of passkey "
+            "episodes built from the documents, LongRoPE2)"
+        ),
+    ] = "ppl",
+    evaluator: Annotated[
+        str | None,
+        typer.Option(
+            help="key_tokens: the model that picks the key tokens (default: the model itself, unscaled)"
+        ),
+    ] = None,
 ) -> None:
     """Search LongRoPE's per-pair factors for a model (evolutionary search on perplexity; resumable)."""
     from rich.console import Console

@@ -13,13 +13,19 @@ few later (depth 1: the filler starts at a later sentence), and only if no such 
 word cut; each prompt records whether that happened. Everything before the needle is the same
 for every prompt of one length whose needle sits deeper, so a backend can compute that shared
 prefix once.
+
+`fit_needles` does the same for several needles (RULER's multi-key, multi-value and multi-query
+NIAH, the chains of variable tracking): each at its own depth, in the order given, the filler
+reading on from one needle to the next as one text.
 """
 
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from longctx_eval.prompts import PromptFormat
@@ -63,6 +69,12 @@ class Haystack:
     def noise(cls) -> Haystack:
         """RULER's and the passkey test's repeated filler sentences."""
         return cls(" ".join(NOISE_SENTENCES), "noise")
+
+    @classmethod
+    def noise_lines(cls) -> Haystack:
+        """The same sentences as RULER lays them out: the five of them on one line, line after line."""
+        # The leading newline stays on the first word, so the cycled stream breaks a line there.
+        return cls("\n" + " ".join(NOISE_SENTENCES), "noise")
 
     def word(self, i: int) -> str:
         return self.words[i % len(self.words)]
@@ -215,3 +227,93 @@ def _assemble(
         haystack_start_word=start,
         cut_mid_word=cut,
     )
+
+
+@dataclass(frozen=True)
+class MultiNeedlePrompt:
+    ids: list[int]
+    needle_token_offsets: list[int]  # first token of each needle, in the order the needles were given
+    needle_tokens: list[int]
+    filler_tokens: int
+    haystack_start_word: int  # where the last filler segment starts
+    cut_mid_word: bool
+
+    @property
+    def depths(self) -> list[float]:
+        """Each needle's real depth: its token offset over the prompt length."""
+        return [offset / len(self.ids) for offset in self.needle_token_offsets]
+
+
+def fit_needles(
+    fmt: PromptFormat,
+    haystack: Haystack,
+    head: list[int],
+    needles: Sequence[str],
+    depths: Sequence[float],
+    tail: list[int],
+    length: int,
+) -> MultiNeedlePrompt:
+    """`head | filler | needle | filler | needle … | filler | tail`, exactly `length` tokens.
+
+    `head` and `tail` are ids the caller framed (prefix, instruction; question, template tail,
+    answer prefix). Needle k (its own line) goes at the last sentence boundary at or before
+    `depths[k]` (non-decreasing, 0…1) of the filler tokens; needles at depth 1 follow all filler.
+    Each filler segment continues the stream where the one before it stopped, so the haystack
+    reads as one text; only the last segment is fitted to the exact count, as in `build_prompt`.
+    """
+    if len(needles) != len(depths) or not needles:
+        raise ValueError("give one depth per needle, and at least one needle")
+    if any(not 0.0 <= d <= 1.0 for d in depths) or any(b < a for a, b in itertools.pairwise(depths)):
+        raise ValueError(f"depths must be non-decreasing within [0, 1], got {list(depths)}")
+    pieces = [(fmt.encode("\n"), fmt.encode(n)) for n in needles]
+    fixed = len(head) + sum(len(a) + len(b) for a, b in pieces) + len(tail)
+    budget = length - fixed
+    if budget < 0:
+        raise PromptTooShortError(length, fixed)
+    stream = _Stream(fmt, haystack)
+    inner = sum(1 for d in depths if d < 1.0)  # needles that have filler after them
+    segments: list[list[int]] = []
+    used, resume = 0, 0
+    for k in range(inner):
+        seg, resume = stream.up_to_sentence(resume, max(0, math.floor(depths[k] * budget) - used))
+        segments.append(seg)
+        used += len(seg)
+    last, start, cut = _fill_exactly(stream, haystack, resume, budget - used, first_segment=inner == 0)
+    segments.append(last)
+    ids = list(head)
+    offsets = []
+    for k, (newline, needle) in enumerate(pieces):
+        if k <= inner:  # segment k precedes needle k; the fitted one precedes the needles at depth 1
+            ids += segments[k]
+        ids += newline
+        offsets.append(len(ids))
+        ids += needle
+    if inner == len(pieces):
+        ids += segments[inner]
+    ids += tail
+    return MultiNeedlePrompt(
+        ids=ids,
+        needle_token_offsets=offsets,
+        needle_tokens=[len(b) for _, b in pieces],
+        filler_tokens=budget,
+        haystack_start_word=start,
+        cut_mid_word=cut,
+    )
+
+
+def _fill_exactly(
+    stream: _Stream, haystack: Haystack, resume: int, budget: int, first_segment: bool
+) -> tuple[list[int], int, bool]:
+    """Exactly `budget` filler tokens: whole words from a sentence start, a later start if the end
+    would fall inside a word, and a cut word only when no start works. (ids, start word, cut)."""
+    first_try: tuple[list[int], int, int] | None = None
+    for k in range(_MAX_START_TRIES):
+        start = haystack.sentence_start(k) if first_segment else haystack.sentence_start_from(resume, k)
+        ids, nxt, gap = stream.fill(start, budget)
+        if gap == 0:
+            return ids, start, False
+        if first_try is None:
+            first_try = (ids, nxt, start)
+    assert first_try is not None
+    ids, nxt, start = first_try
+    return ids + stream.ids(nxt, first=not ids)[: budget - len(ids)], start, True

@@ -118,9 +118,6 @@ def _resolve_model(i: int, entry: ModelEntry, config: SweepConfig, problems: Pro
     return ModelPlan(i, entry, found.path, fingerprint, found.config, base, found.tokenizer)
 
 
-fingerprint_dir = fingerprint_model_dir  # the name the LongRoPE search imports
-
-
 def task_data_fingerprints(config: SweepConfig, choice: TaskChoice) -> dict[str, str]:
     """Content hashes of the local files a task's data settings name (a dataset, a haystack file;
     see `task.data_file_field`), so a file rewritten at the same path gives new cell ids."""

@@ -25,6 +25,7 @@ import os
 import sys
 import warnings
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -99,6 +100,23 @@ class CellContext:
     group_lengths: Sequence[int] = ()  # lengths of this task in the cell's group, whole plan
     # Shared by the cells of one task entry on one model, across methods (tokenized data, say).
     model_cache: dict[str, Any] = field(default_factory=dict)
+    original_context: int = 0  # the model's trained context L
+    models: ModelAccess | None = None  # other views of the model (its own rope, another model)
+
+
+class ModelAccess(Protocol):
+    """What a task may ask for besides the cell's model, whichever backend serves it."""
+
+    def native(self) -> AbstractContextManager[LanguageModel]:
+        """The cell's model under its own, unscaled rope (`none`), for the duration of a `with`
+        block; the cell's setting is back in place after it. With the HF backend this swaps the
+        rotary module only; a task must not use `ctx.lm` inside the block."""
+        ...
+
+    def load(self, path: str) -> LanguageModel:
+        """Another model (a local directory or hub id) under its own rope, on a backend of the
+        same kind; loaded once per run and kept (it costs its memory for the rest of the run)."""
+        ...
 
 
 @dataclass

@@ -13,6 +13,8 @@ import socket
 import time
 import traceback
 from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from longctx_eval.backends import BACKENDS, Backend
@@ -23,6 +25,8 @@ from longctx_eval.plan import Cell, Plan
 from longctx_eval.prompts import PromptFormat
 from longctx_eval.records import CellRecord, RopeFrequencies
 from longctx_eval.rope.analysis import frequency_record
+from longctx_eval.rope.base import RopeBase
+from longctx_eval.rope.methods import RopeSetting, ScalingSpec
 from longctx_eval.task import TASKS, CellContext, CellOutcome
 
 
@@ -47,6 +51,7 @@ class Worker:
             self._lengths[(c.group, c.task_index)].add(c.length)
             self._group_cells[c.group].append(c)
         self._longest: dict[Any, int] = {}
+        self._others: dict[str, LanguageModel] = {}  # other models tasks asked for (ModelAccess.load)
         self.on_model_load: Any = None  # callback(model plan) before weights are read
 
     def run(self, cell: Cell) -> Finished:
@@ -68,6 +73,20 @@ class Worker:
             group_cache=self._group_caches[cell.task_index],
             group_lengths=self._group_lengths(cell),
             model_cache=self._model_caches[cell.task_index],
+            original_context=cell.model.base.original_context,
+        )
+
+        def restored(lm: LanguageModel) -> None:
+            self._lm = ctx.lm = lm
+
+        ctx.models = BackendModels(
+            self.backend,
+            self.plan.config.backend,
+            cell.model.base,
+            cell.setting,
+            self._group_tokens(cell),
+            self._others,
+            restored,
         )
         task = self.plan.tasks[cell.task_index]
         try:
@@ -169,6 +188,50 @@ class Worker:
         if trace is not None:
             record = record.model_copy(update={"traceback": trace})
         return Finished(record, outcome.samples if outcome else None, rope)
+
+
+class BackendModels:
+    """`ModelAccess` on one backend: the loaded model under its own rope, or another model (on a
+    backend of the same kind, loaded once and kept in `others`)."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        config: Any,
+        base: RopeBase,
+        setting: RopeSetting,
+        max_tokens: int,
+        others: dict[str, LanguageModel] | None = None,
+        restored: Callable[[LanguageModel], None] | None = None,
+    ) -> None:
+        self.backend, self.config, self.base, self.setting = backend, config, base, setting
+        self.max_tokens = max_tokens
+        self.others = {} if others is None else others
+        self.restored = restored
+
+    @contextmanager
+    def native(self) -> Iterator[LanguageModel]:
+        own = ScalingSpec("none").resolve(self.base)
+        try:
+            yield self.backend.apply(own, self.max_tokens)
+        finally:
+            # The cell's setting back in place; a backend may have replaced the object serving it.
+            lm = self.backend.apply(self.setting, self.max_tokens)
+            if self.restored is not None:
+                self.restored(lm)
+
+    def load(self, path: str) -> LanguageModel:
+        if path not in self.others:
+            from longctx_eval.config import ModelEntry
+            from longctx_eval.models import resolve_model
+            from longctx_eval.rope.base import read_rope_base
+
+            backend = BACKENDS.get(self.config.kind).create(self.config)
+            found = resolve_model(path, tokenizer=False)
+            backend.load(ModelEntry(name="other", path=path), found.path)
+            own = ScalingSpec("none").resolve(read_rope_base(found.config))
+            self.others[path] = backend.apply(own, self.max_tokens)
+        return self.others[path]
 
 
 def short_error(exc: BaseException) -> str:

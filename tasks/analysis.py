@@ -135,7 +135,7 @@ class Analysis:
     ) -> CellOutcome:
         p = self.params
         # The model's config is the pristine one; the cell's setting lives in its rotary module.
-        base = read_rope_base(model.config, p.original_context)
+        base = read_rope_base(model.config, p.original_context or ctx.original_context or None)
         rope_config = getattr(rotary_modules(model)[0][1], "config", model.config)
         setting = RopeSetting(dict(rope_config.rope_parameters), int(rope_config.max_position_embeddings))
         inv, attention = frequencies_at(rope_config, ctx.length)

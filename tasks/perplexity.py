@@ -10,6 +10,22 @@ Modes:
 - `sliding` (YaRN paper): windows of ℓ tokens moved by `stride` over the document (or its first
   `sliding_tokens` tokens); each window scores only the tokens new to it.
 
+- `key_tokens` (LongPPL, Fang et al. 2024): truncate mode scored only on the tokens that need long
+  context, as picked by an evaluator (by default the evaluated model under its own rope; see
+  `perplexity_key_tokens`). `ppl` is on the key tokens, `ppl_rest` on the others, `ppl_all` on
+  every token, with `n_key_tokens`. Every method of a model is scored on the same key tokens.
+  The evaluator never sees more than its own trained context C (`evaluator_context`): its "long"
+  NLL comes from sliding windows of C tokens moved by max(W, C/4) (one pass when ℓ ≤ C), its short
+  NLL from windows of K + W moved by W (`key_stride`), as LongPPL does with K = 4096, W = 1024.
+  Defaults: K = min(C, ℓ) / 4, W = K / 4. With the model as its own evaluator at ℓ > L the key
+  tokens are those that need K…L tokens of context: the score says whether a method keeps the
+  model's own medium-range dependencies working at positions beyond L. A long-context evaluator
+  (C ≥ ℓ) finds those that need context beyond K, as LongPPL.
+- `needle` (LongRoPE2's needle-driven perplexity, Shang et al. 2025): `documents` passkey or NIAH
+  episodes (the tasks' own prompt builders, depth stratified as passkey's) whose filler comes from
+  `dataset` (or `noise`); each prompt is followed by its answer and only the answer's tokens are
+  scored. `ppl` is exp of their mean NLL.
+
 Metric: `ppl` = exp(token-weighted mean NLL) by default; `average: window` makes it the YaRN
 script's exp(mean over windows of the window mean). Both are recorded, with a bootstrap 95%
 interval over documents and the mean loss by position bin (where in the context the loss rises).
@@ -19,19 +35,23 @@ for methods whose frequencies do not depend on the sequence length, every trunca
 document comes from one forward pass at the longest length it is needed for. Dynamic NTK and
 LongRoPE choose their frequencies from the length, so they get one pass per length.
 
-Example: ℓ = 1024 on 4 documents → 4 × 1023 scored tokens → ppl 12.3 [11.1, 13.8].
+Example: ℓ = 1024 on 4 documents → 4 × 1023 scored tokens → ppl 12.3 [11.1, 13.8]; in
+`key_tokens` mode, 57 of those tokens are key tokens → ppl 4.1 on them, ppl_rest 12.9.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 from typing import Any, Literal
 
 import numpy as np
+from longctx_eval_tasks.perplexity_data import TokenizedDocuments, loss_by_position, sliding_windows
+from longctx_eval_tasks.perplexity_key_tokens import key_token_outcome
+from longctx_eval_tasks.perplexity_needle import needle_min_length, run_needle
 from pydantic import Field, PositiveInt
 
 from longctx_eval.data import DatasetError, dataset_kind, load_documents
+from longctx_eval.haystack import Haystack
 from longctx_eval.prompts import PromptFormat
 from longctx_eval.stats import bootstrap_perplexity
 from longctx_eval.task import (
@@ -46,45 +66,51 @@ from longctx_eval.task import (
 
 
 class PerplexityParams(TaskParams):
-    dataset: str = data_file_field(description="local .txt/.jsonl/.json/.parquet file, or a hub dataset id")
+    dataset: str = data_file_field(
+        description="local .txt/.jsonl/.json/.parquet file, or a hub dataset id (needle mode: the "
+        "episodes' filler; 'noise' for the filler sentences)"
+    )
     column: str = Field("text", description="text column (json, parquet and hub datasets)")
     split: str = Field("train", description="split of a hub dataset")
     subset: str | None = Field(None, description="configuration name of a hub dataset")
-    documents: PositiveInt = Field(4, description="documents per length")
-    mode: Literal["truncate", "sliding"] = Field("truncate", description="see the task docstring")
+    documents: PositiveInt = Field(4, description="documents per length (needle mode: episodes)")
+    mode: Literal["truncate", "sliding", "key_tokens", "needle"] = Field(
+        "truncate",
+        description="truncate: the first ℓ tokens of each document; sliding: windows of ℓ every `stride` "
+        "(YaRN's protocol); key_tokens: truncate scored on the tokens that need long context (LongPPL); "
+        "needle: the answer tokens of retrieval episodes (LongRoPE2)",
+    )
     stride: PositiveInt = Field(256, description="sliding mode: tokens between window starts")
     sliding_tokens: PositiveInt | None = Field(
         None, description="sliding mode: tokens of each document covered (default: all of it)"
     )
-    average: Literal["token", "window"] = Field("token", description="what `ppl` averages over")
+    average: Literal["token", "window"] = Field(
+        "token",
+        description="token: exp of the token-weighted mean NLL; window: exp of the mean of window means",
+    )
     position_bins: PositiveInt = Field(8, description="bins of the loss-by-position profile")
-
-
-class TokenizedDocuments:
-    """Documents tokenized in blocks as far as they are needed: a large dataset is not tokenized
-    whole when its first few long documents are all a sweep uses."""
-
-    _BLOCK = 32
-
-    def __init__(self, texts: tuple[str, ...], tokenizer: Any) -> None:
-        self.texts, self.tokenizer = texts, tokenizer
-        self._ids: list[list[int]] = []
-
-    def __getitem__(self, i: int) -> list[int]:
-        while len(self._ids) <= i:
-            block = list(self.texts[len(self._ids) : len(self._ids) + self._BLOCK])
-            self._ids += [list(x) for x in self.tokenizer(block, add_special_tokens=False)["input_ids"]]
-        return self._ids[i]
-
-    def first_with(self, need: int, k: int) -> list[int]:
-        """Indices of the first k documents with at least `need` tokens."""
-        out: list[int] = []
-        for i in range(len(self.texts)):
-            if len(out) == k:
-                break
-            if len(self[i]) >= need:
-                out.append(i)
-        return out
+    evaluator: str | None = Field(
+        None,
+        description="key_tokens: model (directory or hub id, same tokenizer) that picks the key tokens; "
+        "default: the evaluated model itself, under its own rope",
+    )
+    evaluator_context: PositiveInt | None = Field(
+        None, description="key_tokens: longest context given to the evaluator (default: its trained context)"
+    )
+    key_short_context: PositiveInt | None = Field(
+        None, description="key_tokens: the short context K (default: min(evaluator context, length) / 4)"
+    )
+    key_stride: PositiveInt | None = Field(None, description="key_tokens: window stride W (default: K / 4)")
+    key_gain: float = Field(
+        2.0,
+        description="key_tokens: NLL gain (nats) from the long context that makes a key token (LongPPL α)",
+    )
+    key_max_nll: float = Field(
+        2.0, description="key_tokens: a key token's long-context NLL must be below this (nats; LongPPL −β)"
+    )
+    needle_task: Literal["passkey", "niah"] = Field(
+        "passkey", description="needle: whose episodes are scored (their default strings)"
+    )
 
 
 @task
@@ -97,6 +123,13 @@ class Perplexity:
         self.params = params
         path = env.resolve_path(params.dataset)
         self.source = str(path) if path.exists() else params.dataset
+        if params.evaluator is not None:
+            evaluator = env.resolve_path(params.evaluator)
+            self.evaluator_source: str | None = str(evaluator) if evaluator.exists() else params.evaluator
+        else:
+            self.evaluator_source = None
+        if params.mode == "needle" and params.dataset == "noise":
+            return
         try:
             kind = dataset_kind(self.source)
         except DatasetError as exc:
@@ -105,7 +138,15 @@ class Perplexity:
             raise TaskParamError("dataset", f"no such file: {params.dataset}")
 
     def min_length(self, prompts: PromptFormat) -> int:
+        if self.params.mode == "needle":
+            return needle_min_length(self.params, prompts)
         return self.params.stride if self.params.mode == "sliding" else 2
+
+    def _needle_haystack(self) -> Haystack:
+        if self.params.dataset == "noise":
+            return Haystack.noise()
+        p = self.params
+        return Haystack("\n\n".join(load_documents(self.source, p.column, p.split, p.subset)), self.source)
 
     def _documents(self, ctx: CellContext) -> TokenizedDocuments:
         """The dataset's documents, tokenized on demand, once per model."""
@@ -121,12 +162,16 @@ class Perplexity:
         return docs.first_with(need, self.params.documents)
 
     def run(self, ctx: CellContext) -> CellOutcome:
+        if self.params.mode == "needle":
+            return run_needle(ctx, self.params, self._needle_haystack)
         docs = self._documents(ctx)
         bos = ctx.prompts.bos_ids
-        if self.params.mode == "truncate":
+        if self.params.mode in ("truncate", "key_tokens"):
             per_doc = self._truncate(ctx, docs, bos)
         else:
             per_doc = self._sliding(ctx, docs, bos)
+        if self.params.mode == "key_tokens" and per_doc:
+            return key_token_outcome(ctx, self.params, self.evaluator_source, docs, bos, per_doc)
         if not per_doc:
             need = ctx.length - len(bos)
             return CellOutcome({}, [], status="skipped", reason=f"no document has >= {need} tokens")
@@ -219,38 +264,3 @@ class Perplexity:
             for k, (d, s, c) in enumerate(zip(per_doc, sums, counts, strict=True))
         ]
         return CellOutcome(metrics, samples)
-
-
-def sliding_windows(
-    stream: list[int], window: int, stride: int
-) -> tuple[list[list[int]], list[int], list[np.ndarray]]:
-    """Windows of `window` tokens every `stride` tokens; each scores only tokens new to it.
-
-    Returns the windows, where scoring starts in each, and the scored tokens' positions within
-    their window (for the loss-by-position profile).
-    """
-    windows, score_from, positions = [], [], []
-    prev_end = 0
-    for begin in range(0, max(len(stream) - 1, 1), stride):
-        end = min(begin + window, len(stream))
-        new = end - prev_end
-        start = max(1, (end - begin) - new)
-        windows.append(stream[begin:end])
-        score_from.append(start)
-        positions.append(np.arange(start, end - begin))
-        prev_end = end
-        if end == len(stream):
-            break
-    return windows, score_from, positions
-
-
-def loss_by_position(per_doc: list[dict[str, Any]], length: int, bins: int) -> list[dict[str, Any]]:
-    edges = np.linspace(0, length, bins + 1).astype(int)
-    nll = np.concatenate([d["nll"] for d in per_doc])
-    pos = np.concatenate([d["positions"] for d in per_doc])
-    out = []
-    for lo, hi in itertools.pairwise(edges):
-        mask = (pos >= lo) & (pos < hi)
-        n = int(mask.sum())
-        out.append({"start": int(lo), "end": int(hi), "nll": float(nll[mask].mean()) if n else None, "n": n})
-    return out

@@ -12,7 +12,7 @@ from longctx_eval.cli import app
 from longctx_eval.config import ModelEntry, SweepConfig, load_sweep
 from longctx_eval.executors import EXECUTORS
 from longctx_eval.rope.methods import METHODS
-from longctx_eval.task import TASKS, load_task_plugins
+from longctx_eval.task import TASK_GROUPS, TASKS, load_task_plugins
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
@@ -23,7 +23,8 @@ def documented_models() -> list[tuple[str, type]]:
     load_task_plugins()
     out: list[tuple[str, type]] = [("sweep", SweepConfig), ("models[]", ModelEntry)]
     out += [(f"method {n}", METHODS.get(n).params_model) for n in METHODS]
-    out += [(f"task {n}", TASKS.get(n).Params) for n in ("passkey", "niah", "perplexity")]
+    out += [(f"task {n}", TASKS.get(n).Params) for n in TASKS]
+    out += [(f"task group {n}", TASK_GROUPS.get(n).Params) for n in TASK_GROUPS]
     out += [(f"backend {n}", BACKENDS.get(n).config_model) for n in BACKENDS]
     out += [(f"executor {n}", EXECUTORS.get(n).config_model) for n in EXECUTORS]
     return out
@@ -37,7 +38,12 @@ def test_every_option_is_in_the_readme(what: str, model: type):
     assert not missing, f"{what}: undocumented {missing}"
 
 
-@pytest.mark.parametrize("name", [*METHODS, "passkey", "niah", "perplexity"])
+def registered_names() -> list[str]:
+    load_task_plugins()
+    return [*METHODS, *TASKS, *TASK_GROUPS]
+
+
+@pytest.mark.parametrize("name", registered_names())
 def test_every_method_and_task_is_in_the_readme(name: str):
     assert f"`{name}`" in README
 

@@ -179,3 +179,58 @@ def test_search_resumes_from_its_state_file_and_refuses_a_foreign_one(
             SearchSettings(model=str(tiny_model_dir), target_length=256, dataset=str(docs_file), documents=3),
             out,
         )
+
+
+@pytest.mark.parametrize(
+    ("objective", "extra", "says"),
+    [
+        ("needle", {}, "answer tokens of 2 passkey episodes"),
+        ("key_tokens", {"key_gain": 0.05, "key_max_nll": 50.0}, "key tokens"),
+    ],
+)
+def test_search_objectives_come_from_the_perplexity_task(
+    tmp_path: Path, tiny_model_dir: Path, docs_file: Path, objective: str, extra: dict[str, Any], says: str
+):
+    from longctx_eval.longrope_search.search import Evaluator
+    from longctx_eval.task import TASKS, load_task_plugins
+
+    settings = SearchSettings(
+        model=str(tiny_model_dir),
+        target_length=256,
+        dataset=str(docs_file),
+        documents=2,
+        held_out=1,
+        objective=objective,  # type: ignore[arg-type]
+        objective_settings=extra,
+        evolution=EvolutionSettings(population=4, generations=1, parents=2, mutations=2, crossovers=1),
+    )
+    result = run_search(settings, tmp_path / "f.json")
+    search = result.search or {}
+    assert says in search["objective"]
+    assert search["best_ppl"] <= min(search["seed_ppl"].values())
+    # The objective is the perplexity task's own number in that mode, found through the registry.
+    load_task_plugins()
+    task = Evaluator.__new__(Evaluator)
+    task.settings = settings
+    made = task._task(2)
+    assert type(made) is TASKS.get("perplexity") and made.params.mode == objective
+    for name, value in extra.items():
+        assert getattr(made.params, name) == value
+
+
+def test_the_search_reaches_the_perplexity_task_through_the_registry():
+    import longctx_eval.longrope_search.search as search
+
+    source = Path(search.__file__).read_text()
+    assert "longctx_eval_tasks" not in source  # the core never imports a plugin
+    assert 'TASKS.get("perplexity")' in source
+
+
+def test_a_search_made_before_objectives_existed_still_resumes(
+    tmp_path: Path, tiny_model_dir: Path, docs_file: Path
+):
+    # The identity of a plain perplexity search is what it was before `objective` was a setting.
+    out = tmp_path / "f.json"
+    small_search(tiny_model_dir, docs_file, out, generations=1)
+    identity = json.loads((tmp_path / "f.json.state.json").read_text())["identity"]
+    assert not {"objective", "evaluator", "objective_settings"} & set(identity["settings"])

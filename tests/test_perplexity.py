@@ -171,3 +171,69 @@ def test_jsonl_and_parquet_load_through_datasets(tmp_path: Path):
     datasets.Dataset.from_list(rows).to_parquet(str(parquet))
     assert load_documents(str(jsonl)) == ("first doc", "second doc")
     assert load_documents(str(parquet)) == ("first doc", "second doc")
+
+
+class RecordingLM:
+    """Wraps a model's LanguageModel and keeps what `token_nll` was asked."""
+
+    def __init__(self, lm: Any) -> None:
+        self.lm, self.calls = lm, []  # type: ignore[var-annotated]
+
+    def generate(self, prompts: Any, max_new_tokens: int) -> Any:
+        raise AssertionError("needle mode only scores")
+
+    def token_nll(self, sequences: Any, score_from: Any = None) -> Any:
+        self.calls.append(([list(s) for s in sequences], list(score_from)))
+        return self.lm.token_nll(sequences, score_from)
+
+
+@pytest.mark.parametrize("needle_task", ["passkey", "niah"])
+def test_needle_mode_scores_only_the_answer_tokens(
+    backend: HFBackend, tiny_model_dir: Path, docs_file: Path, needle_task: str
+):
+    spec = ScalingSpec("yarn", 4.0)
+    ctx = context(backend, spec, 300)
+    rec = RecordingLM(ctx.lm)
+    ctx.lm = rec
+    params = PerplexityParams(dataset=str(docs_file), documents=5, mode="needle", needle_task=needle_task)
+    out = Perplexity(params, ENV).run(ctx)
+    ((seqs, starts),) = rec.calls
+    tok = backend.tokenizer
+    model = direct_model(tiny_model_dir, spec)
+    total, count = 0.0, 0
+    for seq, start, s in zip(seqs, starts, out.samples, strict=True):
+        assert len(seq) == 300 == s["n_prompt_tokens"]
+        assert tok.decode(seq[start:]) == " " + s["target"]  # only the answer is scored...
+        prefix = "The pass key is" if needle_task == "passkey" else "mentioned in the provided text is"
+        assert tok.decode(seq[:start]).endswith(prefix)  # ... right after the answer prefix
+        needle = tok.decode(seq[s["needle_token_offset"] :]).lstrip("\n")
+        assert needle.startswith(
+            "The pass key is" if needle_task == "passkey" else "One of the special magic"
+        )
+        assert s["target"] in needle.split("\n")[0]
+        with torch.no_grad():
+            logp = torch.log_softmax(model(torch.tensor([seq])).logits[0].double(), dim=-1)
+        nll = [-logp[p - 1, seq[p]].item() for p in range(start, len(seq))]
+        assert s["nll_sum"] == pytest.approx(sum(nll), rel=1e-5) and s["n_scored_tokens"] == len(nll)
+        total, count = total + sum(nll), count + len(nll)
+    assert out.metrics["ppl"] == pytest.approx(math.exp(total / count), rel=1e-5)
+    depths = [s["depth_requested"] for s in out.samples]
+    assert all(i / 5 <= d < (i + 1) / 5 for i, d in enumerate(depths))  # stratified, as passkey's
+    # The same episodes for another method (same seed): a paired comparison.
+    again = Perplexity(params, ENV).run(context(backend, ScalingSpec("none"), 300))
+    assert [s["target"] for s in again.samples] == [s["target"] for s in out.samples]
+
+
+def test_needle_mode_with_the_noise_filler(backend: HFBackend):
+    params = PerplexityParams(dataset="noise", documents=2, mode="needle")
+    task = Perplexity(params, ENV)
+    assert task.min_length(PromptFormat(backend.tokenizer)) < 120
+    out = task.run(context(backend, ScalingSpec("none"), 120))
+    answer_tokens = len(
+        PromptFormat(backend.tokenizer).encode(" 12345")
+    )  # digits one by one: the same for any key
+    assert (
+        out.status == "ok"
+        and out.metrics["n_documents"] == 2
+        and out.metrics["n_tokens"] == 2 * answer_tokens
+    )

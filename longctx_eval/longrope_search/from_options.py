@@ -8,7 +8,7 @@ from typing import Any
 
 from longctx_eval.config import ConfigError
 from longctx_eval.longrope_search.evolution import EvolutionSettings, SearchState
-from longctx_eval.longrope_search.search import SearchError, SearchSettings, run_search
+from longctx_eval.longrope_search.search import OBJECTIVE_MODES, SearchError, SearchSettings, run_search
 from longctx_eval.rope.longrope_factors import LongRopeFactors
 
 
@@ -28,6 +28,8 @@ def search_from_options(
         problems.append(("--mutation-prob", f"must be within [0, 1] (got {o['mutation_prob']:g})"))
     if o["high_multiple"] < 1:
         problems.append(("--high-multiple", f"must be >= 1 (got {o['high_multiple']:g})"))
+    if o["objective"] not in OBJECTIVE_MODES:
+        problems.append(("--objective", f"one of {', '.join(OBJECTIVE_MODES)} (got {o['objective']!r})"))
     if problems:
         raise ConfigError(problems)
     try:
@@ -58,6 +60,8 @@ def search_from_options(
         high_multiple=o["high_multiple"],
         seed=o["seed"],
         evolution=evolution,
+        objective=o["objective"],
+        evaluator=o["evaluator"],
     )
 
     def show(state: SearchState) -> None:

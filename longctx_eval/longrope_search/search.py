@@ -1,8 +1,15 @@
 """The LongRoPE factor search on a model: seeds, objective, resume, and the factors file.
 
-Objective: perplexity at the target length on `documents` documents, computed by the harness's
-own perplexity task on the HF backend — the model is loaded once and each candidate only swaps
-the rotary module (a vLLM engine start per candidate would cost far more than the evaluation).
+Objective (`objective`), computed by the harness's own perplexity task (found through the task
+registry: the core does not import plugins) on the HF backend — the model is loaded once and each
+candidate only swaps the rotary module (a vLLM engine start per candidate would cost far more
+than the evaluation):
+- `ppl` (the paper's): perplexity at the target length on the first `documents` documents;
+- `key_tokens` (LongPPL): perplexity on those documents' key tokens only — the tokens the model
+  itself at its native length (or `evaluator`) predicts far better with long context; the set is
+  picked once, so every candidate is scored on the same tokens;
+- `needle` (LongRoPE2's needle-driven objective): perplexity on the answer tokens of `documents`
+  passkey episodes whose filler comes from the dataset.
 Candidates are LongRoPE *long* factors; the short factors stay 1 (the model's own rope up to L).
 
 Seeds, as in the paper: PI (every factor s), NTK (θ_i / θ'_i with the NTK base) and YaRN
@@ -24,7 +31,7 @@ import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from longctx_eval.longrope_search.evolution import (
     Candidate,
@@ -37,6 +44,9 @@ from longctx_eval.rope.base import RopeBase, read_rope_base, scaled_config
 from longctx_eval.rope.longrope_factors import LongRopeFactors, yarn_derived_factors
 from longctx_eval.rope.methods import LongRopeParams, ScalingSpec
 from longctx_eval.store import atomic_write
+
+Objective = Literal["ppl", "key_tokens", "needle"]
+OBJECTIVE_MODES = {"ppl": "truncate", "key_tokens": "key_tokens", "needle": "needle"}
 
 
 class SearchError(ValueError):
@@ -59,6 +69,9 @@ class SearchSettings:
     seed: int = 0
     dtype: str = "float32"
     evolution: EvolutionSettings = field(default_factory=EvolutionSettings)
+    objective: Objective = "ppl"
+    evaluator: str | None = None  # key_tokens: the model that picks key tokens (default: the model itself)
+    objective_settings: dict[str, Any] = field(default_factory=dict)  # more perplexity-task settings
 
 
 @dataclass
@@ -71,20 +84,31 @@ class Evaluator:
     settings: SearchSettings
     calls: int = 0
     _model_cache: dict[str, Any] = field(default_factory=dict)
+    _others: dict[str, Any] = field(default_factory=dict)  # an evaluator model, loaded once
 
     def _task(self, documents: int) -> Any:
-        from longctx_eval_tasks.perplexity import Perplexity, PerplexityParams
+        from longctx_eval.task import TASKS, TaskEnv, load_task_plugins
 
-        from longctx_eval.task import TaskEnv
-
+        load_task_plugins()
+        perplexity = TASKS.get("perplexity")
         s = self.settings
-        params = PerplexityParams(dataset=s.dataset, column=s.column, split=s.split, documents=documents)
-        return Perplexity(params, TaskEnv(resolve_path=Path))
+        settings: dict[str, Any] = {
+            "dataset": s.dataset,
+            "column": s.column,
+            "split": s.split,
+            "documents": documents,
+            "mode": OBJECTIVE_MODES[s.objective],
+        }
+        if s.evaluator is not None:
+            settings["evaluator"] = s.evaluator
+        settings.update(s.objective_settings)  # e.g. key_gain, needle_task
+        return perplexity(perplexity.Params.model_validate(settings), TaskEnv(resolve_path=Path))
 
     def per_document(self, long_factor: Candidate, documents: int) -> list[dict[str, Any]]:
         """Per-document NLL sums and token counts of the first `documents` long-enough documents."""
         from longctx_eval.prompts import PromptFormat
         from longctx_eval.task import CellContext
+        from longctx_eval.worker import BackendModels
 
         n = self.base.n_pairs
         params = LongRopeParams(short_factor=(1.0,) * n, long_factor=tuple(long_factor), source="search")
@@ -97,6 +121,10 @@ class Evaluator:
             prompts=PromptFormat(self.backend.tokenizer),
             length_dependent=True,
             model_cache=self._model_cache,
+            original_context=self.base.original_context,
+        )
+        ctx.models = BackendModels(
+            self.backend, self.backend.cfg, self.base, setting, self.settings.target_length, self._others
         )
         outcome = self._task(documents).run(ctx)
         if outcome.status != "ok":
@@ -122,6 +150,17 @@ class Evaluator:
         k, m = self.settings.documents, self.settings.held_out
         rows = self.per_document(candidate, k + m)[k:] if m else []
         return _ppl(rows) if rows else None
+
+
+def objective_text(settings: SearchSettings) -> str:
+    n, length = settings.documents, settings.target_length
+    if settings.objective == "key_tokens":
+        who = settings.evaluator or "the model itself, unscaled"
+        return f"perplexity on the key tokens (evaluator: {who}) at {length} tokens of {n} documents"
+    if settings.objective == "needle":
+        kind = settings.objective_settings.get("needle_task", "passkey")
+        return f"perplexity on the answer tokens of {n} {kind} episodes of {length} tokens"
+    return f"perplexity at {length} tokens on {n} documents (truncate)"
 
 
 def _ppl(rows: list[dict[str, Any]]) -> float:
@@ -157,11 +196,14 @@ def run_search(
     on_generation: Callable[[SearchState], None] | None = None,
 ) -> LongRopeFactors:
     """Search, write `output` (a factors file any sweep can use), and return it."""
-    from transformers import AutoConfig
+    from longctx_eval.identity import fingerprint_model_dir
+    from longctx_eval.models import ModelNotFound, resolve_model
 
-    from longctx_eval.plan import fingerprint_dir
-
-    config = AutoConfig.from_pretrained(settings.model)
+    try:
+        found = resolve_model(settings.model, tokenizer=False)
+    except ModelNotFound as exc:
+        raise SearchError(str(exc)) from None
+    config = found.config
     base = read_rope_base(config, settings.original_context)
     factor = settings.factor or settings.target_length / base.original_context
     if factor <= 1:
@@ -170,12 +212,13 @@ def run_search(
             f"{base.original_context}: nothing to search"
         )
     space = SearchSpace(base.n_pairs, 1.0, round(settings.high_multiple * factor, 2), settings.step)
-    model_fp = (
-        fingerprint_dir(Path(settings.model)) if Path(settings.model).is_dir() else f"hub:{settings.model}"
-    )
+    model_fp = fingerprint_model_dir(Path(found.path)) if found.local else f"hub:{settings.model}"
     # Everything but the number of generations: a finished search can be run further.
     fixed = asdict(settings)
     fixed["evolution"].pop("generations")
+    for name, default in (("objective", "ppl"), ("evaluator", None), ("objective_settings", {})):
+        if fixed[name] == default:  # searches made before these settings existed still resume
+            fixed.pop(name)
     identity = {
         "settings": _jsonable(fixed),
         "factor": factor,
@@ -215,9 +258,7 @@ def run_search(
         },
         search={
             "target_length": settings.target_length,
-            "objective": (
-                f"perplexity at {settings.target_length} tokens on {settings.documents} documents (truncate)"
-            ),
+            "objective": objective_text(settings),
             "best_ppl": best_ppl,
             "seed_ppl": seed_scores,
             "held_out_documents": settings.held_out,

@@ -17,6 +17,7 @@ from longctx_eval.reporting.results import MergeError, Results, load_results
 from longctx_eval.reporting.series import arrange
 from longctx_eval.reporting.summary import Summary, build_summary
 from longctx_eval.reporting.tables import csv_text, latex, markdown
+from longctx_eval.reporting.usage_figures import usage_figures
 from longctx_eval.store import RECORDS, ROPE, SAMPLES, atomic_write, dumps
 
 _MARKER = "merged_from.json"  # marks a directory `compare` made (and may overwrite)
@@ -79,7 +80,8 @@ def _write(
         atomic_write(path, text)
     paths = list(written)
     if pictures:
-        figures = make_figures(results, arrange(results))
+        arranged = arrange(results)
+        figures = make_figures(results, arranged) + usage_figures(results, arranged, options.against)
         plots = out / "plots"
         plots.mkdir(parents=True, exist_ok=True)
         names = {f"{f.name}.png" for f in figures}

@@ -63,7 +63,7 @@ def _figures(figures: list[Figure]) -> str:
         return ""
     items = [
         f'<figure><img alt="{e(f.title)}" src="data:image/png;base64,{base64.b64encode(f.png).decode()}">'
-        f"<figcaption>{e(f.title)}</figcaption></figure>"
+        f"<figcaption>{e(f.caption or f.title)}</figcaption></figure>"
         for f in figures
     ]
     return '<div class="figures">' + "".join(items) + "</div>"
@@ -99,6 +99,14 @@ def render(summary: Summary, results: Results, figures: list[Figure], show_super
         ]
     parts += _paired(summary)
     parts += ["<h2>Rotary frequencies</h2>", _figures([f for f in figures if f.kind == "rope"])]
+    usage = [f for f in figures if f.kind == "usage"]
+    if usage:
+        parts += [
+            "<h2>Frequency usage</h2>",
+            '<p class="note">Which rotary pairs the model uses and what each method does to them '
+            '(Barbero et al. 2024, "Round and Round We Go!"), from the analysis task.</p>',
+            _figures(usage),
+        ]
     parts += _problems(results)
     if show_superseded:
         parts += _superseded(results)

@@ -29,9 +29,10 @@ from longctx_eval.reporting.series import Arranged, Series
 class Figure:
     name: str  # file name stem, safe for a path
     title: str
-    kind: str  # heatmap | accuracy | perplexity | loss_by_position | rope
+    kind: str  # heatmap | accuracy | perplexity | loss_by_position | rope | usage
     task: str | None  # None for the per-model rope picture
     png: bytes
+    caption: str = ""  # what is plotted, beyond the title (shown under the picture)
 
 
 def _plt() -> Any:

@@ -53,14 +53,16 @@ class Series:
         return [p.length for p in self.points]
 
 
-def headline_metric(records: list[CellRecord]) -> str:
-    """accuracy or ppl: what a task's tables and effective length are about."""
+def headline_metric(records: list[CellRecord]) -> str | None:
+    """accuracy or ppl: what a task's tables and effective length are about. None for a task that
+    measures neither (the frequency-usage analysis): it gets its own section, not a leaderboard
+    column. A task whose cells all failed counts as accuracy, so its failures still show."""
     for r in records:
         if r.metrics.accuracy is not None:
             return "accuracy"
         if r.metrics.ppl is not None:
             return "ppl"
-    return "accuracy"
+    return "accuracy" if all(r.status != "ok" for r in records) else None
 
 
 @dataclass
@@ -70,6 +72,7 @@ class Arranged:
     tasks: list[str]  # task labels in first-seen order, each group's label after its members
     series: dict[str, list[Series]]  # task label -> series
     groups: dict[str, list[str]]  # group label -> member task labels
+    other: dict[str, list[CellRecord]]  # tasks with no accuracy or perplexity (analysis), by label
 
     def lengths(self, task: str) -> list[int]:
         return sorted({p.length for s in self.series[task] for p in s.points})
@@ -84,18 +87,19 @@ def arrange(results: Results) -> Arranged:
             members = groups.setdefault(r.task_group, [])
             if r.task not in members:
                 members.append(r.task)
-    series = {task: _task_series(results, recs) for task, recs in by_task.items()}
-    tasks = list(by_task)
+    other = {task: recs for task, recs in by_task.items() if headline_metric(recs) is None}
+    series = {task: _task_series(results, recs) for task, recs in by_task.items() if task not in other}
+    tasks = [t for t in by_task if t not in other]
     for group, members in groups.items():
         if group in series:  # a task with the group's label exists: keep the task, skip the average
             continue
         series[group] = _group_series(group, [s for m in members for s in series[m]], members)
         tasks.insert(max(tasks.index(m) for m in members) + 1, group)
-    return Arranged(tasks, series, groups)
+    return Arranged(tasks, series, groups, other)
 
 
 def _task_series(results: Results, records: list[CellRecord]) -> list[Series]:
-    metric = headline_metric(records)
+    metric = headline_metric(records) or "accuracy"
     out: dict[tuple[str, str, str], Series] = {}
     for r in records:
         key = (r.model, r.backend_kind, r.method_label)

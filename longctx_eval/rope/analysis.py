@@ -75,7 +75,7 @@ def analyse(config: Any, base: RopeBase, spec: ScalingSpec, target_length: int) 
     if after.numel() != before.numel():
         # p-RoPE returns one frequency per pair of the whole head, rotary or not.
         before = before[: after.numel()] if after.numel() < before.numel() else before
-    rows = _pair_rows(before.tolist(), after.tolist(), target_length)
+    rows = pair_rows(before.tolist(), after.tolist(), target_length)
     return RopeAnalysis(
         method=spec.method,
         label=spec.label(),
@@ -91,7 +91,7 @@ def analyse(config: Any, base: RopeBase, spec: ScalingSpec, target_length: int) 
     )
 
 
-def _pair_rows(before: list[float], after: list[float], target: int) -> list[PairRow]:
+def pair_rows(before: list[float], after: list[float], target: int) -> list[PairRow]:
     ratios = [b / a if a > 0 else math.inf for b, a in zip(before, after, strict=True)]
     finite = [r for r in ratios if math.isfinite(r)]
     top = max(finite) if finite else 1.0

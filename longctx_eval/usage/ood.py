@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from longctx_eval.rope.analysis import _pair_rows, frequency_record
+from longctx_eval.rope.analysis import frequency_record, pair_rows
 from longctx_eval.rope.base import RopeBase, scaled_config
 from longctx_eval.rope.frequencies import frequencies_at
 from longctx_eval.rope.methods import RopeSetting, ScalingSpec
@@ -85,7 +85,7 @@ def ood_pairs(config: Any, base: RopeBase, setting: RopeSetting, target_length: 
     if len(after) != len(trained):
         raise ValueError(f"the setting has {len(after)} frequencies, the model {len(trained)}")
     # The classes exactly as `longctx-eval rope` prints them (plain RoPE before, the setting after).
-    kinds = [row.kind for row in _pair_rows(record["base_inv_freq"][: len(after)], after, target_length)]
+    kinds = [row.kind for row in pair_rows(record["base_inv_freq"][: len(after)], after, target_length)]
     rows = []
     L, T = base.original_context, target_length
     for i, (theta, new, kind) in enumerate(zip(trained, after, kinds, strict=True)):

@@ -1,0 +1,216 @@
+"""What RULER's tasks share: scoring, depths, random draws, framing, and one run over episodes.
+
+No task is registered here. RULER (Hsieh et al. 2024, NVIDIA/RULER) builds its prompts as text and
+keeps adding haystack until the prompt plus the generation budget would pass the length; here
+every prompt is assembled as token ids, piece by piece, to exactly the cell's length (BOS, chat
+template and answer prefix counted), so the pieces below are what each task fits.
+
+Scoring follows RULER's `scripts/eval/synthetic/constants.py`: the output is stripped and control
+characters turned into newlines, then
+- `all` (string_match_all; every NIAH variant, variable tracking, common and frequent words): the
+  share of the references found in the output, case-insensitively;
+- `part` (string_match_part; QA): 1 when any reference is found.
+A sample's score is that number (a multi-value needle half found scores 0.5, as in RULER); the
+cell's accuracy is their mean, with a Wilson 95% interval on that mean.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field, PositiveInt
+
+from longctx_eval.haystack import Haystack
+from longctx_eval.prompts import PromptFormat
+from longctx_eval.records import Sample
+from longctx_eval.retrieval import RetrievalParams, accuracy_metrics, haystack_for
+from longctx_eval.task import CellContext, CellOutcome, TaskEnv, data_file_field
+
+# RULER's needle depths: 40 depth percents from 0 to 100, drawn without replacement per sample.
+RULER_DEPTHS: tuple[int, ...] = tuple(int(x) for x in np.round(np.linspace(0, 100, num=40)))
+
+Metric = Literal["all", "part"]
+_CONTROL = re.compile(r"[\x00-\x1f]")
+
+
+def postprocess(output: str) -> str:
+    """RULER's clean-up of a prediction before matching."""
+    return _CONTROL.sub("\n", output.strip()).strip()
+
+
+def string_match_all(output: str, references: Sequence[str]) -> float:
+    """Share of the references found in the output (case-insensitive substring)."""
+    pred = postprocess(output).lower()
+    return sum(1.0 for r in references if r.lower() in pred) / len(references)
+
+
+def string_match_part(output: str, references: Sequence[str]) -> float:
+    """1 when any reference is found in the output (case-insensitive substring)."""
+    pred = postprocess(output).lower()
+    return max(1.0 if r.lower() in pred else 0.0 for r in references)
+
+
+SCORERS: dict[str, Callable[[str, Sequence[str]], float]] = {
+    "all": string_match_all,
+    "part": string_match_part,
+}
+
+
+class RulerHaystackParams(RetrievalParams):
+    """Settings of the RULER tasks that hide text in a haystack (NIAH, variable tracking)."""
+
+    samples: PositiveInt = Field(20, description="samples per cell (RULER: 500, later 100)")
+    haystack: str = data_file_field(
+        "noise",
+        description="'noise' (RULER's filler paragraph, line after line), or a local .txt/.jsonl/.parquet "
+        "file or hub dataset id whose documents make the filler (RULER's 'essay' haystack is Paul "
+        "Graham's essays: give any prose file)",
+    )
+
+
+def ruler_haystack(params: RetrievalParams, env: TaskEnv) -> Callable[[], Haystack]:
+    """RULER's noise haystack (one filler paragraph per line) or the harness's file/hub haystack."""
+    if params.haystack == "noise":
+        return Haystack.noise_lines
+    return haystack_for(params, env)
+
+
+def draw_depths(rng: np.random.Generator, n: int) -> list[float]:
+    """Sorted depth fractions for n needles: RULER's 40-point grid without replacement (uniform
+    random depths when there are more needles than grid points)."""
+    if n <= len(RULER_DEPTHS):
+        picks = rng.choice(len(RULER_DEPTHS), size=n, replace=False)
+        return sorted(RULER_DEPTHS[int(i)] / 100 for i in picks)
+    return sorted(float(x) for x in rng.random(n))
+
+
+def random_letters(rng: np.random.Generator, k: int, upper: bool = False) -> str:
+    """k random ASCII letters (RULER's variable names and coded words)."""
+    letters = string.ascii_uppercase if upper else string.ascii_lowercase
+    return "".join(letters[int(i)] for i in rng.integers(0, 26, size=k))
+
+
+def distinct(draw: Callable[[], str], n: int, exclude: set[str] | None = None) -> list[str]:
+    """n distinct draws not in `exclude` (a repeat is drawn again)."""
+    seen = set(exclude or ())
+    out: list[str] = []
+    while len(out) < n:
+        x = draw()
+        if x not in seen:
+            seen.add(x)
+            out.append(x)
+    return out
+
+
+def oxford_join(items: Sequence[str]) -> str:
+    """'a', 'a, and b', 'a, b, and c' — RULER's list of queried keys."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + ", and " + items[-1]
+
+
+def zeta(alpha: float) -> float:
+    """Riemann zeta for alpha > 1 (RULER uses scipy's; Euler-Maclaurin after 1000 terms, ~1e-12)."""
+    if alpha <= 1:
+        raise ValueError(f"zeta needs alpha > 1, got {alpha}")
+    n = 1000
+    head = float(np.sum(np.arange(1, n, dtype=np.float64) ** -alpha))
+    return head + n ** (1 - alpha) / (alpha - 1) + 0.5 * n**-alpha + alpha * n ** (-alpha - 1) / 12
+
+
+def frame(
+    fmt: PromptFormat, instruction: str, question: str, answer_prefix: str
+) -> tuple[list[int], list[int]]:
+    """(head, tail): prefix + instruction, and question + template tail + answer prefix."""
+    head = fmt.prefix_ids + fmt.encode_first(instruction)
+    tail = fmt.encode("\n" + question) + fmt.tail_ids + fmt.answer_ids(answer_prefix)
+    return head, tail
+
+
+def padding(fmt: PromptFormat, n: int) -> list[int]:
+    """n newline tokens: what closes the last few tokens a list of whole items cannot fill."""
+    return fmt.encode("\n")[-1:] * n
+
+
+class RulerSample(Sample):
+    """One RULER sample as recorded (tasks add where their needles or documents sit)."""
+
+    n_prompt_tokens: int  # always the cell's length
+    targets: list[str]  # the references RULER's rule matches
+    target: str  # the same, joined, for tables of wrong answers
+    output: str
+    score: float
+    retokenizes_exactly: bool | None = None
+
+
+@dataclass
+class Episode:
+    """One sample, built: its ids (exactly the cell's length), references and what it records."""
+
+    ids: list[int]
+    targets: list[str]
+    record: dict[str, Any] = field(default_factory=dict)
+
+
+def run_episodes(
+    ctx: CellContext,
+    episodes: Sequence[Episode],
+    max_new_tokens: int,
+    metric: Metric,
+    check_retokenization: bool,
+) -> CellOutcome:
+    """Generate greedily for every episode in one batch, score with RULER's rule, aggregate."""
+    for e in episodes:
+        if len(e.ids) != ctx.length:  # the contract every builder keeps; a slip must not pass silently
+            raise AssertionError(f"episode of {len(e.ids)} tokens in a cell of {ctx.length}")
+    outputs = ctx.lm.generate([e.ids for e in episodes], max_new_tokens)
+    score = SCORERS[metric]
+    samples = []
+    for i, (e, out) in enumerate(zip(episodes, outputs, strict=True)):
+        samples.append(
+            {
+                "index": i,
+                "n_prompt_tokens": len(e.ids),
+                **e.record,
+                "targets": e.targets,
+                "target": ", ".join(e.targets),  # for tables of wrong answers
+                "output": out.text,
+                "score": score(out.text, e.targets),
+                "retokenizes_exactly": (
+                    ctx.prompts.retokenizes_exactly(e.ids) if check_retokenization else None
+                ),
+            }
+        )
+    metrics = accuracy_metrics(samples)
+    metrics["n_empty"] = sum(1 for s in samples if not postprocess(s["output"]))  # RULER's "nulls"
+    return CellOutcome(metrics=metrics, samples=samples)
+
+
+def needle_records(
+    offsets: Sequence[int],
+    tokens: Sequence[int],
+    length: int,
+    requested: Sequence[float],
+    **lists: Sequence[Any],
+) -> list[dict[str, Any]]:
+    """One dict per needle: token offset and count, real and requested depth, plus given fields."""
+    out = []
+    for k, (o, n, d) in enumerate(zip(offsets, tokens, requested, strict=True)):
+        row: dict[str, Any] = {"token_offset": o, "tokens": n, "depth": o / length, "depth_requested": d}
+        row.update({name: values[k] for name, values in lists.items()})
+        out.append(row)
+    return out
+
+
+def longest_in_tokens(fmt: PromptFormat, candidates: Sequence[str]) -> str:
+    """The candidate with the most tokens after a space (to size a prompt for the worst draw)."""
+    return max(candidates, key=lambda c: (len(fmt.encode(" " + c)), c))
+
+
+def worst_draws(draw: Callable[[np.random.Generator], str], n: int = 64) -> list[str]:
+    """n seeded draws, to size a prompt for random keys whose token count varies."""
+    rng = np.random.default_rng(0)
+    return [draw(rng) for _ in range(n)]
