@@ -11,6 +11,7 @@ same keys, values and depths: comparisons between methods are paired.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +54,10 @@ class Cell:
     task: TaskChoice
     length: int
     seed: int
+    # Another cell of the plan that computes exactly this (same model, task, length and the same
+    # frequencies and attention factor: pi@auto at the native length is `none` there); this one then
+    # shares its result instead of computing it again.
+    same_as: str | None = None
 
     @property
     def group(self) -> tuple[int, str]:
@@ -70,9 +75,11 @@ class Plan:
 
     def describe(self) -> str:
         groups = {c.group for c in self.cells}
+        shared = sum(1 for c in self.cells if c.same_as)
+        also = f"; {shared} of them share another cell's computation (the same frequencies)" if shared else ""
         return (
             f"{len(self.cells)} cells ({len(self.models)} models, {len(groups)} model × method@factor "
-            f"groups, {len(self.config.tasks)} tasks, {len(self.config.lengths)} lengths)"
+            f"groups, {len(self.config.tasks)} tasks, {len(self.config.lengths)} lengths){also}"
         )
 
 
@@ -95,7 +102,48 @@ def make_plan(config: SweepConfig) -> Plan:
         for length in sorted(config.lengths)
         if only_length in (None, length)
     ]
-    return Plan(config, models, tasks, cells)
+    return Plan(config, models, tasks, _share_identical(config, cells))
+
+
+def _share_identical(config: SweepConfig, cells: list[Cell]) -> list[Cell]:
+    """Mark each cell that computes exactly what an earlier cell computes (`same_as`).
+
+    Identical means the same model, task entry and length and the same rotary computation: the
+    frequencies and attention factor transformers gives the setting at the cell's length. A
+    length-dependent setting counts only when its frequencies stay those of the prompt's length
+    while generating (the `prompt` policy); with any other policy they move past the length.
+    """
+    from longctx_eval.rope.analysis import frequency_record
+
+    first: dict[tuple[Any, ...], str] = {}
+    memo: dict[tuple[Any, ...], str | None] = {}
+    out = []
+    for c in cells:
+        s = c.setting
+        if s.length_dependent and config.backend.generation_policy() != "prompt":
+            out.append(c)
+            continue
+        at = c.length if s.length_dependent else 1
+        rope_key = (c.model.index, canonical_json(s.rope_parameters), s.max_position_embeddings, at)
+        if rope_key not in memo:
+            try:
+                rec = frequency_record(
+                    c.model.config, c.model.base, s.rope_parameters, s.max_position_embeddings, at
+                )
+                memo[rope_key] = canonical_json([rec["inv_freq"], rec["attention_factor"]])
+            except Exception:  # frequencies we cannot compute here are never shared
+                memo[rope_key] = None
+        frequencies = memo[rope_key]
+        if frequencies is None:
+            out.append(c)
+            continue
+        key = (c.model.index, c.task_index, c.length, frequencies)
+        if key in first:
+            c = dataclasses.replace(c, same_as=first[key])
+        else:
+            first[key] = c.cell_id
+        out.append(c)
+    return out
 
 
 def _resolve_model(i: int, entry: ModelEntry, config: SweepConfig, problems: Problems) -> ModelPlan | None:
@@ -256,5 +304,7 @@ def _cell(
         "seed": seed,
         "backend": config.backend.identity(),
     }
+    if setting.length_dependent:  # how generation treats its length-dependent rotary changes results
+        identity["generation"] = config.backend.generation_policy()
     cell_id = hashlib.sha256(canonical_json(identity).encode()).hexdigest()[:16]
     return Cell(cell_id, model, spec, setting, t, choice, length, seed)

@@ -74,6 +74,12 @@ class CellRecord(_Open):
     duration_s: float = 0.0
     backend: dict[str, Any] = Field(default_factory=lambda: {"kind": "hf"})
     rope_key: str | None = None  # the group's frequencies: rope/<rope_key>.json
+    # Length-dependent rotaries (dynamic NTK, LongRoPE) only: how generation treated them, 'prompt',
+    # 'transformers' or 'exact' on the HF backend (its `length_policy`), 'static' on vLLM.
+    generation_policy: str | None = None
+    # The cell whose computation this one shares (the same model, task, length, frequencies and
+    # attention factor: pi@auto at the native length is `none` there); None when computed itself.
+    computed_as: str | None = None
     finished_at: str = ""
     host: str = ""
 
@@ -120,6 +126,10 @@ def upgrade_record(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] 
     if raw.get("schema_version", 1) >= SCHEMA_VERSION:
         return raw, None
     out = {k: v for k, v in raw.items() if k != "rope"}
+    rope_type = str((raw.get("rope_parameters") or {}).get("rope_type", "default"))
+    if "dynamic" in rope_type or rope_type == "longrope":  # format 1 generated as plain HF generate does
+        kind = (raw.get("backend") or {}).get("kind", "hf")
+        out.setdefault("generation_policy", "transformers" if kind == "hf" else "static")
     rope = raw.get("rope")
     if isinstance(rope, dict):
         out["rope_key"] = rope_key(rope)

@@ -7,11 +7,12 @@ and aggregate into accuracy with a Wilson 95% interval.
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, PositiveInt
 
@@ -65,6 +66,8 @@ class RetrievalSample(Sample):
     depth_requested: float
     target: str
     output: str
+    score_strict: float | None = None  # the answer's first number is the target
+    score_lenient: float | None = None  # the target appears in the answer
     cut_mid_word: bool = False
     haystack_start_word: int = 0
     retokenizes_exactly: bool | None = None
@@ -102,13 +105,43 @@ def _dataset_haystack(source: str, column: str, split: str) -> Haystack:
     return Haystack("\n\n".join(load_documents(source, column, split)), source)
 
 
+Scoring = Literal["strict", "lenient"]
+_FIRST_INTEGER = re.compile(r"\d+")
+_FIRST_WORD = re.compile(r"\w[\w-]*")
+
+
+def strict_score(output: str, target: str) -> float:
+    """1 when the answer's first number (for a numeric target; else its first word) is the target:
+    the passkey test's rule (YaRN's and Landmark Attention's scripts). "115252" for 11525 fails."""
+    pattern = _FIRST_INTEGER if target.isdigit() else _FIRST_WORD
+    match = pattern.search(output)
+    return float(match is not None and match.group().lower() == target.lower())
+
+
+def lenient_score(output: str, target: str) -> float:
+    """1 when the target appears anywhere in the output (case-insensitive): RULER's string match.
+    "115252" for 11525 passes."""
+    return float(target.lower() in output.lower())
+
+
+def scoring_field(default: Scoring) -> Any:
+    return Field(
+        default,
+        description="what the metric counts: 'strict' (the first number of the answer is the target; "
+        "passkey's rule) or 'lenient' (the target appears anywhere in the answer; RULER's rule); "
+        "both are recorded",
+    )
+
+
 def run_retrieval(
     ctx: CellContext,
     params: RetrievalParams,
     haystack: Haystack,
     probes: Sequence[Probe],
-    score: Callable[[str, str], float],
+    scoring: Scoring,
 ) -> CellOutcome:
+    """Fit every prompt, generate greedily in one batch, score each output both ways; `scoring`
+    picks which one is the cell's `accuracy`."""
     prompts: list[BuiltPrompt] = [
         build_prompt(ctx.prompts, haystack, p.parts, ctx.length, p.depth) for p in probes
     ]
@@ -125,7 +158,8 @@ def run_retrieval(
                 "depth_requested": probe.depth,
                 "target": probe.target,
                 "output": out.text,
-                "score": score(out.text, probe.target),
+                "score_strict": strict_score(out.text, probe.target),
+                "score_lenient": lenient_score(out.text, probe.target),
                 "cut_mid_word": prompt.cut_mid_word,
                 "haystack_start_word": prompt.haystack_start_word,
                 "retokenizes_exactly": (
@@ -134,7 +168,13 @@ def run_retrieval(
                 **probe.extra,
             }
         )
-    return CellOutcome(metrics=accuracy_metrics(samples), samples=samples)
+    for sample in samples:
+        sample["score"] = sample[f"score_{scoring}"]
+    metrics = accuracy_metrics(samples)
+    metrics["scoring"] = scoring
+    for rule in ("strict", "lenient"):
+        metrics[f"accuracy_{rule}"] = sum(float(x[f"score_{rule}"]) for x in samples) / max(1, len(samples))
+    return CellOutcome(metrics=metrics, samples=samples)
 
 
 def accuracy_metrics(samples: Sequence[dict[str, Any]]) -> dict[str, Any]:

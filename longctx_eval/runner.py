@@ -10,19 +10,21 @@ from __future__ import annotations
 import fcntl
 import signal
 import socket
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from longctx_eval import __version__
 from longctx_eval.backends import Backend
-from longctx_eval.executors import EXECUTORS
+from longctx_eval.executors import EXECUTORS, Finished
 from longctx_eval.manifest import git_sha, hardware, now, versions
 from longctx_eval.plan import Cell, Plan
 from longctx_eval.progress import Progress
 from longctx_eval.shard import Shard, shard_cells
 from longctx_eval.signals import GracefulStop, StopRequested
-from longctx_eval.store import ResultStore
+from longctx_eval.store import FINISHED, ResultStore, latest_by_cell, read_records
+from longctx_eval.worker import shared_record
 
 RESULTS_FORMAT = "longctx-eval/results/v1"
 
@@ -93,16 +95,27 @@ def run_plan(
     title = plan.config.name + (f" (shard {shard})" if shard else "")
     progress.start(len(cells), summary.already_done, title)
     execute = EXECUTORS.get(plan.config.executor.kind).load()
+    shared = SharedCells(todo, done)
     with GracefulStop() as stop:
+
+        def write(finished: Finished) -> None:
+            record = finished.record
+            with stop.critical():
+                store.write_cell(record, finished.samples, finished.rope)
+                claims.release(record.cell_id)
+                summary.counts[record.status] += 1
+            progress.cell_finished(record)
+            for copy in shared.derived_from(finished):
+                write(copy)
+
         try:
-            if todo:
-                for done_cell in execute(plan, todo, plan.config.executor, progress, backend, claims.claim):
-                    record = done_cell.record
-                    with stop.critical():
-                        store.write_cell(record, done_cell.samples, done_cell.rope)
-                        claims.release(record.cell_id)
-                        summary.counts[record.status] += 1
-                    progress.cell_finished(record)
+            for finished in shared.from_earlier_runs(store):
+                write(finished)
+            if shared.to_run:
+                for finished in execute(
+                    plan, shared.to_run, plan.config.executor, progress, backend, claims.claim
+                ):
+                    write(finished)
         except StopRequested as exc:
             summary.stopped_by = exc.signum
         finally:
@@ -110,6 +123,46 @@ def run_plan(
             summary.taken_elsewhere = claims.taken_elsewhere
             progress.finish()
     return summary
+
+
+class SharedCells:
+    """Cells that compute exactly what another cell computes (`Cell.same_as`) are not run again:
+    each gets the other's result under its own coordinates as soon as that one is written. A
+    shared cell whose computing cell is neither finished nor in this run (another shard's) runs."""
+
+    def __init__(self, todo: list[Cell], done: set[str]) -> None:
+        ids = {c.cell_id for c in todo}
+        self.waiting: dict[str, list[Cell]] = defaultdict(list)
+        self.to_run: list[Cell] = []
+        self.done = done
+        for c in todo:
+            if c.same_as is not None and (c.same_as in done or c.same_as in ids):
+                self.waiting[c.same_as].append(c)
+            else:
+                self.to_run.append(c)
+
+    def derived_from(self, finished: Finished) -> list[Finished]:
+        record = finished.record
+        if record.status not in FINISHED:  # a failed computation shares nothing; both run next time
+            return []
+        return [
+            Finished(shared_record(c, record), finished.samples, finished.rope)
+            for c in self.waiting.pop(record.cell_id, [])
+        ]
+
+    def from_earlier_runs(self, store: ResultStore) -> list[Finished]:
+        ready = [cid for cid in self.waiting if cid in self.done]
+        if not ready:
+            return []
+        latest = latest_by_cell(read_records(store.dir))
+        out = []
+        for cid in ready:
+            record = latest[cid]
+            samples = (
+                [s.model_dump(mode="json") for s in store.read_samples(cid)] if record.n_samples else None
+            )
+            out += self.derived_from(Finished(record, samples))
+        return out
 
 
 class CellClaims:

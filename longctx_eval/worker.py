@@ -184,7 +184,8 @@ class Worker:
         trace: str | None = None,
     ) -> Finished:
         rope = self.rope_of(cell)
-        record = make_record(cell, self.backend.describe(), status, duration, outcome, error, rope)
+        policy = self.plan.config.backend.generation_policy() if cell.setting.length_dependent else None
+        record = make_record(cell, self.backend.describe(), status, duration, outcome, error, rope, policy)
         if trace is not None:
             record = record.model_copy(update={"traceback": trace})
         return Finished(record, outcome.samples if outcome else None, rope)
@@ -234,6 +235,21 @@ class BackendModels:
         return self.others[path]
 
 
+def shared_record(cell: Cell, computed: CellRecord) -> CellRecord:
+    """The record of `cell` when `computed` (a cell with exactly the same computation, see
+    `Cell.same_as`) holds its result: its own coordinates, the other's numbers, and `computed_as`."""
+    own = make_record(cell, computed.backend, computed.status, 0.0, error=computed.error)
+    return own.model_copy(
+        update={
+            "metrics": computed.metrics,
+            "n_samples": computed.n_samples,
+            "rope_key": computed.rope_key,
+            "generation_policy": computed.generation_policy if cell.setting.length_dependent else None,
+            "computed_as": computed.cell_id,
+        }
+    )
+
+
 def short_error(exc: BaseException) -> str:
     """One line: the exception's `reason` (e.g. 'oom') or its type, and the first line of its message."""
     text = str(exc).strip().splitlines()
@@ -249,6 +265,7 @@ def make_record(
     outcome: CellOutcome | None = None,
     error: str | None = None,
     rope: RopeFrequencies | None = None,
+    generation_policy: str | None = None,
 ) -> CellRecord:
     spec = cell.spec
     return CellRecord.model_validate(
@@ -277,6 +294,7 @@ def make_record(
             "duration_s": round(duration, 3),
             "backend": backend,
             "rope_key": rope.key() if rope is not None else None,
+            "generation_policy": generation_policy,
             "finished_at": now(),
             "host": socket.gethostname(),
         }

@@ -10,9 +10,14 @@ random adjective-noun pairs, values random 7-digit numbers, all seeded.
 Depths: `depths: N` spreads N depths from 0 to 1, linearly or (`depth_spacing: sigmoid`, as in the
 original NIAH test) crowded near both ends; or give the list of depth percents yourself.
 
-Metric: accuracy — 1 when the value appears in the output (case-insensitive substring, as RULER
-scores), with a Wilson 95% interval; every sample records its real depth (token offset / length)
-for the depth × length heatmap.
+Metric: accuracy — by default lenient, as RULER scores: 1 when the value appears anywhere in the
+output (case-insensitive); `scoring: strict` asks for the answer's first number to be the value
+("40812735" for 4081273 fails). Both are recorded per sample and per cell, with a Wilson 95%
+interval; every sample records its real depth (token offset / length) for the heatmap.
+
+The strings are RULER's single-needle ones made singular ("What is the special magic number for
+{key} ...?" where RULER asks for "the special magic numbers"), because the shipped reference model
+was trained on these; `ruler_niah` has RULER's exact strings.
 
 Example (length 512, depth 0.5): "Some special magic numbers are hidden within the following text.
 … The sky is blue.\\nOne of the special magic numbers for quiet-harbor is: 4081273.\\nThe sun is …
@@ -35,8 +40,10 @@ from longctx_eval.retrieval import (
     Probe,
     RetrievalParams,
     RetrievalSample,
+    Scoring,
     haystack_for,
     run_retrieval,
+    scoring_field,
     template_fields,
 )
 from longctx_eval.task import CellContext, CellOutcome, TaskEnv, task
@@ -69,6 +76,7 @@ class NiahParams(RetrievalParams):
         "The special magic number for {key} mentioned in the provided text is",
         description="what the answer starts with (prompt's end); {key} filled",
     )
+    scoring: Scoring = scoring_field("lenient")
 
     @field_validator("needle")
     @classmethod
@@ -110,10 +118,6 @@ def depth_grid(depths: int | list[float], spacing: str) -> list[float]:
     return [p / 100 for p in percents]
 
 
-def value_in_output(output: str, target: str) -> float:
-    return float(target.lower() in output.lower())
-
-
 def niah_parts(params: NiahParams, key: str, value: str) -> PromptParts:
     """The prompt's fixed parts for one key and value (the reference model trains on these too)."""
     return PromptParts(
@@ -137,7 +141,7 @@ def niah_min_length(params: NiahParams, prompts: PromptFormat) -> int:
 @task
 class Niah:
     name = "niah"
-    version = "1"
+    version = "2"  # 2: both scores recorded per sample (the metric is unchanged)
     Params = NiahParams
     Sample = RetrievalSample
 
@@ -160,4 +164,4 @@ class Niah:
                 key = word_key(rng)
                 value = random_digits(rng, digits)
                 probes.append(Probe(niah_parts(self.params, key, value), depth, value, {"key": key}))
-        return run_retrieval(ctx, self.params, self._haystack(), probes, value_in_output)
+        return run_retrieval(ctx, self.params, self._haystack(), probes, self.params.scoring)

@@ -7,16 +7,16 @@ key is". Unlike the anchors, the prompt is fitted to the exact token length (tem
 answer prefix counted), trials are seeded, and depths are stratified: sample i of n is placed at a
 random depth inside the i-th of n equal depth bins, and its real token offset is recorded.
 
-Metric: accuracy — the first integer in the greedy output (up to `max_new_tokens`) must equal the
-key — with a Wilson 95% interval.
+Metric: accuracy — by default strict, the passkey scripts' rule: the first integer in the greedy
+output (up to `max_new_tokens`) must equal the key ("115252" for 11525 fails); `scoring: lenient`
+counts the key anywhere in the output instead. Both are recorded per sample (`score_strict`,
+`score_lenient`) and per cell (`accuracy_strict`, `accuracy_lenient`), with a Wilson 95% interval.
 
 Example (length 256, key 52791): "…There and back again.\\nThe pass key is 52791. Remember it.
 52791 is the pass key.\\nThe grass is green. …\\nWhat is the pass key? The pass key is" → " 52791."
 """
 
 from __future__ import annotations
-
-import re
 
 import numpy as np
 from pydantic import Field, PositiveInt, field_validator
@@ -28,13 +28,13 @@ from longctx_eval.retrieval import (
     Probe,
     RetrievalParams,
     RetrievalSample,
+    Scoring,
     haystack_for,
     run_retrieval,
+    scoring_field,
     template_fields,
 )
 from longctx_eval.task import CellContext, CellOutcome, TaskEnv, task
-
-_FIRST_INTEGER = re.compile(r"\d+")
 
 
 class PasskeyParams(RetrievalParams):
@@ -52,6 +52,7 @@ class PasskeyParams(RetrievalParams):
     )
     question: str = Field("What is the pass key?", description="last line of the user text")
     answer_prefix: str = Field("The pass key is", description="what the answer starts with (prompt's end)")
+    scoring: Scoring = scoring_field("strict")
 
     @field_validator("needle")
     @classmethod
@@ -64,11 +65,6 @@ class PasskeyParams(RetrievalParams):
         return template_fields(value, required=set(), allowed=set())
 
 
-def first_integer_matches(output: str, target: str) -> float:
-    match = _FIRST_INTEGER.search(output)
-    return float(match is not None and match.group() == target)
-
-
 def passkey_parts(params: PasskeyParams, key: str) -> PromptParts:
     """The prompt's fixed parts for one key (the reference model trains on these too)."""
     p = params
@@ -78,7 +74,7 @@ def passkey_parts(params: PasskeyParams, key: str) -> PromptParts:
 @task
 class Passkey:
     name = "passkey"
-    version = "1"
+    version = "2"  # 2: both scores recorded per sample (the metric is unchanged)
     Params = PasskeyParams
     Sample = RetrievalSample
 
@@ -100,4 +96,4 @@ class Passkey:
             key = random_digits(rng, digits)
             depth = float((i + rng.random()) / n)  # stratified: one trial per depth bin
             probes.append(Probe(passkey_parts(self.params, key), depth, key, {"depth_bin": i}))
-        return run_retrieval(ctx, self.params, self._haystack(), probes, first_integer_matches)
+        return run_retrieval(ctx, self.params, self._haystack(), probes, self.params.scoring)

@@ -401,9 +401,14 @@ def test_latest_record_of_a_cell_wins(tmp_path: Path):
     assert [r.status for r in results.records] == ["ok"]
 
 
-def test_dynamic_ntk_is_flagged_backend_specific(tmp_path: Path):
-    results = load_results(results_dir(tmp_path, [acc("1", "dynamic_ntk@2", 256, 1.0)]))
-    assert "backend-specific" in markdown(build_summary(results))
+def test_length_dependent_methods_say_how_they_generated(tmp_path: Path):
+    r = acc("1", "dynamic_ntk@2", 256, 1.0)
+    r["generation_policy"] = "prompt"
+    v = acc("2", "dynamic_ntk@2", 512, 1.0)
+    v["generation_policy"] = "static"
+    md = markdown(build_summary(load_results(results_dir(tmp_path, [r, v]))))
+    assert "prompt: frequencies chosen once for the prompt's length" in md
+    assert "static: vLLM: one static scale" in md
 
 
 # -- pictures and html -------------------------------------------------------------------------

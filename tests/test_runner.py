@@ -181,3 +181,40 @@ def test_a_cell_does_not_depend_on_which_cells_ran_before_it(
     assert at[("ntk@auto", "probe", 64)].rope_parameters == at[("none", "probe", 64)].rope_parameters
     assert at[("ntk@auto", "probe", 64)].metrics.group_lengths == [64, 128]
     assert at[("ntk@auto", "perplexity", 64)].metrics == at[("none", "perplexity", 64)].metrics
+
+
+def test_cells_with_identical_computations_share_one(tmp_path: Path, tiny_model_dir: Path, docs_file: Path):
+    # factors: auto at the native length gives factor 1, where pi, ntk and llama3 are exactly `none`.
+    data = sweep_dict(
+        tiny_model_dir,
+        methods=["none", {"method": "pi", "factors": "auto"}, {"method": "ntk", "factors": "auto"}],
+        lengths=[64, 128],
+        tasks=[{"task": "probe"}, {"task": "perplexity", "dataset": str(docs_file), "documents": 2}],
+        tasks_path=[str(PLUGINS / "probe.py")],
+    )
+    import longctx_eval as lce
+
+    plan = lce.validate(data)
+    shared = {(c.spec.label(), c.task.label, c.length): c.same_as for c in plan.cells if c.same_as}
+    none_ids = {(c.task.label, c.length): c.cell_id for c in plan.cells if c.spec.label() == "none"}
+    assert shared == {
+        (m, t, 64): none_ids[(t, 64)] for m in ("pi@auto", "ntk@auto") for t in ("probe", "perplexity")
+    }
+    out = tmp_path / "out"
+    summary = lce.run(data, output=out, progress="none")
+    assert summary.counts["ok"] == 12
+    records = {(r.method_label, r.task, r.length): r for r in read_records(out)}
+    for (method, task, length), cid in shared.items():
+        r, src = records[(method, task, length)], records[("none", task, length)]
+        assert r.computed_as == cid == src.cell_id and r.duration_s == 0.0
+        assert r.metrics == src.metrics and r.method_label == method and r.cell_id != src.cell_id
+        assert (out / "samples" / f"{r.cell_id}.jsonl").read_text() == (
+            out / "samples" / f"{cid}.jsonl"
+        ).read_text()
+    assert all(records[k].computed_as is None for k in records if k[2] == 128)
+    # A shared cell whose record was lost is derived again at the next run, nothing recomputed.
+    lines = (out / "records.jsonl").read_text().splitlines()
+    lost = next(i for i, line in enumerate(lines) if '"computed_as": "' in line)
+    (out / "records.jsonl").write_text("\n".join(lines[:lost] + lines[lost + 1 :]) + "\n")
+    again = lce.run(data, output=out, progress="none")
+    assert again.already_done == 11 and again.counts["ok"] == 1

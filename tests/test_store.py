@@ -122,3 +122,22 @@ def test_frequencies_are_stored_once_per_group(tmp_path: Path):
         store.write_cell(record(cid, rope_key=rope.key()), None, rope)
     assert [p.name for p in (tmp_path / "rope").iterdir()] == [f"{rope.key()}.json"]
     assert all(r.rope_key == rope.key() for r in read_records(tmp_path))
+
+
+def test_a_first_format_length_dependent_record_reads_as_the_transformers_policy(tmp_path: Path):
+    lines = []
+    for cid, rope_type, backend in [
+        ("d", "dynamic", "hf"),
+        ("l", "longrope", "vllm"),
+        ("n", "default", "hf"),
+    ]:
+        old = {
+            **record(cid).model_dump(),
+            "rope_parameters": {"rope_type": rope_type},
+            "backend": {"kind": backend},
+        }
+        del old["schema_version"], old["generation_policy"]
+        lines.append(json.dumps(old))
+    (tmp_path / "records.jsonl").write_text("\n".join(lines) + "\n")
+    policies = {r.cell_id: r.generation_policy for r in read_records(tmp_path)}
+    assert policies == {"d": "transformers", "l": "static", "n": None}

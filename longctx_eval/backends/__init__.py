@@ -28,6 +28,11 @@ class BackendConfig(BaseModel):
         """Settings that change results (they go into cell ids); speed knobs stay out."""
         return {"kind": self.kind}
 
+    def generation_policy(self) -> str:
+        """How generation treats a rotary whose frequencies depend on the length (recorded, and
+        part of the cell ids of such cells): see HFConfig.length_policy."""
+        return "static"
+
 
 class HFConfig(BackendConfig):
     kind: Literal["hf"] = "hf"
@@ -51,9 +56,18 @@ class HFConfig(BackendConfig):
         True,
         description="compute a prefix shared by prompts once (NIAH haystacks); off for dynamic NTK/LongRoPE",
     )
+    length_policy: Literal["prompt", "transformers", "exact"] = Field(
+        "prompt",
+        description="generating with dynamic NTK / LongRoPE: 'prompt' picks the frequencies once for the "
+        "prompt's length; 'transformers' recomputes them at every step while cached keys keep their old "
+        "rotation (plain HF generate); 'exact' re-encodes the whole sequence at every step (slow)",
+    )
 
     def identity(self) -> dict[str, Any]:
         return {"kind": self.kind, "dtype": self.dtype}
+
+    def generation_policy(self) -> str:
+        return self.length_policy
 
 
 class VLLMConfig(BackendConfig):

@@ -8,10 +8,11 @@ chunk of positions at a time, so a (tokens × vocab) logits tensor is never mate
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import itertools
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -260,10 +261,19 @@ class HFLanguageModel:
         self.b.prompt_tokens += sum(len(p) for p in prompts)
         return [r for r in results if r is not None]
 
+    @property
+    def policy(self) -> str:
+        """How a length-dependent rotary (dynamic NTK, LongRoPE) is treated while generating."""
+        return self.b.cfg.length_policy if self.length_dependent else "transformers"
+
     def _run_generate(self, batch: list[int], **kwargs: Any) -> torch.Tensor:
-        """model.generate, refusing non-finite logits: a NaN model would otherwise emit the same
-        token every step and score 0, blamed on the method."""
-        out = self.model.generate(**kwargs, output_logits=True, return_dict_in_generate=True)
+        """model.generate under the length policy, refusing non-finite logits: a NaN model would
+        otherwise emit the same token every step and score 0, blamed on the method."""
+        policy = self.policy
+        if policy == "exact":  # no cache: every step re-encodes the whole sequence at its length
+            kwargs["use_cache"] = False
+        with frozen_after_prefill(self.model) if policy == "prompt" else contextlib.nullcontext():
+            out = self.model.generate(**kwargs, output_logits=True, return_dict_in_generate=True)
         for step, logits in enumerate(out.logits):
             finite = torch.isfinite(logits).all(dim=-1)
             if not bool(finite.all()):
@@ -329,6 +339,35 @@ class HFLanguageModel:
                 "its output head is not supported by the chunked NLL path"
             )
         self.b._head_checked = True
+
+
+@contextlib.contextmanager
+def frozen_after_prefill(model: torch.nn.Module) -> Iterator[None]:
+    """The `prompt` length policy: a length-dependent rotary picks its frequencies once, for the
+    prompt (the first forward pass of a `generate`), and keeps them for every generated token.
+
+    transformers recomputes dynamic NTK's frequencies, and switches LongRoPE from short to long
+    factors, whenever a forward pass reaches a longer position, while the keys already in the KV
+    cache keep their old rotation (transformers issue #25104): the cache then holds two rotations
+    at once. Its rotary forward updates only for rope types named dynamic or longrope, so after
+    the prefill the module's `rope_type` is set aside for the rest of the call.
+    """
+    modules = [m for _, m in rotary_modules(model)]
+    saved = [m.rope_type for m in modules]
+    handles = []
+
+    def freeze(module: Any, args: Any, output: Any) -> None:
+        module.rope_type = "frozen"  # anything not dynamic/longrope: no more updates
+
+    for m in modules:
+        handles.append(m.register_forward_hook(freeze))
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+        for m, rope_type in zip(modules, saved, strict=True):
+            m.rope_type = rope_type
 
 
 def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:

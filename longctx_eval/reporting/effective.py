@@ -74,19 +74,27 @@ class Rule(BaseModel):
     factor: float  # the threshold, or the multiple of the baseline
     limit: float | None  # the resolved limit (None without a baseline)
     baseline: Baseline | None
+    scoring: str | None = None  # retrieval tasks: what a sample counts (strict | lenient)
 
     def passes(self, value: float) -> bool:
         assert self.limit is not None
         return value <= self.limit if self.metric == "ppl" else value >= self.limit
 
     def describe(self) -> str:
+        accuracy = f"accuracy ({_SCORING[self.scoring]})" if self.scoring in _SCORING else "accuracy"
         if self.kind == "absolute":
-            return f"accuracy ≥ {self.factor:g}"
-        what = "accuracy ≥" if self.kind == "relative" else "ppl ≤"
+            return f"{accuracy} ≥ {self.factor:g}"
+        what = f"{accuracy} ≥" if self.kind == "relative" else "ppl ≤"
         if self.baseline is None:
             return f"{what} {self.factor:g}× a baseline the results do not have"
         b = self.baseline
         return f"{what} {self.factor:g}× {b.method_label}@{b.length} ({b.value:.3g}) = {self.limit:.3g}"
+
+
+_SCORING = {
+    "strict": "strict: the answer's first number is the target",
+    "lenient": "lenient: the target appears in the answer",
+}
 
 
 class Effective(BaseModel):
@@ -120,7 +128,15 @@ def native_point(series: Series) -> Point | None:
     return native[-1]
 
 
+def _scoring(series: Series) -> str | None:
+    for p in series.points:
+        if p.record is not None and p.record.metrics.get("scoring"):
+            return str(p.record.metrics.get("scoring"))
+    return None
+
+
 def rule_for(series: Series, baseline_series: Series | None, options: ReportOptions) -> Rule:
+    scoring = _scoring(series)
     if series.metric == "accuracy" and options.relative is None:
         return Rule(
             metric="accuracy",
@@ -128,15 +144,25 @@ def rule_for(series: Series, baseline_series: Series | None, options: ReportOpti
             factor=options.threshold,
             limit=options.threshold,
             baseline=None,
+            scoring=scoring,
         )
     factor = options.ppl_multiple if series.metric == "ppl" else options.relative
     assert factor is not None
     kind: Literal["relative", "ppl_multiple"] = "ppl_multiple" if series.metric == "ppl" else "relative"
     point = native_point(baseline_series) if baseline_series is not None else None
     if point is None or point.value is None or baseline_series is None:
-        return Rule(metric=series.metric, kind=kind, factor=factor, limit=None, baseline=None)
+        return Rule(
+            metric=series.metric, kind=kind, factor=factor, limit=None, baseline=None, scoring=scoring
+        )
     baseline = Baseline(method_label=baseline_series.method_label, length=point.length, value=point.value)
-    return Rule(metric=series.metric, kind=kind, factor=factor, limit=factor * point.value, baseline=baseline)
+    return Rule(
+        metric=series.metric,
+        kind=kind,
+        factor=factor,
+        limit=factor * point.value,
+        baseline=baseline,
+        scoring=scoring,
+    )
 
 
 Interval = tuple[float, float]

@@ -13,7 +13,7 @@ from typing import Any
 from longctx_eval.reporting.plots import Figure
 from longctx_eval.reporting.results import Results
 from longctx_eval.reporting.summary import Summary
-from longctx_eval.reporting.tables import heading
+from longctx_eval.reporting.tables import GAP_NOTE, gap_rows, heading
 
 _WRONG_ANSWERS_SHOWN = 12
 
@@ -98,6 +98,7 @@ def render(summary: Summary, results: Results, figures: list[Figure], show_super
             _figures([f for f in figures if f.task == table.task]),
         ]
     parts += _paired(summary)
+    parts += _gaps(summary)
     parts += ["<h2>Rotary frequencies</h2>", _figures([f for f in figures if f.kind == "rope"])]
     usage = [f for f in figures if f.kind == "usage"]
     if usage:
@@ -141,6 +142,20 @@ def _paired(summary: Summary) -> list[str]:
             ),
         ]
     return parts
+
+
+def _gaps(summary: Summary) -> list[str]:
+    if not summary.scoring_gaps:
+        return []
+    lengths, rows = gap_rows(summary)
+    return [
+        "<h2>Lenient minus strict</h2>",
+        f'<p class="note">{e(GAP_NOTE)}</p>',
+        _table(
+            ["model", "task", "method", *map(str, lengths)],
+            [[m, t, label, *(cells.get(n, "") for n in lengths)] for (m, t, label), cells in rows.items()],
+        ),
+    ]
 
 
 def _meta(results: Results) -> str:

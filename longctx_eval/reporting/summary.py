@@ -67,6 +67,23 @@ class LeaderRow(BaseModel):
     min_retention: float | None
 
 
+class ScoringGap(BaseModel):
+    """A retrieval cell whose lenient and strict accuracies differ: the model answers the target
+    with something around it (extra digits, say), which a lenient rule counts and a strict one
+    does not."""
+
+    model: str
+    task: str
+    length: int
+    method_label: str
+    strict: float
+    lenient: float
+
+    @property
+    def gap(self) -> float:
+        return self.lenient - self.strict
+
+
 class Summary(BaseModel):
     format: str = FORMAT
     title: str
@@ -76,6 +93,7 @@ class Summary(BaseModel):
     leaderboard: list[LeaderRow]
     tables: list[TaskTable]
     paired: list[PairedDiff] = Field(default_factory=list)
+    scoring_gaps: list[ScoringGap] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
     superseded: int = 0  # cells a later run of an edited sweep replaced (report --all lists them)
 
@@ -116,6 +134,7 @@ def build_summary(results: Results, options: ReportOptions | None = None, title:
         leaderboard=rows,
         tables=tables,
         paired=paired,
+        scoring_gaps=_scoring_gaps(results),
         notes=_notes(results, arranged, rows, options),
         superseded=len(results.superseded),
     )
@@ -263,6 +282,24 @@ def _retention(s: Series, ref: Series | None) -> float | None:
     return theirs.value / mine.value if s.metric == "ppl" else mine.value / theirs.value
 
 
+def _scoring_gaps(results: Results) -> list[ScoringGap]:
+    out = []
+    for r in results.records:
+        strict, lenient = r.metrics.get("accuracy_strict"), r.metrics.get("accuracy_lenient")
+        if r.status == "ok" and strict is not None and lenient is not None and strict != lenient:
+            out.append(
+                ScoringGap(
+                    model=results.model_label(r),
+                    task=r.task,
+                    length=r.length,
+                    method_label=r.method_label,
+                    strict=strict,
+                    lenient=lenient,
+                )
+            )
+    return out
+
+
 def _notes(results: Results, arranged: Arranged, rows: list[LeaderRow], options: ReportOptions) -> list[str]:
     rules = sorted({f"{t}: {e.rule}" for r in rows for t, e in r.effective.items()})
     out = [
@@ -276,10 +313,22 @@ def _notes(results: Results, arranged: Arranged, rows: list[LeaderRow], options:
         "Intervals are 95%: Wilson for accuracy, bootstrap over documents for perplexity"
         + (", normal approximation for a task group's weighted average." if arranged.groups else "."),
     ]
-    if any(r.method == "dynamic_ntk" for r in results.records):
+    policies = sorted(
+        {r.generation_policy for r in results.records if r.generation_policy and r.task_name != "perplexity"}
+    )
+    if policies:
+        meaning = {
+            "prompt": "frequencies chosen once for the prompt's length and kept while generating",
+            "transformers": "recomputed at every generated token while cached keys keep their old rotation "
+            "(plain HF generate, transformers issue #25104)",
+            "exact": "the whole sequence re-encoded at every generated token",
+            "static": "vLLM: one static scale for every request (dynamic NTK), short or long factors by "
+            "request length (LongRoPE)",
+        }
         out.append(
-            "dynamic_ntk numbers are backend-specific: transformers (hf) recomputes the frequencies at "
-            "every forward pass from the current length, vLLM uses one static scale for every request."
+            "Length-dependent methods (dynamic_ntk, longrope) while generating: "
+            + "; ".join(f"{p}: {meaning.get(p, p)}" for p in policies)
+            + ". Perplexity is one forward pass per length and does not depend on this."
         )
     if results.superseded:
         out.append(

@@ -67,6 +67,7 @@ def markdown(summary: Summary) -> str:
     for table in summary.tables:
         lines += _md_task_table(table)
     lines += _md_paired(summary)
+    lines += _md_gaps(summary)
     lines += [f"_{md_escape(n)}_" for n in summary.notes]
     return "\n".join(lines) + "\n"
 
@@ -111,6 +112,40 @@ def _md_paired(summary: Summary) -> list[str]:
             lines.append(_md_row([model, method, *(cells.get(n, "") for n in lengths)]))
         lines.append("")
     return lines
+
+
+def gap_rows(summary: Summary) -> tuple[list[int], dict[tuple[str, str, str], dict[int, str]]]:
+    """Lengths, and (model, task, method) -> {length: 'lenient − strict'} for the cells that differ."""
+    lengths = sorted({g.length for g in summary.scoring_gaps})
+    rows: dict[tuple[str, str, str], dict[int, str]] = {}
+    for g in summary.scoring_gaps:
+        rows.setdefault((g.model, g.task, g.method_label), {})[g.length] = (
+            f"{g.gap:+.2f} ({g.strict:.2f} → {g.lenient:.2f})"
+        )
+    return lengths, rows
+
+
+GAP_NOTE = (
+    "Lenient minus strict accuracy, where they differ (strict → lenient): the model answered the "
+    "target with something around it, usually extra digits, which only the lenient rule counts."
+)
+
+
+def _md_gaps(summary: Summary) -> list[str]:
+    if not summary.scoring_gaps:
+        return []
+    lengths, rows = gap_rows(summary)
+    lines = [
+        "## Lenient minus strict",
+        "",
+        GAP_NOTE,
+        "",
+        _md_row(["model", "task", "method", *map(str, lengths)]),
+    ]
+    lines.append("|---|---|---|" + "---:|" * len(lengths))
+    for (model, task, method), cells in rows.items():
+        lines.append(_md_row([model, task, method, *(cells.get(n, "") for n in lengths)]))
+    return [*lines, ""]
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
