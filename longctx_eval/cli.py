@@ -433,8 +433,11 @@ def train_reference_command(
 
 
 def main() -> None:
+    from longctx_eval.threads import choose_wait_policy
+
     # transformers logs advice (unused keys, generation flags) that would bury the progress display.
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    choose_wait_policy()  # before torch is imported (see longctx_eval.threads)
     app()
 
 

@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, PrivateAttr, SerializeAsAny, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    PrivateAttr,
+    SerializeAsAny,
+    ValidationError,
+)
 
 from longctx_eval.backends import BACKENDS, BackendConfig
 from longctx_eval.executors import EXECUTORS, ExecutorConfig
@@ -82,6 +90,44 @@ class TaskChoice(StrictModel):
     weight: float = 1.0  # its weight in that group's average
 
 
+class LengthSearch(StrictModel):
+    """`lengths: {search: {...}}`: find each method's breaking length instead of running a grid.
+
+    The candidate lengths form a geometric grid from `from` to `to`, each `resolution` × longer
+    than the last (0.1: 10% apart). Per model × method@factor × accuracy task the search tests
+    both ends, then bisects between the longest length that passed and the shortest that failed.
+    At a length it runs the task's `samples` once (a batch) and adds batches, up to `max_batches`,
+    only while the 95% interval of the pooled accuracy straddles `threshold`; then the point
+    estimate decides. Every batch is an ordinary cell, so resume, shards and Ray keep working. The
+    bisection assumes accuracy falls once with length: a curve that recovers further out is not
+    seen (the fixed grid would see it).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    start: Length = Field(alias="from", description="shortest length tried")
+    to: Length = Field(description="longest length tried")
+    resolution: float = Field(0.1, gt=0, le=1, description="relative step of the length grid")
+    threshold: float = Field(0.9, gt=0, le=1, description="accuracy at or above which a length passes")
+    max_batches: int = Field(4, ge=1, le=64, description="batches of `samples` at most per length")
+
+    def grid(self) -> tuple[int, ...]:
+        """The candidate lengths: from·(1 + resolution)^i, rounded, up to `to` (included)."""
+        out = [self.start]
+        while True:
+            nxt = max(out[-1] + 1, round(self.start * (1 + self.resolution) ** len(out)))
+            if nxt >= self.to:
+                break
+            out.append(nxt)
+        if self.to > out[-1]:
+            out.append(self.to)
+        return tuple(out)
+
+
+class _SearchEntry(StrictModel):
+    search: LengthSearch
+
+
 class SweepConfig(StrictModel):
     name: str = Field(
         pattern=NAME_PATTERN, max_length=NAME_MAX, description="results go to results/<name>/ unless --output"
@@ -92,7 +138,10 @@ class SweepConfig(StrictModel):
     executor: SerializeAsAny[ExecutorConfig]
     models: tuple[ModelEntry, ...] = Field(min_length=1)
     methods: tuple[MethodChoice, ...] = Field(min_length=1)
-    lengths: tuple[Length, ...] = Field(min_length=1, description="context lengths in tokens")
+    lengths: tuple[Length, ...] = Field(
+        min_length=1, description="context lengths in tokens (with a length search: its grid)"
+    )
+    length_search: LengthSearch | None = Field(None, description="set by `lengths: {search: ...}`")
     tasks: tuple[TaskChoice, ...] = Field(min_length=1)
     tasks_path: tuple[str, ...] = Field((), description="extra task plugin files or directories")
     source_dir: str = Field(
@@ -120,9 +169,35 @@ class _SweepHead(StrictModel):
     executor: dict[str, Any] = Field(default_factory=lambda: {"kind": "local"})
     models: list[ModelEntry] = Field(min_length=1)
     methods: list[Any] = Field(min_length=1)
-    lengths: list[Length] = Field(min_length=1)
+    lengths: Any = Field(description="a list of lengths, or {search: {from, to, resolution, ...}}")
     tasks: list[Any] = Field(min_length=1)
     tasks_path: list[str] = Field(default_factory=list)
+
+
+class _LengthList(StrictModel):
+    lengths: list[Length] = Field(min_length=1)
+
+
+def _parse_lengths(
+    raw: Any, problems: list[tuple[str, str]]
+) -> tuple[tuple[int, ...], LengthSearch | None] | None:
+    """A list of lengths, or a length search and its grid (errors named `lengths.…`)."""
+    if isinstance(raw, dict):
+        entry = _validate(_SearchEntry, raw, "lengths", problems)
+        if entry is None:
+            return None
+        if entry.search.to <= entry.search.start:
+            problems.append(("lengths.search.to", "`to` must be longer than `from`"))
+            return None
+        return entry.search.grid(), entry.search
+    if isinstance(raw, list) and not raw:
+        problems.append(("lengths", "give at least one length, or {search: {from: ..., to: ...}}"))
+        return None
+    parsed = _validate(_LengthList, {"lengths": raw}, "", problems)
+    if parsed is None:
+        return None
+    _check_unique([str(n) for n in parsed.lengths], "lengths", "length", problems)
+    return tuple(parsed.lengths), None
 
 
 class DuplicateKeyError(ValueError):
@@ -191,10 +266,10 @@ def parse_sweep(raw: Any, source_dir: str | Path = ".") -> SweepConfig:
     methods = [m for i, e in enumerate(method_entries) if (m := _parse_method(e, f"methods.{i}", problems))]
     tasks = [t for i, e in enumerate(task_entries) for t in _parse_task(e, f"tasks.{i}", problems)]
     _check_unique([t.label for t in tasks], "tasks", "label", problems)
+    lengths = _parse_lengths(head.lengths if head is not None else raw.get("lengths"), problems)
     if head is not None:
         _check_unique([m.name for m in head.models], "models", "name", problems)
-        _check_unique([str(n) for n in head.lengths], "lengths", "length", problems)
-    if problems or head is None or backend is None or executor is None:
+    if problems or head is None or backend is None or executor is None or lengths is None:
         raise ConfigError(problems)
     config = SweepConfig(
         name=head.name,
@@ -204,7 +279,8 @@ def parse_sweep(raw: Any, source_dir: str | Path = ".") -> SweepConfig:
         executor=executor,
         models=tuple(head.models),
         methods=tuple(methods),
-        lengths=tuple(head.lengths),
+        lengths=lengths[0],
+        length_search=lengths[1],
         tasks=tuple(tasks),
         tasks_path=tuple(str(_beside(p, source_dir)) for p in head.tasks_path),
         source_dir=str(source_dir),

@@ -103,11 +103,19 @@ class BuiltPrompt:
     filler_tokens: int
     haystack_start_word: int  # where the filler after the needle (depth 1: all filler) starts
     cut_mid_word: bool
+    filler_before: int = 0  # filler tokens before the needle
 
     @property
     def depth(self) -> float:
         """The needle's real depth: its token offset over the prompt length."""
         return self.needle_token_offset / len(self.ids)
+
+    @property
+    def filler_depth(self) -> float:
+        """Where the needle really sits in the filler, on the scale of the requested depth (0: all
+        filler after it, 1: all before it). The needle snaps back to a sentence end, so with a
+        haystack of long sentences this can lie well before the requested depth."""
+        return self.filler_before / self.filler_tokens if self.filler_tokens else 0.0
 
 
 @dataclass(frozen=True)
@@ -226,6 +234,7 @@ def _assemble(
         filler_tokens=len(before) + len(after),
         haystack_start_word=start,
         cut_mid_word=cut,
+        filler_before=len(before),
     )
 
 

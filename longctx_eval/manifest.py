@@ -41,10 +41,15 @@ def versions() -> dict[str, str]:
 
 
 def hardware() -> dict[str, Any]:
+    from longctx_eval.threads import WAIT_ENV, available_cpus
+
     info: dict[str, Any] = {
         "platform": platform.platform(),
         "machine": platform.machine(),
         "cpu_count": os.cpu_count(),
+        "cpus_available": available_cpus(),
+        "omp_wait_policy": os.environ.get(WAIT_ENV),
+        "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
         "host": platform.node(),
     }
     if "torch" in sys.modules:

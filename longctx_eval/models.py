@@ -7,6 +7,7 @@ then beside the sweep file).
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,7 +45,22 @@ def resolve_model(
     if not local.exists() and (path.startswith((".", "/", "~")) or not _HUB_ID.match(path)):
         raise ModelNotFound(f"no such model directory: {path}")
     where = str(local) if local.is_dir() else path
-    kwargs = {"revision": revision, "trust_remote_code": trust_remote_code}
+    kwargs: dict[str, Any] = {"revision": revision, "trust_remote_code": trust_remote_code}
+    if not local.is_dir() and not _offline():
+        unreachable = hub_unreachable()
+        if unreachable is not None:
+            # Fail fast: transformers would retry for half a minute before the same conclusion.
+            kwargs["local_files_only"] = True
+            try:
+                config = AutoConfig.from_pretrained(path, **kwargs)
+                tok = AutoTokenizer.from_pretrained(path, **kwargs) if tokenizer else None
+                return ResolvedModel(path, False, config, tok)
+            except Exception:
+                raise ModelNotFound(
+                    f"{path} is not a local directory, not in the local hub cache, and the hub is "
+                    f"unreachable ({unreachable}); check the network, set HF_HUB_OFFLINE=1 to use only "
+                    "the local cache, or HF_TOKEN for a gated model"
+                ) from None
     try:
         config = AutoConfig.from_pretrained(where, **kwargs)
         tok = AutoTokenizer.from_pretrained(where, **kwargs) if tokenizer else None
@@ -56,6 +72,27 @@ def resolve_model(
             f"{path} is not a local directory and could not be loaded from the hub: {first_line(exc)}"
         ) from None
     return ResolvedModel(where, local.is_dir(), config, tok)
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+
+
+def hub_unreachable(timeout: float = 3.0) -> str | None:
+    """Why the hub cannot be reached (one short line), or None when it answers."""
+    import urllib.error
+    import urllib.request
+
+    from huggingface_hub import constants
+
+    try:
+        urllib.request.urlopen(urllib.request.Request(constants.ENDPOINT, method="HEAD"), timeout=timeout)
+    except urllib.error.HTTPError:
+        return None  # it answered, if only with an error status
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return f"{constants.ENDPOINT}: {reason}"
+    return None
 
 
 def _expand(value: str) -> Path:

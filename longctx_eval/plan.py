@@ -15,7 +15,7 @@ import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from longctx_eval.backends import BACKENDS
 from longctx_eval.config import ConfigError, MethodChoice, ModelEntry, SweepConfig, TaskChoice
@@ -26,6 +26,9 @@ from longctx_eval.rope.base import RopeBase, RopeConfigError, read_rope_base
 from longctx_eval.rope.longrope_factors import FactorsFileError, load_factors, model_config_factors
 from longctx_eval.rope.methods import METHODS, LongRopeParams, RopeSetting, ScalingSpec, canonical_json
 from longctx_eval.task import TASKS, Task, TaskEnv, TaskParamError, data_file_settings
+
+if TYPE_CHECKING:
+    from longctx_eval.length_search import SearchPlan
 
 _FINGERPRINT_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "generation_config.json")
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt")
@@ -58,6 +61,7 @@ class Cell:
     # frequencies and attention factor: pi@auto at the native length is `none` there); this one then
     # shares its result instead of computing it again.
     same_as: str | None = None
+    batch: int = 0  # length search: the k-th batch of samples at this length (0: the ordinary cell)
 
     @property
     def group(self) -> tuple[int, str]:
@@ -72,8 +76,16 @@ class Plan:
     tasks: list[Task]
     cells: list[Cell]
     warnings: list[str] = field(default_factory=list)  # what validate says without refusing
+    search: SearchPlan | None = None  # `lengths: {search: ...}`: cells are asked for as it goes
 
     def describe(self) -> str:
+        if self.search is not None:
+            s = self.search.settings
+            return (
+                f"a length search from {s.start} to {s.to} ({len(self.config.lengths)} candidate lengths, "
+                f"{s.resolution:g} apart) for {len(self.search.series)} model × method@factor × task series; "
+                f"the fixed grid would be {len(self.cells)} cells"
+            )
         groups = {c.group for c in self.cells}
         shared = sum(1 for c in self.cells if c.same_as)
         also = f"; {shared} of them share another cell's computation (the same frequencies)" if shared else ""
@@ -102,6 +114,23 @@ def make_plan(config: SweepConfig) -> Plan:
         for length in sorted(config.lengths)
         if only_length in (None, length)
     ]
+    if config.length_search is not None:
+        from longctx_eval.length_search import search_plan
+
+        not_accuracy = [c.label for c, t in zip(config.tasks, tasks, strict=True) if t.metric != "accuracy"]
+        if not_accuracy:
+            raise ConfigError(
+                [
+                    (
+                        "lengths.search",
+                        f"the length search needs accuracy tasks; {', '.join(not_accuracy)} "
+                        "measure something else: run them on a list of lengths",
+                    )
+                ]
+            )
+        return Plan(
+            config, models, tasks, cells, search=search_plan(config.length_search, cells, config.seed)
+        )
     return Plan(config, models, tasks, _share_identical(config, cells))
 
 

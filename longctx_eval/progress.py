@@ -29,10 +29,16 @@ def describe_record(record: CellRecord) -> str:
 
 class Progress(Protocol):
     def start(self, total: int, already_done: int, title: str) -> None: ...
+    def extend(self, more: int) -> None:
+        """More cells to run than announced (a length search finds out as it goes)."""
+        ...
+
     def cell_started(self, description: str) -> None: ...
     def cell_finished(self, record: CellRecord) -> None: ...
     def note(self, message: str) -> None: ...
-    def finish(self) -> None: ...
+    def finish(self, stopped: bool = False) -> None:
+        """The run is over (`stopped`: by a signal; the command says so itself)."""
+        ...
 
 
 class PlainProgress:
@@ -48,6 +54,9 @@ class PlainProgress:
         self.t0 = time.monotonic()
         print(f"{title}: {total} cells, {already_done} already finished", file=self.stream, flush=True)
 
+    def extend(self, more: int) -> None:
+        self.total += more
+
     def cell_started(self, description: str) -> None:
         pass
 
@@ -62,14 +71,18 @@ class PlainProgress:
     def note(self, message: str) -> None:
         print(message, file=self.stream, flush=True)
 
-    def finish(self) -> None:
-        print(f"done in {time.monotonic() - self.t0:.1f}s", file=self.stream, flush=True)
+    def finish(self, stopped: bool = False) -> None:
+        if not stopped:
+            print(f"done in {time.monotonic() - self.t0:.1f}s", file=self.stream, flush=True)
 
 
 class SilentProgress:
     """No output (a notebook that only wants the results)."""
 
     def start(self, total: int, already_done: int, title: str) -> None:
+        pass
+
+    def extend(self, more: int) -> None:
         pass
 
     def cell_started(self, description: str) -> None:
@@ -81,7 +94,7 @@ class SilentProgress:
     def note(self, message: str) -> None:
         pass
 
-    def finish(self) -> None:
+    def finish(self, stopped: bool = False) -> None:
         pass
 
 
@@ -119,6 +132,10 @@ class RichProgress:
         if already_done:
             self.console.print(f"{already_done} of {total} cells already finished: resuming")
 
+    def extend(self, more: int) -> None:
+        total = self.bar.tasks[0].total if self.bar.tasks else 0
+        self.bar.update(self.task_id, total=(total or 0) + more)
+
     def cell_started(self, description: str) -> None:
         self.bar.update(self.task_id, description=f"{self.title} · {description}")
 
@@ -131,5 +148,5 @@ class RichProgress:
     def note(self, message: str) -> None:
         self.console.print(message.replace("[", "\\["))
 
-    def finish(self) -> None:
+    def finish(self, stopped: bool = False) -> None:
         self.bar.stop()

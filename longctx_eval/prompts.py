@@ -84,9 +84,6 @@ class PromptFormat:
             return self.encode(answer_prefix)
         return self.encode(" " + answer_prefix)
 
-    def decode(self, ids: list[int]) -> str:
-        return str(self.tokenizer.decode(ids, skip_special_tokens=True))
-
     def retokenizes_exactly(self, ids: list[int]) -> bool:
         """True when tokenizing the decoded prompt (special tokens included) gives back these ids."""
         text = self.tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)

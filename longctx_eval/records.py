@@ -66,6 +66,7 @@ class CellRecord(_Open):
     task_weight: float = 1.0  # its weight in that group's average
     length: int
     seed: int = 0
+    sample_batch: int = 0  # length search: the k-th batch of samples at this length (pooled in tables)
     status: Status
     metrics: Metrics = Field(default_factory=Metrics)
     n_samples: int = 0

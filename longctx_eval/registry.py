@@ -7,7 +7,7 @@ typo in a sweep YAML gets a useful one-line error instead of a KeyError.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -36,14 +36,6 @@ class Registry(Generic[T]):
         self._items[name] = item
         return item
 
-    def register(self, name: str) -> Callable[[T], T]:
-        """Decorator form of `add`."""
-
-        def deco(item: T) -> T:
-            return self.add(name, item)
-
-        return deco
-
     def get(self, name: str) -> T:
         try:
             return self._items[name]
@@ -52,9 +44,6 @@ class Registry(Generic[T]):
 
     def names(self) -> list[str]:
         return list(self._items)  # registration order: the order a reader expects (none, pi, ntk, …)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._items
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())

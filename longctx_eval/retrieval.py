@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import Field, PositiveInt
 
-from longctx_eval.data import load_documents
+from longctx_eval.data import DatasetError, load_documents, resolve_source
 from longctx_eval.haystack import BuiltPrompt, Haystack, PromptParts, build_prompt
 from longctx_eval.records import Sample
 from longctx_eval.stats import wilson_interval
@@ -63,7 +63,8 @@ class RetrievalSample(Sample):
     needle_token_offset: int  # index of the needle's first token
     needle_tokens: int
     depth: float  # real depth: needle_token_offset / n_prompt_tokens
-    depth_requested: float
+    depth_requested: float  # the depth asked for, as a fraction of the filler
+    filler_depth: float | None = None  # where it landed, on the same scale (sentence ends snap it back)
     target: str
     output: str
     score_strict: float | None = None  # the answer's first number is the target
@@ -87,17 +88,11 @@ def haystack_for(params: RetrievalParams, env: TaskEnv) -> Callable[[], Haystack
     """A loader for the task's haystack; a missing local file is reported at set-up."""
     if params.haystack == "noise":
         return Haystack.noise
-    source = _resolve_source(params.haystack, env)
+    try:
+        source = resolve_source(params.haystack, env.resolve_path)
+    except DatasetError as exc:
+        raise TaskParamError("haystack", str(exc)) from None
     return lambda: _dataset_haystack(source, params.haystack_column, params.haystack_split)
-
-
-def _resolve_source(source: str, env: TaskEnv) -> str:
-    path = env.resolve_path(source)
-    if path.exists():
-        return str(path)
-    if source.endswith((".txt", ".jsonl", ".json", ".parquet")) or source.startswith((".", "/")):
-        raise TaskParamError("haystack", f"no such file: {source}")
-    return source  # a hub dataset id
 
 
 @lru_cache(maxsize=8)
@@ -106,6 +101,9 @@ def _dataset_haystack(source: str, column: str, split: str) -> Haystack:
 
 
 Scoring = Literal["strict", "lenient"]
+# Needles snap back to the last sentence end before the requested depth; beyond this share of the
+# filler the depth axis of a heatmap no longer says where the needles were.
+DEPTH_TOLERANCE = 0.05
 _FIRST_INTEGER = re.compile(r"\d+")
 _FIRST_WORD = re.compile(r"\w[\w-]*")
 
@@ -156,6 +154,7 @@ def run_retrieval(
                 "needle_tokens": prompt.needle_tokens,
                 "depth": prompt.depth,
                 "depth_requested": probe.depth,
+                "filler_depth": prompt.filler_depth,
                 "target": probe.target,
                 "output": out.text,
                 "score_strict": strict_score(out.text, probe.target),
@@ -172,6 +171,13 @@ def run_retrieval(
         sample["score"] = sample[f"score_{scoring}"]
     metrics = accuracy_metrics(samples)
     metrics["scoring"] = scoring
+    drift = max(abs(x["filler_depth"] - x["depth_requested"]) for x in samples) if samples else 0.0
+    metrics["depth_drift"] = drift
+    if drift > DEPTH_TOLERANCE:
+        metrics["depth_warning"] = (
+            f"needles landed up to {drift:.2f} of the filler before their requested depth: the "
+            "haystack has few sentence ends (the needle goes at the last one before the depth)"
+        )
     for rule in ("strict", "lenient"):
         metrics[f"accuracy_{rule}"] = sum(float(x[f"score_{rule}"]) for x in samples) / max(1, len(samples))
     return CellOutcome(metrics=metrics, samples=samples)

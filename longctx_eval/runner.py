@@ -13,15 +13,19 @@ import socket
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from longctx_eval import __version__
 from longctx_eval.backends import Backend
 from longctx_eval.executors import EXECUTORS, Finished
 from longctx_eval.manifest import git_sha, hardware, now, versions
 from longctx_eval.plan import Cell, Plan
+
+if TYPE_CHECKING:
+    from longctx_eval.length_search import SearchPlan
 from longctx_eval.progress import Progress
-from longctx_eval.shard import Shard, shard_cells
+from longctx_eval.records import CellRecord
+from longctx_eval.shard import Shard, shard_cells, shard_series
 from longctx_eval.signals import GracefulStop, StopRequested
 from longctx_eval.store import FINISHED, ResultStore, latest_by_cell, read_records
 from longctx_eval.worker import shared_record
@@ -86,43 +90,128 @@ def run_plan(
 ) -> RunSummary:
     store = ResultStore(out_dir)
     store.clean_stray_files()
+    if plan.search is not None:
+        return _run_search(plan, store, progress, backend, shard)
     cells = shard_cells(plan.cells, shard) if shard else plan.cells
     done = store.finished_ids()
     todo = [c for c in cells if c.cell_id not in done]
-    claims = CellClaims(store)
     summary = RunSummary(Path(out_dir), len(cells), len(cells) - len(todo))
     store.write_manifest(_run_entry(len(todo), shard), _manifest_base(plan))
-    title = plan.config.name + (f" (shard {shard})" if shard else "")
-    progress.start(len(cells), summary.already_done, title)
-    execute = EXECUTORS.get(plan.config.executor.kind).load()
+    progress.start(len(cells), summary.already_done, _title(plan, shard))
     shared = SharedCells(todo, done)
-    with GracefulStop() as stop:
-
-        def write(finished: Finished) -> None:
-            record = finished.record
-            with stop.critical():
-                store.write_cell(record, finished.samples, finished.rope)
-                claims.release(record.cell_id)
-                summary.counts[record.status] += 1
-            progress.cell_finished(record)
-            for copy in shared.derived_from(finished):
-                write(copy)
-
-        try:
-            for finished in shared.from_earlier_runs(store):
-                write(finished)
-            if shared.to_run:
-                for finished in execute(
-                    plan, shared.to_run, plan.config.executor, progress, backend, claims.claim
-                ):
-                    write(finished)
-        except StopRequested as exc:
-            summary.stopped_by = exc.signum
-        finally:
-            claims.release_all()
-            summary.taken_elsewhere = claims.taken_elsewhere
-            progress.finish()
+    with _Writer(plan, store, progress, summary, backend) as writer:
+        writer.derive = shared.derived_from
+        for finished in shared.from_earlier_runs(store):
+            writer.write(finished)
+        if shared.to_run:
+            writer.execute(shared.to_run)
     return summary
+
+
+def _title(plan: Plan, shard: Shard | None) -> str:
+    return plan.config.name + (f" (shard {shard})" if shard else "")
+
+
+def _run_search(
+    plan: Plan, store: ResultStore, progress: Progress, backend: Backend | None, shard: Shard | None
+) -> RunSummary:
+    """Rounds: ask every series' search for its next cells, run them all, repeat until none asks.
+
+    Decisions are made from the records alone, so a resumed search walks the same path and runs
+    only what is missing. A cell that fails counts as a failure at its length for this run (and is
+    retried by the next one); a cell another process holds is left to it.
+    """
+    assert plan.search is not None
+    search = plan.search
+    series = shard_series(search.series, shard) if shard else search.series
+    known = latest_by_cell(read_records(store.dir))
+    finished = {cid: r for cid, r in known.items() if r.status in FINISHED}
+    summary = RunSummary(Path(store.dir), 0, 0)
+    store.write_manifest(_run_entry(0, shard), _manifest_base(plan))
+    progress.start(0, 0, _title(plan, shard) + ": length search")
+    tried: set[str] = set()
+    with _Writer(plan, store, progress, summary, backend) as writer:
+        while True:
+            needed = {c.cell_id: c for s in series for c in search.next_cells(s, finished)}
+            fresh = [c for cid, c in needed.items() if cid not in tried]
+            if not fresh:
+                break  # done, or waiting only on cells another process holds
+            progress.extend(len(fresh))
+            summary.total += len(fresh)
+            tried.update(c.cell_id for c in fresh)
+            for record in writer.execute(fresh):
+                finished[record.cell_id] = record  # a failure decides this run's search too
+    used = {c.cell_id for s in series for c in _cells_seen(search, s, finished)}
+    summary.already_done = len(used & set(f for f in finished if f not in tried))
+    summary.total += summary.already_done
+    return summary
+
+
+def _cells_seen(search: SearchPlan, series: Any, results: dict[str, CellRecord]) -> list[Cell]:
+    from longctx_eval.length_search import batch_cell
+
+    return [
+        cell
+        for base in series.cells.values()
+        for k in range(search.settings.max_batches)
+        if (cell := batch_cell(base, k, search.sweep_seed)).cell_id in results
+    ]
+
+
+class _Writer:
+    """The only writer of a results directory during a run: each finished cell is written (and its
+    claim released) inside a section a signal cannot cut, counted, and shown."""
+
+    def __init__(
+        self, plan: Plan, store: ResultStore, progress: Progress, summary: RunSummary, backend: Backend | None
+    ) -> None:
+        self.plan, self.store, self.progress, self.summary, self.backend = (
+            plan,
+            store,
+            progress,
+            summary,
+            backend,
+        )
+        self.claims = CellClaims(store)
+        self.derive: Any = lambda finished: []
+        self.stop = GracefulStop()
+        self.session: Any = None
+
+    def __enter__(self) -> _Writer:
+        self.stop.__enter__()
+        return self
+
+    def __exit__(self, kind: Any, exc: Any, trace: Any) -> bool:
+        if self.session is not None:
+            self.session.close()
+        self.claims.release_all()
+        self.summary.taken_elsewhere += self.claims.taken_elsewhere
+        self.progress.finish(stopped=isinstance(exc, StopRequested))
+        self.stop.__exit__(kind, exc, trace)
+        if isinstance(exc, StopRequested):
+            self.summary.stopped_by = exc.signum
+            return True  # the stop is the summary's to report, not an exception
+        return False
+
+    def write(self, finished: Finished) -> None:
+        record = finished.record
+        with self.stop.critical():
+            self.store.write_cell(record, finished.samples, finished.rope)
+            self.claims.release(record.cell_id)
+            self.summary.counts[record.status] += 1
+        self.progress.cell_finished(record)
+        for copy in self.derive(finished):
+            self.write(copy)
+
+    def execute(self, cells: list[Cell]) -> list[CellRecord]:
+        if self.session is None:
+            open_session = EXECUTORS.get(self.plan.config.executor.kind).load()
+            self.session = open_session(self.plan, self.plan.config.executor, self.progress, self.backend)
+        written = []
+        for finished in self.session.run(cells, self.claims.claim):
+            self.write(finished)
+            written.append(finished.record)
+        return written
 
 
 class SharedCells:
@@ -231,7 +320,7 @@ def _manifest_base(plan: Plan) -> dict[str, Any]:
         "cells": len(plan.cells),
         # The current plan: a cell of it wins its table position over a cell an earlier, edited
         # version of the sweep left in the same directory (see report.results).
-        "cell_ids": [c.cell_id for c in plan.cells],
+        "cell_ids": [c.cell_id for c in (plan.search.all_cells() if plan.search else plan.cells)],
         "longctx_eval": __version__,
         "git_sha": git_sha(),
         "versions": versions(),

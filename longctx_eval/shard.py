@@ -11,9 +11,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from longctx_eval.plan import Cell
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -47,3 +49,9 @@ def shard_cells(cells: Sequence[Cell], shard: Shard) -> list[Cell]:
         owner[i] = j
         loads[j] += len(units[i])
     return [c for i, unit in enumerate(units) if owner[i] == shard.index for c in unit]
+
+
+def shard_series(series: Sequence[T], shard: Shard) -> list[T]:
+    """A length search's part: whole series (its decisions need all of a series' cells), dealt
+    round-robin in plan order."""
+    return [s for i, s in enumerate(series) if i % shard.count == shard.index]

@@ -131,6 +131,9 @@ class Task(Protocol):
     name: ClassVar[str]
     version: ClassVar[str]
     Params: ClassVar[type[TaskParams]]
+    # What its cells' headline number is: 'accuracy' (`@task`'s default), 'ppl', or 'none' (the
+    # analysis). The length search and the leaderboard need an accuracy or a perplexity.
+    metric: ClassVar[str]
     # The shape of one sample (checked before a cell is written); `@task` fills in the generic
     # `records.Sample` when a plugin declares none.
     Sample: ClassVar[type[Sample]]
@@ -188,10 +191,23 @@ def task(cls: type[Any]) -> type[Any]:
         raise ValueError(f"task {cls.name!r}: a task group already has that name")
     if not hasattr(cls, "Sample"):
         cls.Sample = Sample
+    if not hasattr(cls, "metric"):
+        cls.metric = "accuracy"
     if not hasattr(cls, "new_tokens"):
         cls.new_tokens = _no_new_tokens
+    existing = TASKS.get(cls.name) if cls.name in TASKS.names() else None
+    if existing is not None and existing is not cls:
+        raise ValueError(
+            f"task {cls.name!r} is already registered (by {_origin(existing)}); this one is in {_origin(cls)}"
+        )
     TASKS.add(cls.name, cls)
     return cls
+
+
+def _origin(cls: type[Any]) -> str:
+    module = sys.modules.get(cls.__module__)
+    path = getattr(module, "__file__", None)
+    return f"{cls.__module__} ({path})" if path else cls.__module__
 
 
 def _no_new_tokens(self: Any) -> int:
@@ -249,6 +265,9 @@ def _import_file(file: Path) -> None:
     sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
-    except Exception:
+    except Exception as exc:
         del sys.modules[module_name]
-        raise
+        first = str(exc).strip().splitlines()
+        raise ImportError(
+            f"task plugin {file} failed to load: {type(exc).__name__}: {first[0] if first else ''}"
+        ) from exc

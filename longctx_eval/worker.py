@@ -287,6 +287,7 @@ def make_record(
             "task_weight": cell.task.weight,
             "length": cell.length,
             "seed": cell.seed,
+            "sample_batch": cell.batch,
             "status": status,
             "metrics": outcome.metrics if outcome else {},
             "n_samples": len(outcome.samples) if outcome else 0,

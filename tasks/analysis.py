@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 from pydantic import Field, PositiveInt
 
-from longctx_eval.data import DatasetError, dataset_kind
+from longctx_eval.data import DatasetError, resolve_source
 from longctx_eval.lm import Introspectable
 from longctx_eval.prompts import PromptFormat
 from longctx_eval.rope.base import read_rope_base
@@ -83,18 +83,15 @@ class AnalysisParams(TaskParams):
 class Analysis:
     name = "analysis"
     version = "1"
+    metric = "none"
     Params = AnalysisParams
 
     def __init__(self, params: AnalysisParams, env: TaskEnv) -> None:
         self.params = params
-        path = env.resolve_path(params.dataset)
-        self.source = str(path) if path.exists() else params.dataset
         try:
-            kind = dataset_kind(self.source)
+            self.source = resolve_source(params.dataset, env.resolve_path)
         except DatasetError as exc:
             raise TaskParamError("dataset", str(exc)) from None
-        if kind == "hub" and params.dataset.endswith((".txt", ".jsonl", ".json", ".parquet")):
-            raise TaskParamError("dataset", f"no such file: {params.dataset}")
 
     def min_length(self, prompts: PromptFormat) -> int:
         return self.params.offsets + 1

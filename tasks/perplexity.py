@@ -50,7 +50,7 @@ from longctx_eval_tasks.perplexity_key_tokens import key_token_outcome
 from longctx_eval_tasks.perplexity_needle import needle_min_length, run_needle
 from pydantic import Field, PositiveInt
 
-from longctx_eval.data import DatasetError, dataset_kind, load_documents
+from longctx_eval.data import DatasetError, load_documents, resolve_source
 from longctx_eval.haystack import Haystack
 from longctx_eval.prompts import PromptFormat
 from longctx_eval.stats import bootstrap_perplexity
@@ -117,12 +117,12 @@ class PerplexityParams(TaskParams):
 class Perplexity:
     name = "perplexity"
     version = "1"
+    metric = "ppl"
     Params = PerplexityParams
 
     def __init__(self, params: PerplexityParams, env: TaskEnv) -> None:
         self.params = params
-        path = env.resolve_path(params.dataset)
-        self.source = str(path) if path.exists() else params.dataset
+        self.source = params.dataset
         if params.evaluator is not None:
             evaluator = env.resolve_path(params.evaluator)
             self.evaluator_source: str | None = str(evaluator) if evaluator.exists() else params.evaluator
@@ -131,11 +131,9 @@ class Perplexity:
         if params.mode == "needle" and params.dataset == "noise":
             return
         try:
-            kind = dataset_kind(self.source)
+            self.source = resolve_source(params.dataset, env.resolve_path)
         except DatasetError as exc:
             raise TaskParamError("dataset", str(exc)) from None
-        if kind == "hub" and params.dataset.endswith((".txt", ".jsonl", ".json", ".parquet")):
-            raise TaskParamError("dataset", f"no such file: {params.dataset}")
 
     def min_length(self, prompts: PromptFormat) -> int:
         if self.params.mode == "needle":

@@ -32,14 +32,13 @@ import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 from longctx_eval_tasks.ruler_common import Episode, RulerSample, padding, run_episodes
 from pydantic import Field, NonNegativeInt, PositiveInt
 
-from longctx_eval.data import DatasetError, dataset_kind
+from longctx_eval.data import DatasetError, load_dataset, resolve_source
 from longctx_eval.haystack import PromptTooShortError
 from longctx_eval.prompts import PromptFormat
 from longctx_eval.task import (
@@ -98,18 +97,8 @@ class QaData:
 
 
 def _rows(source: str, split: str, subset: str | None) -> list[dict[str, Any]]:
-    """Every record, as data.py reads a dataset: a local file by its type, anything else from the hub."""
-    import datasets
-
-    kind = dataset_kind(source)
-    try:
-        if kind == "hub":
-            ds = datasets.load_dataset(source, name=subset, split=split)
-        else:
-            ds = datasets.load_dataset(kind, data_files=source, split="train")
-    except Exception as exc:
-        raise DatasetError(f"cannot load dataset {source!r}: {exc}") from exc
-    return list(ds)
+    """Every record of the dataset (QA needs whole records, not a text column)."""
+    return list(load_dataset(source, split, subset))
 
 
 def _squad_articles(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -228,11 +217,10 @@ class RulerQa:
 
     def __init__(self, params: RulerQaParams, env: TaskEnv) -> None:
         self.params = params
-        path = env.resolve_path(params.dataset)
-        self.source = str(path) if path.exists() else params.dataset
-        local = params.dataset.endswith((".json", ".jsonl", ".parquet")) or Path(params.dataset).is_absolute()
-        if local and not path.exists():
-            raise TaskParamError("dataset", f"no such file: {params.dataset}")
+        try:
+            self.source = resolve_source(params.dataset, env.resolve_path)
+        except DatasetError as exc:
+            raise TaskParamError("dataset", str(exc)) from None
         self._pieces: dict[int, tuple[PromptFormat, DocPieces]] = {}
 
     def data(self) -> QaData:

@@ -16,7 +16,20 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 # Content hashes of data files are cached under the user's cache directory; not the tests'.
 os.environ.setdefault("LONGCTX_EVAL_CACHE_DIR", tempfile.mkdtemp(prefix="longctx-eval-cache-"))
 
-PLUGINS = Path(__file__).resolve().parent / "plugins"  # task plugins the runner tests load
+PLUGINS = Path(__file__).resolve().parent / "plugins"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--full", action="store_true", help="also run the tests marked slow (what CI runs)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--full"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --full")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)  # task plugins the runner tests load
 
 WORDS = (
     "the of and to in is was for on with as by at from that this which are be it an or not have has had "

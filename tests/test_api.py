@@ -13,6 +13,7 @@ from .conftest import sweep_dict
 EXAMPLE = Path(__file__).resolve().parents[1] / "results" / "examples" / "quickstart"
 
 
+@pytest.mark.slow
 def test_a_notebook_runs_a_sweep_from_a_dict_and_gets_a_frame(tmp_path: Path, tiny_model_dir: Path):
     data = sweep_dict(
         tiny_model_dir, tasks=[{"task": "passkey", "samples": 3}, {"task": "niah", "depths": 2}]

@@ -44,10 +44,10 @@ def test_tasks_path_and_environment_variable(tmp_path: Path, monkeypatch: pytest
     (tmp_path / "a" / "mine.py").write_text(USER_TASK.format(name="user_task_a"))
     (tmp_path / "b.py").write_text(USER_TASK.format(name="user_task_b"))
     load_task_plugins([tmp_path / "a"])
-    assert "user_task_a" in TASKS
+    assert "user_task_a" in TASKS.names()
     monkeypatch.setenv("LONGCTX_EVAL_TASKS_PATH", str(tmp_path / "b.py"))
     load_task_plugins()
-    assert "user_task_b" in TASKS
+    assert "user_task_b" in TASKS.names()
     load_task_plugins([tmp_path / "a"])  # loading the same file again is harmless
 
 
@@ -69,6 +69,7 @@ def test_unknown_name_lists_the_valid_ones():
         reg.get("c")
 
 
+@pytest.mark.slow
 def test_a_non_editable_install_still_finds_the_builtin_tasks(tmp_path: Path):
     target = tmp_path / "site"
     subprocess.run(

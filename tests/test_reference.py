@@ -22,6 +22,7 @@ SHIPPED = REPO / "models" / "reference"
 DOCS = REPO / "data" / "reference_docs.jsonl"
 
 
+@pytest.mark.slow
 def test_train_reference_saves_a_loadable_model(tmp_path: Path):
     small = ReferenceSettings(
         train_chars=150_000, tokenizer_chars=150_000, vocab_size=1024, batch_size=4, log_every=1
@@ -109,6 +110,7 @@ def test_shipped_checkpoint_retrieves_a_passkey_at_its_native_length(tmp_path: P
 
 
 @pytest.mark.skipif(not (SHIPPED / "config.json").exists(), reason="no shipped reference checkpoint")
+@pytest.mark.slow
 def test_shipped_checkpoint_degrades_beyond_its_native_length(tmp_path: Path):
     # The yardstick the quickstart needs: unscaled, the model's perplexity at 8L is at least 1.5x
     # its perplexity at L on the shipped held-out documents (the model card has the figures).

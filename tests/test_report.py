@@ -571,3 +571,20 @@ def test_report_cli_options(tmp_path: Path):
     bad = CliRunner().invoke(app, ["report", str(d), "--threshold", "2"])
     assert bad.exit_code == 2 and "--threshold" in bad.output
     assert json.loads((d / "records.jsonl").read_text())["cell_id"] == "1"
+
+
+def test_compare_pairs_the_same_method_across_models(tmp_path: Path):
+    r1, s1 = scored("a", "yarn@2", 512, [1.0] * 10 + [0.0] * 10)
+    r2, s2 = scored("b", "yarn@2", 512, [1.0] * 18 + [0.0] * 2)
+    r1["model"], r2["model"] = "base", "tuned"
+    a = results_dir(tmp_path / "a", [r1], {"a": s1})
+    b = results_dir(tmp_path / "b", [r2], {"b": s2})
+    compare([a, b], tmp_path / "out")
+    board = json.loads((tmp_path / "out" / "leaderboard.json").read_text())
+    (d,) = board["paired_across"]
+    assert d["model"] == "tuned" and d["against"] == "base yarn@2" and d["estimate"] == pytest.approx(0.4)
+    assert d["p_value"] == pytest.approx(mcnemar_exact(8, 0))
+    assert (
+        "## Paired differences against base (same method, same samples)"
+        in (tmp_path / "out" / "leaderboard.md").read_text()
+    )

@@ -500,6 +500,7 @@ def read_records(out: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.slow
 def test_the_group_runs_through_a_sweep(tmp_path: Path, tiny_model_dir: Path, qa_files: dict[str, Path]):
     from longctx_eval.cli import app
 

@@ -30,6 +30,7 @@ def write_sweep(tmp_path: Path, data: dict[str, Any]) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_sweep_writes_records_samples_manifest_and_leaderboard(
     tmp_path: Path, tiny_model_dir: Path, docs_file: Path
 ):
@@ -114,6 +115,7 @@ def comparable(records: list[CellRecord]) -> dict[str, tuple[str, Any]]:
     return {r.cell_id: (r.status, r.metrics.model_dump()) for r in records}
 
 
+@pytest.mark.slow
 def test_sigkill_mid_sweep_then_resume_matches_an_uninterrupted_run(
     tmp_path: Path, tiny_model_dir: Path, docs_file: Path
 ):

@@ -270,6 +270,7 @@ def test_stray_temporary_files_are_cleaned(tmp_path: Path, tiny_model_dir: Path)
     assert not stray.exists() and fresh.exists()
 
 
+@pytest.mark.slow
 def test_two_runs_into_one_directory_never_compute_a_cell_twice(tmp_path: Path, tiny_model_dir: Path):
     import subprocess
     import sys

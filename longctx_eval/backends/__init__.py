@@ -51,7 +51,9 @@ class HFConfig(BackendConfig):
     attn_implementation: Literal["sdpa", "eager", "flash_attention_2"] | None = Field(
         None, description="transformers attention kernel (default: transformers' choice)"
     )
-    threads: PositiveInt | None = Field(None, description="torch CPU threads (default: torch's choice)")
+    threads: PositiveInt | None = Field(
+        None, description="torch CPU threads (default: the CPUs this process may use: affinity, cgroup quota)"
+    )
     prefix_reuse: bool = Field(
         True,
         description="compute a prefix shared by prompts once (NIAH haystacks); off for dynamic NTK/LongRoPE",

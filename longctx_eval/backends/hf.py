@@ -24,6 +24,7 @@ from longctx_eval.lm import Generation, NonFiniteError, check_finite
 from longctx_eval.rope.base import scaled_config
 from longctx_eval.rope.frequencies import reset_rotary_state, rotary_modules
 from longctx_eval.rope.methods import RopeSetting
+from longctx_eval.threads import available_cpus
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "auto": "auto"}
 
@@ -35,8 +36,9 @@ class HeadMismatchError(RuntimeError):
 class HFBackend:
     def __init__(self, config: HFConfig) -> None:
         self.cfg = config
-        if config.threads:
-            torch.set_num_threads(config.threads)
+        # Not more than the CPUs this process may use (torch's default is all of the machine's cores;
+        # see threads.py); a Ray actor has already set its own share, which this keeps.
+        torch.set_num_threads(config.threads or min(torch.get_num_threads(), available_cpus()))
         self.device = torch.device(
             ("cuda" if torch.cuda.is_available() else "cpu") if config.device == "auto" else config.device
         )
@@ -55,6 +57,7 @@ class HFBackend:
             "kind": "hf",
             "dtype": self.cfg.dtype,
             "device": str(self.device),
+            "threads": torch.get_num_threads(),
             "torch": torch.__version__,
             "transformers": transformers.__version__,
         }

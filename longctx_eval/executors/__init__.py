@@ -1,7 +1,7 @@
 """Executors: who runs a sweep's cells — this process (`local`) or actors on a Ray cluster (`ray`).
 
-Both drive `Worker`s and yield each finished cell as (record, samples); the runner is the only
-writer of the results directory, so every executor writes the same store the same way.
+Both drive `Worker`s through a `Session` and yield each finished cell (`Finished`); the runner is
+the only writer of the results directory, so every executor writes the same store the same way.
 """
 
 from __future__ import annotations
@@ -70,43 +70,43 @@ def always(cell: Cell) -> bool:
     return True
 
 
-class Execute(Protocol):
-    """Run `cells`, yielding each as it finishes. `claim(cell)` is asked right before a cell
-    starts: False means another process sharing the results directory has it, so skip it."""
+class Session(Protocol):
+    """An executor at work for one run: `run(cells, claim)` yields each cell as it finishes, and
+    may be called again (a length search's rounds) with its workers and models still loaded.
+    `claim(cell)` is asked right before a cell starts: False means another process sharing the
+    results directory has it, so skip it."""
 
-    def __call__(
-        self,
-        plan: Plan,
-        cells: Sequence[Cell],
-        config: Any,
-        progress: Progress,
-        backend: Backend | None,
-        claim: Claim = ...,
-    ) -> Iterator[Finished]: ...
+    def run(self, cells: Sequence[Cell], claim: Claim = ...) -> Iterator[Finished]: ...
+
+    def close(self) -> None: ...
+
+
+class OpenSession(Protocol):
+    def __call__(self, plan: Plan, config: Any, progress: Progress, backend: Backend | None) -> Session: ...
 
 
 @dataclass(frozen=True)
 class ExecutorInfo:
     name: str
     config_model: type[ExecutorConfig]
-    function: str  # "module:function", imported when a sweep runs on it
+    session: str  # "module:Class" of its Session, imported when a sweep runs on it
     summary: str
 
-    def load(self) -> Execute:
-        fn: Execute = import_object(self.function)
-        return fn
+    def load(self) -> OpenSession:
+        cls: OpenSession = import_object(self.session)
+        return cls
 
 
 EXECUTORS: Registry[ExecutorInfo] = Registry("executor")
 EXECUTORS.add(
-    "local", ExecutorInfo("local", LocalConfig, "longctx_eval.executors.local:run_local", "this process")
+    "local", ExecutorInfo("local", LocalConfig, "longctx_eval.executors.local:LocalSession", "this process")
 )
 EXECUTORS.add(
     "ray",
     ExecutorInfo(
         "ray",
         RayConfig,
-        "longctx_eval.executors.ray_cluster:run_ray",
+        "longctx_eval.executors.ray_cluster:RaySession",
         "actors on a Ray cluster (local or remote)",
     ),
 )

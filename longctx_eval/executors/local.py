@@ -1,4 +1,4 @@
-"""The local executor: one Worker in this process, cells in plan order."""
+"""The local executor: one Worker in this process, cells in the order given."""
 
 from __future__ import annotations
 
@@ -16,21 +16,20 @@ def cell_title(cell: Cell) -> str:
     return f"{cell.model.entry.name} {cell.spec.label()} {cell.task.label} {cell.length}"
 
 
-def run_local(
-    plan: Plan,
-    cells: Sequence[Cell],
-    config: Any,
-    progress: Progress,
-    backend: Backend | None = None,
-    claim: Claim = always,
-) -> Iterator[Finished]:
-    worker = Worker(plan, backend)
-    worker.on_model_load = lambda m: progress.note(f"loading model {m.entry.name} ({m.path})")
-    try:
+class LocalSession:
+    """One Worker in this process, kept between calls to `run` (its model stays loaded)."""
+
+    def __init__(self, plan: Plan, config: Any, progress: Progress, backend: Backend | None = None) -> None:
+        self.worker = Worker(plan, backend)
+        self.worker.on_model_load = lambda m: progress.note(f"loading model {m.entry.name} ({m.path})")
+        self.progress = progress
+
+    def run(self, cells: Sequence[Cell], claim: Claim = always) -> Iterator[Finished]:
         for cell in cells:
             if not claim(cell):
                 continue
-            progress.cell_started(cell_title(cell))
-            yield worker.run(cell)
-    finally:
-        worker.close()
+            self.progress.cell_started(cell_title(cell))
+            yield self.worker.run(cell)
+
+    def close(self) -> None:
+        self.worker.close()

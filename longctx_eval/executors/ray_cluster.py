@@ -1,7 +1,8 @@
 """The Ray executor: (model, method@factor) groups scheduled on actors, each a `Worker`.
 
 An actor holds a loaded model between cells, so a group costs one rotary swap and, while it keeps
-getting groups of the same model, no reload. The driver hands out one cell at a time and writes
+getting groups of the same model, no reload; the session keeps its actors between calls (a length
+search's rounds). The driver hands out one cell at a time and writes
 each result as it returns (it is the only writer of the results directory), so a worker that dies
 costs only its cell in flight: the rest of its group is retried on a fresh actor, at most
 `max_retries` times, after which the remaining cells are recorded as failed with the reason.
@@ -38,7 +39,8 @@ class RayWorker:
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         torch.set_num_threads(threads)
         self.plan = make_plan(parse_sweep(raw_config, source_dir))
-        self.cells = {c.cell_id: c for c in self.plan.cells}
+        search = self.plan.search.all_cells() if self.plan.search is not None else []
+        self.cells = {c.cell_id: c for c in [*self.plan.cells, *search]}
         self.worker = Worker(self.plan)
 
     def run(self, cell_id: str) -> Finished:
@@ -53,63 +55,76 @@ class _Slot:
     retries: int = 0
 
 
-def run_ray(
-    plan: Plan,
-    cells: Sequence[Cell],
-    config: RayConfig,
-    progress: Progress,
-    backend: Backend | None = None,
-    claim: Claim = always,
-) -> Iterator[Finished]:
-    try:
-        import ray
+class RaySession:
+    """Actors on a Ray cluster, kept between calls to `run` (a length search asks for cells round
+    after round: its actors keep their loaded models)."""
+
+    def __init__(
+        self, plan: Plan, config: RayConfig, progress: Progress, backend: Backend | None = None
+    ) -> None:
+        self.plan, self.config, self.progress = plan, config, progress
+        self.idle: list[Any] = []  # actors that finished their groups, models still loaded
+        self.ray: Any = None
+        self.started = False
+        self.actor_cls: Any = None
+
+    def _init(self) -> Any:
+        if self.ray is None:
+            try:
+                import ray
+            except ImportError:
+                raise RuntimeError("the ray executor needs Ray: pip install -e '.[ray]'") from None
+            self.started = not ray.is_initialized()
+            if self.started:
+                ray.init(address=self.config.address, include_dashboard=False, log_to_driver=False)
+            c = self.config
+            self.actor_cls = ray.remote(RayWorker).options(
+                num_cpus=c.cpus_per_worker, num_gpus=c.gpus_per_worker, max_restarts=0, max_task_retries=0
+            )
+            self.ray = ray
+        return self.ray
+
+    def _new_actor(self) -> Any:
+        if self.idle:
+            return self.idle.pop()
+        threads = max(1, int(self.config.cpus_per_worker))
+        return self.actor_cls.remote(self.plan.config.raw, self.plan.config.source_dir, threads)
+
+    def run(self, cells: Sequence[Cell], claim: Claim = always) -> Iterator[Finished]:
+        ray = self._init()
         from ray.exceptions import RayActorError, RayTaskError
-    except ImportError:
-        raise RuntimeError("the ray executor needs Ray: pip install -e '.[ray]'") from None
-    started = not ray.is_initialized()
-    if started:
-        ray.init(address=config.address, include_dashboard=False, log_to_driver=False)
-    groups: deque[list[Cell]] = deque()
-    by_group: dict[Any, list[Cell]] = {}
-    for c in cells:
-        by_group.setdefault(c.group, []).append(c)
-    groups.extend(by_group.values())
-    n_workers = config.num_workers or max(1, min(len(groups), _capacity(ray, config)))
-    actor_cls = ray.remote(RayWorker).options(
-        num_cpus=config.cpus_per_worker, num_gpus=config.gpus_per_worker, max_restarts=0, max_task_retries=0
-    )
-    threads = max(1, int(config.cpus_per_worker))
 
-    def new_actor() -> Any:
-        return actor_cls.remote(plan.config.raw, plan.config.source_dir, threads)
+        config, plan = self.config, self.plan
+        groups: deque[list[Cell]] = deque()
+        by_group: dict[Any, list[Cell]] = {}
+        for c in cells:
+            by_group.setdefault(c.group, []).append(c)
+        groups.extend(by_group.values())
+        n_workers = config.num_workers or max(1, min(len(groups), _capacity(ray, config)))
+        self.progress.note(f"ray: {n_workers} workers for {len(groups)} groups")
+        inflight: dict[Any, _Slot] = {}
 
-    progress.note(f"ray: {n_workers} workers for {len(groups)} groups")
-    inflight: dict[Any, _Slot] = {}
-    slots: list[_Slot] = []
+        def submit(slot: _Slot) -> bool:
+            """Send the slot's next cell that this run may claim, moving to a new group if needed."""
+            while True:
+                while slot.pos < len(slot.cells) and not claim(slot.cells[slot.pos]):
+                    slot.pos += 1
+                if slot.pos < len(slot.cells):
+                    inflight[slot.actor.run.remote(slot.cells[slot.pos].cell_id)] = slot
+                    return True
+                if not next_group(slot):
+                    return False
 
-    def submit(slot: _Slot) -> bool:
-        """Send the slot's next cell that this run may claim, moving to a new group if needed."""
-        while True:
-            while slot.pos < len(slot.cells) and not claim(slot.cells[slot.pos]):
-                slot.pos += 1
-            if slot.pos < len(slot.cells):
-                inflight[slot.actor.run.remote(slot.cells[slot.pos].cell_id)] = slot
-                return True
-            if not next_group(slot):
+        def next_group(slot: _Slot) -> bool:
+            if not groups:
                 return False
+            slot.cells, slot.pos, slot.retries = groups.popleft(), 0, 0
+            return True
 
-    def next_group(slot: _Slot) -> bool:
-        if not groups:
-            return False
-        slot.cells, slot.pos, slot.retries = groups.popleft(), 0, 0
-        return True
-
-    try:
         for _ in range(min(n_workers, len(groups))):
-            slot = _Slot(new_actor(), groups.popleft())
-            slots.append(slot)
+            slot = _Slot(self._new_actor(), groups.popleft())
             if not submit(slot):
-                ray.kill(slot.actor)
+                self.idle.append(slot.actor)
         while inflight:
             ready, _ = ray.wait(list(inflight), num_returns=1)
             slot = inflight.pop(ready[0])
@@ -123,25 +138,31 @@ def run_ray(
                         yield _failed(cell, plan, f"{reason} {slot.retries} times; gave up on this group")
                     if not next_group(slot):
                         continue
-                progress.note(f"ray: {reason}; restarting it (retry {slot.retries} of this group)")
-                slot.actor = new_actor()
+                self.progress.note(f"ray: {reason}; restarting it (retry {slot.retries} of this group)")
+                slot.actor = self.actor_cls.remote(
+                    plan.config.raw, plan.config.source_dir, max(1, int(config.cpus_per_worker))
+                )
                 if not submit(slot):
-                    ray.kill(slot.actor)
+                    self.idle.append(slot.actor)
                 continue
             except RayTaskError as exc:  # not raised by the task itself (the Worker catches those)
                 finished = _failed(slot.cells[slot.pos], plan, f"ray task error: {exc}".splitlines()[0])
             yield finished
             slot.pos += 1
             if not submit(slot):
-                ray.kill(slot.actor)
-    finally:
-        for slot in slots:
+                self.idle.append(slot.actor)
+
+    def close(self) -> None:
+        if self.ray is None:
+            return
+        for actor in self.idle:
             try:
-                ray.kill(slot.actor)
+                self.ray.kill(actor)
             except Exception:
                 pass
-        if started:
-            ray.shutdown()
+        self.idle = []
+        if self.started:
+            self.ray.shutdown()
 
 
 def _capacity(ray: Any, config: RayConfig) -> int:

@@ -82,7 +82,6 @@ class Evaluator:
     base: RopeBase
     factor: float
     settings: SearchSettings
-    calls: int = 0
     _model_cache: dict[str, Any] = field(default_factory=dict)
     _others: dict[str, Any] = field(default_factory=dict)  # an evaluator model, loaded once
 
@@ -129,7 +128,6 @@ class Evaluator:
         outcome = self._task(documents).run(ctx)
         if outcome.status != "ok":
             raise SearchError(f"perplexity at {self.settings.target_length} tokens: {outcome.reason}")
-        self.calls += 1
         return outcome.samples
 
     def __call__(self, candidates: list[Candidate]) -> list[float]:

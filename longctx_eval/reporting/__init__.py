@@ -12,7 +12,7 @@ from pathlib import Path
 
 from longctx_eval.reporting.effective import ReportOptions
 from longctx_eval.reporting.html import render
-from longctx_eval.reporting.plots import make_figures
+from longctx_eval.reporting.plots import make_figures, relative_perplexity
 from longctx_eval.reporting.results import MergeError, Results, load_results
 from longctx_eval.reporting.series import arrange
 from longctx_eval.reporting.summary import Summary, build_summary
@@ -81,7 +81,11 @@ def _write(
     paths = list(written)
     if pictures:
         arranged = arrange(results)
-        figures = make_figures(results, arranged) + usage_figures(results, arranged, options.against)
+        figures = (
+            make_figures(results, arranged)
+            + relative_perplexity(summary)
+            + usage_figures(results, arranged, options.against)
+        )
         plots = out / "plots"
         plots.mkdir(parents=True, exist_ok=True)
         names = {f"{f.name}.png" for f in figures}

@@ -13,7 +13,14 @@ from typing import Any
 from longctx_eval.reporting.plots import Figure
 from longctx_eval.reporting.results import Results
 from longctx_eval.reporting.summary import Summary
-from longctx_eval.reporting.tables import GAP_NOTE, gap_rows, heading
+from longctx_eval.reporting.tables import (
+    GAP_NOTE,
+    PAIRED_NOTE,
+    gap_rows,
+    heading,
+    paired_sections,
+    paired_tables,
+)
 
 _WRONG_ANSWERS_SHOWN = 12
 
@@ -119,28 +126,11 @@ def render(summary: Summary, results: Results, figures: list[Figure], show_super
 
 
 def _paired(summary: Summary) -> list[str]:
-    if not summary.paired:
-        return []
-    parts = [
-        f"<h2>Paired differences against {e(summary.options.against)}</h2>",
-        '<p class="note">Accuracy: method − reference on the same samples; perplexity: method / reference '
-        "on the same documents; [paired 95% interval], * where it excludes no difference.</p>",
-    ]
-    for task in summary.tasks:
-        diffs = [d for d in summary.paired if d.task == task]
-        if not diffs:
-            continue
-        lengths = sorted({d.length for d in diffs})
-        rows: dict[tuple[str, str], dict[int, str]] = {}
-        for d in diffs:
-            rows.setdefault((d.model, d.method_label), {})[d.length] = d.text()
-        parts += [
-            f"<h3>{e(task)}</h3>",
-            _table(
-                ["model", "method", *map(str, lengths)],
-                [[m, label, *(cells.get(n, "") for n in lengths)] for (m, label), cells in rows.items()],
-            ),
-        ]
+    parts = []
+    for heading_text, diffs in paired_sections(summary):
+        parts += [f"<h2>{e(heading_text)}</h2>", f'<p class="note">{e(PAIRED_NOTE)}</p>']
+        for task, lengths, rows in paired_tables(diffs, summary.tasks):
+            parts += [f"<h3>{e(task)}</h3>", _table(["model", "method", *map(str, lengths)], rows)]
     return parts
 
 

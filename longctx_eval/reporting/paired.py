@@ -74,6 +74,26 @@ def paired_differences(results: Results, series: list[Series], against: str) -> 
     return out
 
 
+def paired_across_models(results: Results, series: list[Series]) -> list[PairedDiff]:
+    """`compare`'s question: the same method on the same samples, under another model or backend.
+    Every (model, backend) is compared with the first one the results hold, method by method."""
+    keys = list(dict.fromkeys((s.model, s.backend) for s in series))
+    if len(keys) < 2:
+        return []
+    refs = {s.method_label: s for s in series if (s.model, s.backend) == keys[0]}
+    out = []
+    for s in series:
+        ref = refs.get(s.method_label)
+        if ref is None or (s.model, s.backend) == keys[0]:
+            continue
+        for p in s.points:
+            q = ref.value_at(p.length)
+            diff = None if q is None else _pair(results, s, p, q, f"{ref.model} {ref.method_label}")
+            if diff is not None:
+                out.append(diff)
+    return out
+
+
 def _seed(*parts: object) -> int:
     return int(hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:8], 16)
 

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import io
 import math
 import re
 from collections import defaultdict
@@ -20,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from longctx_eval.pictures import png, pyplot
 from longctx_eval.records import RopeFrequencies
 from longctx_eval.reporting.results import Results
 from longctx_eval.reporting.series import Arranged, Series
@@ -33,22 +33,6 @@ class Figure:
     task: str | None  # None for the per-model rope picture
     png: bytes
     caption: str = ""  # what is plotted, beyond the title (shown under the picture)
-
-
-def _plt() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _png(fig: Any) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    _plt().close(fig)
-    return buf.getvalue()
 
 
 def _slug(*parts: str) -> str:
@@ -103,29 +87,43 @@ def heatmaps(results: Results, series: list[Series]) -> list[Figure]:
     """Depth × length accuracy, for every retrieval task whose samples record their depth.
 
     NIAH places needles on a grid of depths, which become the rows; passkey draws a random depth
-    per sample, so its depths are binned into fifths of the context.
+    per sample, so its depths are binned into fifths of the context. Each row is labelled with the
+    requested depth and where the needles really landed on average (`filler_depth`: needles snap
+    back to a sentence end, far back in a haystack with few of them).
     """
     out = []
     for s in series:
-        scored: list[tuple[float, int, float]] = []
+        scored: list[tuple[float, float, int, float]] = []
         for p in s.points:
             if p.status == "ok" and p.record is not None:
                 for x in results.samples(p.record):
                     depth = getattr(x, "depth_requested", None)
+                    real = getattr(x, "filler_depth", None)
                     if isinstance(depth, (int, float)) and x.score is not None:
-                        scored.append((float(depth), p.length, float(x.score)))
+                        real_depth = float(real) if isinstance(real, (int, float)) else float(depth)
+                        scored.append((float(depth), real_depth, p.length, float(x.score)))
         if not scored:
             continue
-        exact = len({round(d, 4) for d, _, _ in scored}) <= _GRID_MAX
+        exact = len({round(d, 4) for d, _, _, _ in scored}) <= _GRID_MAX
         grid: dict[tuple[float, int], list[float]] = defaultdict(list)
-        for d, n, score in scored:
+        landed: dict[float, list[float]] = defaultdict(list)
+        for d, real, n, score in scored:
             row = round(d, 4) if exact else min(int(d * _BINS), _BINS - 1) / _BINS
             grid[(row, n)].append(score)
+            landed[row].append(real)
         depths = sorted({d for d, _ in grid})
         lengths = sorted({n for _, n in grid})
-        labels = [f"{100 * d:g}%" if exact else f"{100 * d:g}–{100 * (d + 1 / _BINS):g}%" for d in depths]
-        out.append(_heatmap(s, depths, labels, lengths, grid))
+        out.append(_heatmap(s, depths, depth_labels(depths, landed, exact), lengths, grid))
     return out
+
+
+def depth_labels(depths: list[float], landed: dict[float, list[float]], exact: bool) -> list[str]:
+    """Row labels: the depth asked for, and where the needles of that row landed on average."""
+    labels = []
+    for d in depths:
+        asked = f"{100 * d:g}%" if exact else f"{100 * d:g}–{100 * (d + 1 / _BINS):g}%"
+        labels.append(f"{asked} (at {100 * sum(landed[d]) / len(landed[d]):.0f}%)")
+    return labels
 
 
 def _heatmap(
@@ -137,7 +135,7 @@ def _heatmap(
 ) -> Figure:
     import numpy as np
 
-    plt = _plt()
+    plt = pyplot()
     values = np.full((len(depths), len(lengths)), np.nan)
     for (d, n), scores in grid.items():
         values[depths.index(d), lengths.index(n)] = sum(scores) / len(scores)
@@ -150,10 +148,17 @@ def _heatmap(
     ax.set_xticks(range(len(lengths)), [str(n) for n in lengths])
     ax.set_yticks(range(len(depths)), labels)
     ax.set_xlabel("context length (tokens)")
-    ax.set_ylabel("needle depth")
+    ax.set_ylabel("needle depth asked (real, mean)")
     title = f"{s.task}: {s.model} {s.method_label}"
     ax.set_title(title, fontsize=10)
-    return Figure(_slug("heatmap", s.task, s.model, s.method_label), title, "heatmap", s.task, _png(fig))
+    caption = (
+        f"accuracy of {s.task} by needle depth (rows: the depth asked for, and in brackets where the "
+        "needles really landed on average: they go at the last sentence end before the depth) and "
+        "context length (columns)"
+    )
+    return Figure(
+        _slug("heatmap", s.task, s.model, s.method_label), title, "heatmap", s.task, png(fig), caption
+    )
 
 
 def _by_model(series: list[Series]) -> dict[str, list[Series]]:
@@ -163,9 +168,76 @@ def _by_model(series: list[Series]) -> dict[str, list[Series]]:
     return out
 
 
+def _legend_outside(ax: Any) -> None:
+    """The legend right of the plot, where it cannot cover a line."""
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, frameon=False)
+
+
+def _auto_note(group: list[Series]) -> str:
+    """Which factor an `auto` method ran at: length / L, at least 1."""
+    auto = [s for s in group if s.method_label.endswith("@auto")]
+    if not auto:
+        return ""
+    L = group[0].original_context
+    return f"@auto methods ran at factor max(1, length / {L}) at each length."
+
+
+def relative_perplexity(summary: Any) -> list[Figure]:
+    """Perplexity of each method over `against`'s at the same length, on the same documents, with
+    the paired 95% band: the document-to-document spread that blurs the absolute plot cancels."""
+    plt = pyplot()
+    out = []
+    ratios = [d for d in summary.paired if d.kind == "ratio"]
+    for (task, model), diffs in _grouped(ratios).items():
+        fig, ax = plt.subplots(figsize=(6.4, 4.0))
+        for method, ds in _by_method(diffs).items():
+            ds = sorted(ds, key=lambda d: d.length)
+            xs = [d.length for d in ds]
+            (line,) = ax.plot(xs, [d.estimate for d in ds], marker="o", markersize=3, label=method)
+            if all(d.low is not None and d.high is not None for d in ds):
+                ax.fill_between(
+                    xs, [d.low for d in ds], [d.high for d in ds], color=line.get_color(), alpha=0.15
+                )
+        ax.axhline(1.0, color="black", linewidth=0.8)
+        _log_y(ax)
+        lengths = sorted({d.length for d in diffs})
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(lengths)
+        ax.set_xticklabels([str(n) for n in lengths], rotation=45 if len(lengths) > 6 else 0)
+        ax.minorticks_off()
+        ax.set_xlabel("context length (tokens)")
+        against = diffs[0].against
+        ax.set_ylabel(f"perplexity / {against}'s (log)")
+        title = f"{task}: {model}, relative to {against}"
+        ax.set_title(title, fontsize=10)
+        _legend_outside(ax)
+        caption = (
+            f"each method's perplexity divided by {against}'s at the same length on the same documents "
+            "(below 1: better), with its paired 95% bootstrap band over documents"
+        )
+        out.append(
+            Figure(_slug("perplexity_relative", task, model), title, "perplexity", task, png(fig), caption)
+        )
+    return out
+
+
+def _grouped(diffs: list[Any]) -> dict[tuple[str, str], list[Any]]:
+    out: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    for d in diffs:
+        out[(d.task, d.model)].append(d)
+    return out
+
+
+def _by_method(diffs: list[Any]) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = defaultdict(list)
+    for d in diffs:
+        out[d.method_label].append(d)
+    return out
+
+
 def curves(series: list[Series], kind: str) -> list[Figure]:
     """One picture per model: a line per method@factor with its 95% band."""
-    plt = _plt()
+    plt = pyplot()
     out = []
     for model, group in _by_model(series).items():
         fig, ax = plt.subplots(figsize=(6.4, 4.0))
@@ -189,14 +261,20 @@ def curves(series: list[Series], kind: str) -> list[Figure]:
         _length_axis(ax, lengths, group[0].original_context)
         title = f"{group[0].task}: {model}"
         ax.set_title(title, fontsize=10)
-        ax.legend(fontsize=7, ncol=2 if len(group) > 6 else 1)
-        out.append(Figure(_slug(kind, group[0].task, model), title, kind, group[0].task, _png(fig)))
+        _legend_outside(ax)
+        what = "accuracy" if kind != "perplexity" else "perplexity (log scale)"
+        band = "Wilson" if kind != "perplexity" else "bootstrap over documents"
+        caption = (
+            f"{what} of {group[0].task} against context length (log scale), one line per method, "
+            f"with its 95% {band} band; the dotted line is the native length L. {_auto_note(group)}"
+        )
+        out.append(Figure(_slug(kind, group[0].task, model), title, kind, group[0].task, png(fig), caption))
     return out
 
 
 def loss_by_position(series: list[Series]) -> list[Figure]:
     """Mean NLL by position bin, at the longest length each method reached."""
-    plt = _plt()
+    plt = pyplot()
     out = []
     for model, group in _by_model(series).items():
         fig, ax = plt.subplots(figsize=(6.4, 4.0))
@@ -228,14 +306,19 @@ def loss_by_position(series: list[Series]) -> list[Figure]:
         ax.set_ylabel("mean NLL (nats)")
         title = f"{group[0].task}: loss by position, {model}"
         ax.set_title(title, fontsize=10)
-        ax.legend(fontsize=7)
+        _legend_outside(ax)
+        caption = (
+            "mean NLL of the tokens in each position bin of the context, at the longest length each "
+            "method was scored at (the label says which); the dotted line is the native length L"
+        )
         out.append(
             Figure(
                 _slug("loss_by_position", group[0].task, model),
                 title,
                 "loss_by_position",
                 group[0].task,
-                _png(fig),
+                png(fig),
+                caption,
             )
         )
     return out
@@ -243,7 +326,7 @@ def loss_by_position(series: list[Series]) -> list[Figure]:
 
 def rope_pictures(results: Results) -> list[Figure]:
     """Wavelength per rotary pair before and after each method, per model."""
-    plt = _plt()
+    plt = pyplot()
     out = []
     by_model: dict[str, dict[str, RopeFrequencies]] = defaultdict(dict)
     original: dict[str, int] = {}
@@ -258,12 +341,21 @@ def rope_pictures(results: Results) -> list[Figure]:
         first = next(iter(methods.values()))
         base = [2 * math.pi / f for f in first.base_inv_freq]
         ax.plot(range(len(base)), base, color="black", linestyle="--", linewidth=1.5, label="plain RoPE")
+        top = max(base) * 4  # where stopped pairs (frequency 0, wavelength ∞) are drawn
+        stopped_any = False
         for label, rope in methods.items():
             if label == "none":
                 continue
             inv = rope.inv_freq
             pairs = [i for i, f in enumerate(inv) if f > 0]
-            ax.plot(pairs, [2 * math.pi / inv[i] for i in pairs], linewidth=1, label=label)
+            (line,) = ax.plot(pairs, [2 * math.pi / inv[i] for i in pairs], linewidth=1, label=label)
+            stopped = [i for i, f in enumerate(inv) if f <= 0]
+            if stopped:
+                stopped_any = True
+                ax.scatter(stopped, [top] * len(stopped), marker="^", color=line.get_color(), s=14, zorder=3)
+        if stopped_any:
+            ax.axhline(top, color="grey", linewidth=0.5)
+            ax.text(0, top, " ∞: stopped (p-RoPE)", color="grey", va="bottom", fontsize=8)
         if original.get(model):
             ax.axhline(original[model], color="grey", linestyle=":", linewidth=1)
             ax.text(0, original[model], " L (original context)", color="grey", va="bottom", fontsize=8)
@@ -272,6 +364,11 @@ def rope_pictures(results: Results) -> list[Figure]:
         ax.set_ylabel("wavelength (tokens, log)")
         title = f"rotary wavelengths: {model}"
         ax.set_title(title, fontsize=10)
-        ax.legend(fontsize=7, ncol=2 if len(methods) > 6 else 1)
-        out.append(Figure(_slug("rope", model), title, "rope", None, _png(fig)))
+        _legend_outside(ax)
+        caption = (
+            "wavelength 2π/θ of each rotary pair (pair 0 turns fastest) under plain RoPE (dashed) and "
+            "each method at the longest length it ran; pairs above the dotted line L never complete a "
+            "turn within the native context; triangles at the top are pairs a method stops (θ = 0)"
+        )
+        out.append(Figure(_slug("rope", model), title, "rope", None, png(fig), caption))
     return out

@@ -111,8 +111,15 @@ def cell_row(record: CellRecord) -> dict[str, Any]:
 
 
 def position(record: CellRecord) -> tuple[Any, ...]:
-    """Where a record sits in the tables."""
-    return (record.model, record.backend_kind, record.method_label, record.task, record.length)
+    """Where a record sits in the tables (batches of a length search are pooled there)."""
+    return (
+        record.model,
+        record.backend_kind,
+        record.method_label,
+        record.task,
+        record.length,
+        record.sample_batch,
+    )
 
 
 def load_results(dirs: Path | str | Sequence[Path | str]) -> Results:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from longctx_eval.records import CellRecord
 from longctx_eval.reporting.results import Results
-from longctx_eval.stats import weighted_mean_interval
+from longctx_eval.stats import weighted_mean_interval, wilson_interval
 
 
 @dataclass(frozen=True)
@@ -122,8 +122,28 @@ def _task_series(results: Results, records: list[CellRecord]) -> list[Series]:
             Point(r.length, r.status, value, m.ci_low if ok else None, m.ci_high if ok else None, r, n)
         )
     for s in out.values():
-        s.points.sort(key=lambda p: p.length)
+        s.points = _pooled(
+            sorted(s.points, key=lambda p: (p.length, p.record.sample_batch if p.record else 0))
+        )
     return list(out.values())
+
+
+def _pooled(points: list[Point]) -> list[Point]:
+    """One point per length: the batches of a length search pooled (accuracy over all their
+    samples, Wilson interval of the pool); the point keeps batch 0's record."""
+    out: list[Point] = []
+    for p in points:
+        prev = out[-1] if out else None
+        if prev is None or prev.length != p.length:
+            out.append(p)
+            continue
+        if prev.value is None or p.value is None or not prev.n or not p.n:
+            continue  # a failed batch adds nothing; the search treats it as a failure itself
+        n = prev.n + p.n
+        correct = prev.value * prev.n + p.value * p.n
+        low, high = wilson_interval(correct, n)
+        out[-1] = Point(p.length, "ok", correct / n, low, high, prev.record, n)
+    return out
 
 
 def _group_series(group: str, members: list[Series], member_tasks: list[str]) -> list[Series]:

@@ -20,7 +20,7 @@ from longctx_eval.reporting.effective import (
     overall,
     rule_for,
 )
-from longctx_eval.reporting.paired import PairedDiff, paired_differences
+from longctx_eval.reporting.paired import PairedDiff, paired_across_models, paired_differences
 from longctx_eval.reporting.results import Results
 from longctx_eval.reporting.series import Arranged, Point, Series, arrange
 from longctx_eval.stats import paired_bootstrap_ppl_ratio
@@ -93,6 +93,8 @@ class Summary(BaseModel):
     leaderboard: list[LeaderRow]
     tables: list[TaskTable]
     paired: list[PairedDiff] = Field(default_factory=list)
+    # Several models or backends (compare): each against the first, the same method on the same samples.
+    paired_across: list[PairedDiff] = Field(default_factory=list)
     scoring_gaps: list[ScoringGap] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
     superseded: int = 0  # cells a later run of an edited sweep replaced (report --all lists them)
@@ -134,6 +136,12 @@ def build_summary(results: Results, options: ReportOptions | None = None, title:
         leaderboard=rows,
         tables=tables,
         paired=paired,
+        paired_across=[
+            d
+            for t in arranged.tasks
+            if t not in arranged.groups
+            for d in paired_across_models(results, arranged.series[t])
+        ],
         scoring_gaps=_scoring_gaps(results),
         notes=_notes(results, arranged, rows, options),
         superseded=len(results.superseded),
@@ -329,6 +337,14 @@ def _notes(results: Results, arranged: Arranged, rows: list[LeaderRow], options:
             "Length-dependent methods (dynamic_ntk, longrope) while generating: "
             + "; ".join(f"{p}: {meaning.get(p, p)}" for p in policies)
             + ". Perplexity is one forward pass per length and does not depend on this."
+        )
+    drifted = [r for r in results.records if r.metrics.get("depth_warning")]
+    if drifted:
+        worst = max(float(r.metrics.get("depth_drift")) for r in drifted)
+        out.append(
+            f"In {len(drifted)} cells the needles landed up to {worst:.2f} of the filler before the depth "
+            "asked for (the haystack has few sentence ends; a needle goes at the last one before its "
+            "depth): the heatmaps' rows say where they really were."
         )
     if results.superseded:
         out.append(

@@ -12,6 +12,7 @@ import io
 import re
 from typing import Any
 
+from longctx_eval.reporting.paired import PairedDiff
 from longctx_eval.reporting.results import Results, cell_row
 from longctx_eval.reporting.summary import Summary, TaskTable
 
@@ -87,30 +88,53 @@ def _md_task_table(table: TaskTable) -> list[str]:
     return [*lines, ""]
 
 
-def _md_paired(summary: Summary) -> list[str]:
-    if not summary.paired:
-        return []
-    against = summary.options.against
-    lines = [
-        f"## Paired differences against {md_escape(against)}",
-        "",
-        "Accuracy: method − reference on the same samples; perplexity: method / reference on the same "
-        "documents; [paired 95% interval], * where it excludes no difference.",
-        "",
-    ]
-    for task in summary.tasks:
-        diffs = [d for d in summary.paired if d.task == task]
-        if not diffs:
+PAIRED_NOTE = (
+    "Accuracy: method − reference on the same samples; perplexity: method / reference on the same "
+    "documents; [paired 95% interval], * where it excludes no difference."
+)
+
+
+def paired_tables(diffs: list[PairedDiff], tasks: list[str]) -> list[tuple[str, list[int], list[list[str]]]]:
+    """Per task: (task, lengths, rows of [model, method, cell per length]) of paired differences."""
+    out = []
+    for task in tasks:
+        mine = [d for d in diffs if d.task == task]
+        if not mine:
             continue
-        lengths = sorted({d.length for d in diffs})
-        lines += [f"### {md_escape(task)}", "", _md_row(["model", "method", *map(str, lengths)])]
-        lines.append("|---|---|" + "---:|" * len(lengths))
-        rows: dict[tuple[str, str], dict[int, str]] = {}
-        for d in diffs:
-            rows.setdefault((d.model, d.method_label), {})[d.length] = d.text()
-        for (model, method), cells in rows.items():
-            lines.append(_md_row([model, method, *(cells.get(n, "") for n in lengths)]))
-        lines.append("")
+        lengths = sorted({d.length for d in mine})
+        rows: dict[tuple[str, str, str], dict[int, str]] = {}
+        for d in mine:
+            rows.setdefault((d.model, d.method_label, d.against), {})[d.length] = d.text()
+        out.append(
+            (
+                task,
+                lengths,
+                [[m, label, *(cells.get(n, "") for n in lengths)] for (m, label, _), cells in rows.items()],
+            )
+        )
+    return out
+
+
+def paired_sections(summary: Summary) -> list[tuple[str, list[PairedDiff]]]:
+    """(heading, differences): against the reference method, and across models (compare)."""
+    out = []
+    if summary.paired:
+        out.append((f"Paired differences against {summary.options.against}", summary.paired))
+    if summary.paired_across:
+        first = summary.paired_across[0].against.rsplit(" ", 1)[0]
+        out.append((f"Paired differences against {first} (same method, same samples)", summary.paired_across))
+    return out
+
+
+def _md_paired(summary: Summary) -> list[str]:
+    lines: list[str] = []
+    for heading_text, diffs in paired_sections(summary):
+        lines += [f"## {md_escape(heading_text)}", "", PAIRED_NOTE, ""]
+        for task, lengths, rows in paired_tables(diffs, summary.tasks):
+            lines += [f"### {md_escape(task)}", "", _md_row(["model", "method", *map(str, lengths)])]
+            lines.append("|---|---|" + "---:|" * len(lengths))
+            lines += [_md_row(row) for row in rows]
+            lines.append("")
     return lines
 
 

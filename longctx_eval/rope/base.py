@@ -6,7 +6,6 @@ No torch here: the sweep config is validated against these facts before anything
 from __future__ import annotations
 
 import copy
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,9 +33,6 @@ class RopeBase:
     def base_inv_freq(self) -> list[float]:
         """θ_i = b^(−2i/d): the textbook formula, for tests and formulas that compare against it."""
         return [self.rope_theta ** (-2 * i / self.rotary_dim) for i in range(self.n_pairs)]
-
-    def wavelengths(self) -> list[float]:
-        return [2 * math.pi / f for f in self.base_inv_freq()]
 
 
 def read_rope_base(config: Any, original_context: int | None = None) -> RopeBase:

@@ -15,38 +15,22 @@ records and samples into those inputs:
 
 from __future__ import annotations
 
-import io
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from longctx_eval.pictures import png, pyplot
 from longctx_eval.usage.norms import qk_bound
 from longctx_eval.usage.positional import PositionalHead
 
 Grid = Sequence[Sequence[Sequence[float]]]
 
 
-def _plt() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _png(fig: Any) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    _plt().close(fig)
-    return buf.getvalue()
-
-
 def norm_heatmaps(q_norm: Grid, k_norm: Grid, v_norm: Grid, title: str = "") -> bytes:
     """Three layer × pair heatmaps (mean over heads): where the norm of q, k and v sits."""
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.2), sharey=True)
     for ax, (name, grid) in zip(axes, (("q", q_norm), ("k", k_norm), ("v", v_norm)), strict=True):
         data = np.asarray(grid, dtype=float).mean(axis=1)
@@ -58,7 +42,7 @@ def norm_heatmaps(q_norm: Grid, k_norm: Grid, v_norm: Grid, title: str = "") -> 
     axes[0].set_ylabel("layer")
     if title:
         fig.suptitle(title, y=1.04)
-    return _png(fig)
+    return png(fig)
 
 
 def most_positional_layer(heads: Sequence[PositionalHead | Mapping[str, Any]]) -> int:
@@ -71,7 +55,7 @@ def head_pair_heatmap(
     q_norm: Grid, k_norm: Grid, heads: Sequence[PositionalHead | Mapping[str, Any]], title: str = ""
 ) -> bytes:
     """Head × pair bound ‖q^i‖·‖k^i‖ in the most positional layer, heads labelled with offset and share."""
-    plt = _plt()
+    plt = pyplot()
     layer = most_positional_layer(heads)
     bound = qk_bound(np.asarray(q_norm, dtype=float), np.asarray(k_norm, dtype=float))[layer]
     labels = [f"head {h}" for h in range(bound.shape[0])]
@@ -85,7 +69,7 @@ def head_pair_heatmap(
     ax.set_xlabel("pair (0 = highest frequency)")
     ax.set_title(title or f"layer {layer}: ‖q^i‖·‖k^i‖ per head")
     fig.colorbar(im, ax=ax, fraction=0.046)
-    return _png(fig)
+    return png(fig)
 
 
 def _field(curve: Any, name: str) -> Any:
@@ -94,7 +78,7 @@ def _field(curve: Any, name: str) -> Any:
 
 def decay_plot(curves: Sequence[Any], title: str = "") -> bytes:
     """Decay curves (`DecayCurves` or their dicts), one line per method, in three panels."""
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
     for curve in curves:
         r = np.asarray(_field(curve, "distances"))
@@ -113,14 +97,14 @@ def decay_plot(curves: Sequence[Any], title: str = "") -> bytes:
     axes[2].legend(fontsize=7)
     if title:
         fig.suptitle(title, y=1.04)
-    return _png(fig)
+    return png(fig)
 
 
 def entropy_plot(
     points: Mapping[str, Sequence[tuple[int, float]]], original_context: int | None = None, title: str = ""
 ) -> bytes:
     """Mean attention entropy (nats) against length, one line per method; L marked when given."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for label, series in points.items():
         xs, ys = zip(*sorted(series), strict=True) if series else ((), ())
@@ -132,14 +116,14 @@ def entropy_plot(
     ax.set_ylabel("attention entropy (nats)")
     ax.set_title(title or "attention entropy by length")
     ax.legend(fontsize=7)
-    return _png(fig)
+    return png(fig)
 
 
 def ood_plot(
     rows: Sequence[tuple[str, float, float | None]], score_name: str, length: int, title: str = ""
 ) -> bytes:
     """(method label, OOD share, score) rows: two bar panels sharing the methods axis."""
-    plt = _plt()
+    plt = pyplot()
     labels = [row[0] for row in rows]
     y = np.arange(len(rows))
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 0.45 * len(rows) + 1.6), sharey=True)
@@ -152,7 +136,7 @@ def ood_plot(
     right.barh(y, scores, color="#4f81bd")
     right.set_xlabel(score_name)
     fig.suptitle(title or f"at {length} tokens")
-    return _png(fig)
+    return png(fig)
 
 
 # Adapters: the `analysis` task's records and samples (dicts as in the files, or pydantic models).
