@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -105,6 +106,7 @@ def make_plan(config: SweepConfig) -> Plan:
             _check_lengths(config, m, tasks, problems)
     if problems:
         raise ConfigError(problems)
+    warnings = _warnings(config, models, specs)
     data = [task_data_fingerprints(config, choice) for choice in config.tasks]
     cells = [
         _cell(config, m, spec, setting, t, length, data[t])
@@ -128,10 +130,9 @@ def make_plan(config: SweepConfig) -> Plan:
                     )
                 ]
             )
-        return Plan(
-            config, models, tasks, cells, search=search_plan(config.length_search, cells, config.seed)
-        )
-    return Plan(config, models, tasks, _share_identical(config, cells))
+        search = search_plan(config.length_search, cells, config.seed)
+        return Plan(config, models, tasks, cells, warnings, search)
+    return Plan(config, models, tasks, _share_identical(config, cells), warnings)
 
 
 def _share_identical(config: SweepConfig, cells: list[Cell]) -> list[Cell]:
@@ -284,7 +285,7 @@ def _check_lengths(config: SweepConfig, model: ModelPlan, tasks: list[Task], pro
     except PromptFormatError as exc:
         problems.append((f"models.{model.index}.chat_template", str(exc)))
         return
-    for task, choice in zip(tasks, config.tasks, strict=True):
+    for i, (task, choice) in enumerate(zip(tasks, config.tasks, strict=True)):
         need = task.min_length(fmt)
         for j, length in enumerate(config.lengths):
             if length < need:
@@ -295,6 +296,32 @@ def _check_lengths(config: SweepConfig, model: ModelPlan, tasks: list[Task], pro
                         f"text with model {model.entry.name!r})",
                     )
                 )
+        for message in task.length_problems(fmt, max(config.lengths)):
+            problems.append((f"tasks.{i}", f"{message} (model {model.entry.name!r})"))
+
+
+def _warnings(config: SweepConfig, models: list[ModelPlan], specs: dict[int, list[Any]]) -> list[str]:
+    """What validate says without refusing: lengths past what a fixed factor scales to, and p-RoPE
+    applied to a model that was not trained with it."""
+    out = []
+    longest = max(config.lengths)
+    for m in models:
+        for spec, _setting, only in specs[m.index]:
+            if only is not None or not spec.definition.takes_factor or spec.method == "longrope":
+                continue
+            reach = math.ceil(m.base.original_context * spec.factor)
+            if longest > reach:
+                out.append(
+                    f"{spec.label()} on {m.entry.name!r} scales to L·s = {reach} tokens; lengths up to "
+                    f"{longest} go beyond it (extrapolation: expect it to break there)"
+                )
+        own = str(m.base.rope_parameters.get("rope_type", "default"))
+        if any(c.method == "p_rope" for c in config.methods) and own != "proportional":
+            out.append(
+                f"p_rope on {m.entry.name!r}, trained with {own} RoPE: it measures what stopping its "
+                "lowest frequencies costs, not p-RoPE (a change made before training)"
+            )
+    return out
 
 
 def sample_seed(sweep_seed: int, task_label: str, length: int) -> int:

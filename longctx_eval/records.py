@@ -61,7 +61,10 @@ class CellRecord(_Open):
     task: str  # the task entry's label (its name in tables)
     task_name: str = ""  # the registered task
     task_version: str = ""
+    # The task's settings. Stored once per task entry under params/<task_params_key>.json (they were
+    # 29% of a records file when every record repeated them); `Results.task_params` reads them back.
     task_params: dict[str, Any] = Field(default_factory=dict)
+    task_params_key: str | None = None
     task_group: str | None = None  # the task group entry it came from (e.g. 'ruler')
     task_weight: float = 1.0  # its weight in that group's average
     length: int
@@ -114,7 +117,12 @@ class RopeFrequencies(BaseModel):
 
 
 def rope_key(frequencies: dict[str, Any]) -> str:
-    text = json.dumps(frequencies, sort_keys=True, separators=(",", ":"))
+    return content_key(frequencies)
+
+
+def content_key(value: Any) -> str:
+    """A short, stable hash of a JSON value (the name of the side file it is stored in)."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -3,6 +3,7 @@
     <dir>/records.jsonl           one line per finished cell (ok, failed or skipped): `CellRecord`
     <dir>/samples/<cell_id>.jsonl every sample of the cell: prompt length, needle offset, output, score
     <dir>/rope/<key>.json         the rotary frequencies a group of cells ran with (once per group)
+    <dir>/params/<key>.json       a task entry's settings (once per entry)
     <dir>/manifest.json           resolved config, versions, hardware, git sha, one entry per run
 
 A cell's samples file is written to a temporary name, fsynced and renamed before its record line
@@ -33,11 +34,12 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from longctx_eval.records import CellRecord, RopeFrequencies, Sample, upgrade_record
+from longctx_eval.records import CellRecord, RopeFrequencies, Sample, content_key, upgrade_record
 
 RECORDS = "records.jsonl"
 SAMPLES = "samples"
 ROPE = "rope"
+PARAMS = "params"
 MANIFEST = "manifest.json"
 FINISHED = ("ok", "skipped")  # failed cells are retried when a sweep is run again
 
@@ -209,7 +211,7 @@ class ResultStore:
     def clean_stray_files(self) -> None:
         """Remove temporary files a killed process left behind (old enough not to be in flight)."""
         now = time.time()
-        for folder in (self.dir, self.dir / SAMPLES, self.dir / ROPE):
+        for folder in (self.dir, self.dir / SAMPLES, self.dir / ROPE, self.dir / PARAMS):
             if not folder.is_dir():
                 continue
             for f in folder.glob(".*.tmp"):
@@ -231,6 +233,12 @@ class ResultStore:
             path = self.dir / ROPE / f"{record.rope_key}.json"
             if not path.exists():
                 atomic_write(path, dumps(rope) + "\n")
+        if record.task_params:
+            key = content_key(record.task_params)
+            path = self.dir / PARAMS / f"{key}.json"
+            if not path.exists():
+                atomic_write(path, dumps(record.task_params) + "\n")
+            record = record.model_copy(update={"task_params": {}, "task_params_key": key})
         if samples is not None:
             text = "".join(dumps(s) + "\n" for s in samples)
             atomic_write(self.dir / SAMPLES / f"{record.cell_id}.jsonl", text)
@@ -300,6 +308,14 @@ def read_samples(directory: Path, cell_id: str) -> list[Sample]:
             continue
         out.append(Sample.model_validate(value))
     return out
+
+
+def read_task_params(directory: Path, key: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads((Path(directory) / PARAMS / f"{key}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def read_frequencies(directory: Path, key: str) -> RopeFrequencies | None:

@@ -149,6 +149,11 @@ class Task(Protocol):
         that cannot serve length + this is asked beforehand. `@task` supplies 0 when undefined."""
         ...
 
+    def length_problems(self, prompts: PromptFormat, longest: int) -> list[str]:
+        """What the task can tell up front is wrong at the sweep's longest length (a dataset with
+        no document that long, say): config errors before anything runs. `@task` supplies none."""
+        ...
+
     def run(self, ctx: CellContext) -> CellOutcome: ...
 
 
@@ -195,6 +200,8 @@ def task(cls: type[Any]) -> type[Any]:
         cls.metric = "accuracy"
     if not hasattr(cls, "new_tokens"):
         cls.new_tokens = _no_new_tokens
+    if not hasattr(cls, "length_problems"):
+        cls.length_problems = _no_length_problems
     existing = TASKS.get(cls.name) if cls.name in TASKS.names() else None
     if existing is not None and existing is not cls:
         raise ValueError(
@@ -212,6 +219,10 @@ def _origin(cls: type[Any]) -> str:
 
 def _no_new_tokens(self: Any) -> int:
     return 0
+
+
+def _no_length_problems(self: Any, prompts: Any, longest: int) -> list[str]:
+    return []
 
 
 def task_group(cls: type[Any]) -> type[Any]:

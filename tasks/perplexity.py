@@ -42,6 +42,7 @@ Example: ℓ = 1024 on 4 documents → 4 × 1023 scored tokens → ppl 12.3 [11.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -139,6 +140,17 @@ class Perplexity:
         if self.params.mode == "needle":
             return needle_min_length(self.params, prompts)
         return self.params.stride if self.params.mode == "sliding" else 2
+
+    def length_problems(self, prompts: PromptFormat, longest: int) -> list[str]:
+        """A local dataset with no document as long as the longest length is known up front."""
+        if self.params.mode == "needle" or not Path(self.source).exists():
+            return []  # a hub dataset is not fetched just to check
+        p = self.params
+        docs = TokenizedDocuments(load_documents(self.source, p.column, p.split, p.subset), prompts.tokenizer)
+        need = longest - len(prompts.bos_ids)
+        if not docs.first_with(need, 1):
+            return [f"no document of {self.source} has the {need} tokens the longest length needs"]
+        return []
 
     def _needle_haystack(self) -> Haystack:
         if self.params.dataset == "noise":

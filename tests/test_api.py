@@ -10,7 +10,8 @@ import longctx_eval as lce
 
 from .conftest import sweep_dict
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "results" / "examples" / "quickstart"
+# The quickstart's records as the first format wrote them (frequencies inline, no schema_version).
+V1 = Path(__file__).resolve().parent / "data" / "quickstart_v1_records.jsonl"
 
 
 @pytest.mark.slow
@@ -57,8 +58,9 @@ def test_validate_returns_the_plan(tiny_model_dir: Path):
     assert len(plan.cells) == 4 and "4 cells" in plan.describe()
 
 
-def test_load_results_reads_the_committed_example_of_the_first_format():
-    results = lce.load_results(EXAMPLE)
+def test_load_results_reads_the_committed_example_of_the_first_format(tmp_path: Path):
+    (tmp_path / "records.jsonl").write_bytes(V1.read_bytes())
+    results = lce.load_results(tmp_path)
     assert len(results.records) == 84 and all(r.schema_version == 2 for r in results.records)
     assert {r.task for r in results.records} == {"passkey", "niah", "perplexity"}
     assert results.rope(results.records[0]) is not None  # frequencies moved out of the records

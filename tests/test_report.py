@@ -39,7 +39,8 @@ from longctx_eval.stats import (
 )
 from longctx_eval.store import ResultStore
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "results" / "examples" / "quickstart"
+# The quickstart's records as the first format wrote them (frequencies inline, no schema_version).
+V1 = Path(__file__).resolve().parent / "data" / "quickstart_v1_records.jsonl"
 
 
 def rec(
@@ -166,11 +167,12 @@ def test_effective_length_is_where_the_score_stops_passing(tmp_path: Path):
     assert effective(results, "passkey", ReportOptions(threshold=0.8))["pi@2"].effective_length == 512
 
 
-def test_the_quickstart_case_is_undecided_not_a_ranking():
+def test_the_quickstart_case_is_undecided_not_a_ranking(tmp_path: Path):
     # The committed quickstart: yarn's perplexity at 1024 is 47.5 against a limit of 1.5 × 31.6 =
     # 47.4, inside a ±17 interval, while llama3's 45.4 passes. The point estimates differ (512 and
     # 1024 overall); the intervals cannot tell the two apart.
-    results = load_results(EXAMPLE)
+    (tmp_path / "records.jsonl").write_bytes(V1.read_bytes())
+    results = load_results(tmp_path)
     rows = {r.method_label: r for r in build_summary(results).leaderboard}
     yarn, llama3 = rows["yarn@auto"], rows["llama3@auto"]
     assert yarn.effective["perplexity"].effective_length == 512
@@ -482,14 +484,8 @@ def find_browser() -> str | None:
     return None
 
 
-@pytest.mark.skipif(
-    find_browser() is None and not os.environ.get("LONGCTX_EVAL_REQUIRE_BROWSER"),
-    reason="no headless Chromium installed (Debian: apt-get install chromium)",
-)
-def test_html_renders_in_a_real_browser_with_every_picture(tmp_path: Path):
-    d = niah_dir(tmp_path / "r")
-    write_report(d)
-    dom = subprocess.run(
+def browser_dom(page: Path, profile: Path) -> str:
+    return subprocess.run(
         [
             str(find_browser()),
             "--headless",
@@ -500,21 +496,72 @@ def test_html_renders_in_a_real_browser_with_every_picture(tmp_path: Path):
             "--disable-background-networking",
             "--disable-component-update",
             "--disable-sync",
-            f"--user-data-dir={tmp_path / 'profile'}",
+            f"--user-data-dir={profile}",
             "--dump-dom",
-            (d / "report.html").as_uri(),
+            page.as_uri(),
         ],
         capture_output=True,
         text=True,
         timeout=120,
         check=True,
     ).stdout
+
+
+def body_tag(dom: str) -> str:
     body = re.search(r"<body[^>]*>", dom)
     assert body is not None, dom[:500]
-    tag = body.group(0)
+    return body.group(0)
+
+
+def image_counts(tag: str) -> dict[str, int]:
+    return {k: int(v) for k, v in re.findall(r'(data-images(?:-loaded)?)="(\d+)"', tag)}
+
+
+NEEDS_BROWSER = pytest.mark.skipif(
+    find_browser() is None and not os.environ.get("LONGCTX_EVAL_REQUIRE_BROWSER"),
+    reason="no headless Chromium installed (Debian: apt-get install chromium)",
+)
+
+
+@NEEDS_BROWSER
+def test_html_renders_in_a_real_browser_with_every_picture(tmp_path: Path):
+    d = niah_dir(tmp_path / "r")
+    write_report(d)
+    tag = body_tag(browser_dom(d / "report.html", tmp_path / "profile"))
     assert "data-pwned" not in tag  # the hostile output never ran
-    counts = {k: int(v) for k, v in re.findall(r'(data-images(?:-loaded)?)="(\d+)"', tag)}
+    counts = image_counts(tag)
     assert counts["data-images"] == len(list((d / "plots").glob("*.png"))) >= 5
+    assert counts["data-images-loaded"] == counts["data-images"]
+
+
+@NEEDS_BROWSER
+@pytest.mark.slow
+def test_a_real_sweeps_page_shows_the_usage_section_and_relative_perplexity(
+    tmp_path: Path, tiny_model_dir: Path, docs_file: Path
+):
+    import longctx_eval as lce
+
+    from .conftest import sweep_dict
+
+    data = sweep_dict(
+        tiny_model_dir,
+        methods=["none", {"method": "yarn", "factors": [2]}],
+        lengths=[128, 256],
+        tasks=[
+            {"task": "passkey", "samples": 2},
+            {"task": "perplexity", "dataset": str(docs_file), "documents": 3},
+            {"task": "analysis", "dataset": str(docs_file), "documents": 1},
+        ],
+    )
+    out = tmp_path / "out"
+    lce.run(data, output=out, progress="none")
+    names = {p.name.split("-")[0] for p in (out / "plots").glob("*.png")}
+    assert {"perplexity_relative", "usage"} <= names
+    page = (out / "report.html").read_text()
+    assert "<h2>Frequency usage</h2>" in page and "relative to none" in page
+    tag = body_tag(browser_dom(out / "report.html", tmp_path / "profile"))
+    counts = image_counts(tag)
+    assert counts["data-images"] == len(list((out / "plots").glob("*.png"))) >= 8
     assert counts["data-images-loaded"] == counts["data-images"]
 
 

@@ -141,3 +141,38 @@ def test_a_first_format_length_dependent_record_reads_as_the_transformers_policy
     (tmp_path / "records.jsonl").write_text("\n".join(lines) + "\n")
     policies = {r.cell_id: r.generation_policy for r in read_records(tmp_path)}
     assert policies == {"d": "transformers", "l": "static", "n": None}
+
+
+def test_a_corrupt_samples_line_is_skipped_and_report_still_works(tmp_path: Path):
+    from typer.testing import CliRunner
+
+    from longctx_eval.cli import app
+    from longctx_eval.store import read_samples
+
+    store = ResultStore(tmp_path)
+    store.write_cell(
+        record("a", metrics={"accuracy": 1.0, "n": 2}),
+        [{"index": 0, "score": 1.0}, {"index": 1, "score": 1.0}],
+    )
+    path = tmp_path / "samples" / "a.jsonl"
+    path.write_bytes(path.read_bytes().replace(b'{"index": 1', b'{"index": \xff1'))
+    with pytest.warns(UserWarning, match=r"a.jsonl:2: skipping a damaged sample line"):
+        assert [s.index for s in read_samples(tmp_path, "a")] == [0]
+    with open(tmp_path / "records.jsonl", "ab") as f:
+        f.write(b"[1, 2]\n")
+    result = CliRunner().invoke(app, ["report", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "report.html").exists()
+
+
+def test_task_settings_are_stored_once_per_entry_and_read_back(tmp_path: Path):
+    from longctx_eval.reporting import load_results
+
+    params = {"samples": 40, "instruction": "There is an important info hidden inside a lot of text."}
+    store = ResultStore(tmp_path)
+    for cid, length in (("a", 8), ("b", 16)):
+        store.write_cell(record(cid, task_params=params, length=length), None)
+    assert len(list((tmp_path / "params").iterdir())) == 1
+    assert all(r.task_params == {} and r.task_params_key for r in read_records(tmp_path))
+    results = load_results(tmp_path)
+    assert [results.task_params(r) for r in results.records] == [params, params]

@@ -340,3 +340,26 @@ def test_a_nan_model_fails_its_cells_as_non_finite(tmp_path: Path, tiny_model_di
     assert board is None or all(
         v is None or v["value"] is None for t in board["tables"] for r in t["rows"] for v in r["values"]
     )
+
+
+def test_validate_says_what_it_can_know_up_front(tmp_path: Path, tiny_model_dir: Path, docs_file: Path):
+    # A fixed factor used past L·s, and p-RoPE on a model trained with full RoPE: warnings.
+    data = sweep_dict(
+        tiny_model_dir,
+        methods=["none", {"method": "yarn", "factors": [2]}, "p_rope"],
+        lengths=[128, 256],
+    )
+    result = runner.invoke(app, ["validate", str(write_sweep(tmp_path, data))])
+    assert result.exit_code == 0, result.output
+    assert (
+        "warning: yarn@2 on 'tiny' scales to L·s = 128 tokens; lengths up to 256 go beyond it"
+        in result.output
+    )
+    assert "warning: p_rope on 'tiny', trained with default RoPE" in result.output
+    # Perplexity at a length longer than every document: an error before anything runs.
+    short = tmp_path / "short.txt"
+    short.write_text("a short document\nanother one\n")
+    data = sweep_dict(tiny_model_dir, tasks=[{"task": "perplexity", "dataset": str(short)}])
+    result = runner.invoke(app, ["validate", str(write_sweep(tmp_path, data))])
+    assert result.exit_code == 2 and "error: tasks.0: no document of" in result.output
+    assert "has the 255 tokens the longest length needs" in result.output

@@ -18,7 +18,7 @@ from longctx_eval.reporting.series import arrange
 from longctx_eval.reporting.summary import Summary, build_summary
 from longctx_eval.reporting.tables import csv_text, latex, markdown
 from longctx_eval.reporting.usage_figures import usage_figures
-from longctx_eval.store import RECORDS, ROPE, SAMPLES, atomic_write, dumps
+from longctx_eval.store import PARAMS, RECORDS, ROPE, SAMPLES, atomic_write, dumps
 
 _MARKER = "merged_from.json"  # marks a directory `compare` made (and may overwrite)
 
@@ -120,6 +120,8 @@ def compare(dirs: Sequence[Path | str], out: Path | str, options: ReportOptions 
         rope = results.rope(r)
         if rope is not None and r.rope_key is not None:
             atomic_write(out / ROPE / f"{r.rope_key}.json", dumps(rope) + "\n")
+        if r.task_params_key is not None and not r.task_params:
+            atomic_write(out / PARAMS / f"{r.task_params_key}.json", dumps(results.task_params(r)) + "\n")
     atomic_write(out / RECORDS, "".join(dumps(r) + "\n" for r in results.records))
     atomic_write(out / _MARKER, dumps({"merged_from": [str(d) for d in paths]}) + "\n")
     merged = Results(

@@ -20,7 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from longctx_eval.records import CellRecord, RopeFrequencies, Sample
-from longctx_eval.store import MANIFEST, latest_by_cell, read_frequencies, read_record_file, read_samples
+from longctx_eval.store import (
+    MANIFEST,
+    latest_by_cell,
+    read_frequencies,
+    read_record_file,
+    read_samples,
+    read_task_params,
+)
 
 
 class MergeError(ValueError):
@@ -61,6 +68,14 @@ class Results:
                 return None
             self.frequencies[record.rope_key] = found
         return self.frequencies[record.rope_key]
+
+    def task_params(self, record: CellRecord) -> dict[str, Any]:
+        """The settings of the record's task entry (stored once per entry, see store)."""
+        if record.task_params or record.task_params_key is None:
+            return record.task_params
+        directory = self.source.get(record.cell_id)
+        found = read_task_params(directory, record.task_params_key) if directory is not None else None
+        return found or {}
 
     def to_pandas(self, samples: bool = False) -> Any:
         """One row per cell (its coordinates, status and scalar metrics), or with `samples=True` one
