@@ -420,11 +420,20 @@ def train_reference_command(
     docs: Annotated[
         Path | None, typer.Option(help="also write the held-out perplexity documents (JSONL) here")
     ] = None,
+    rope: Annotated[
+        str, typer.Option(help="position encoding: default (RoPE), p_rope (p-RoPE) or none (NoPE)")
+    ] = "default",
+    p: Annotated[
+        float | None, typer.Option(help="p_rope: fraction of highest-frequency pairs kept rotating (0.75)")
+    ] = None,
+    rope_theta: Annotated[float | None, typer.Option(help="rope base b (default: the recipe's 1000)")] = None,
 ) -> None:
     """Train the reference model on CPU (about 21 minutes on 2 cores) and write its model card."""
     from longctx_eval.reference import train_reference_checked
 
-    summary = train_reference_checked(output, seed=seed, steps=steps, docs=docs)
+    summary = train_reference_checked(
+        output, seed=seed, steps=steps, docs=docs, rope=rope, p=p, rope_theta=rope_theta
+    )
     final = summary["final"]
     typer.echo(
         f"trained {summary['parameters'] / 1e6:.2f}M parameters in {summary['wall_time_s']:.0f} s; "

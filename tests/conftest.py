@@ -31,6 +31,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if "slow" in item.keywords:
             item.add_marker(skip)  # task plugins the runner tests load
 
+
 WORDS = (
     "the of and to in is was for on with as by at from that this which are be it an or not have has had "
     "river mountain quiet silver garden lantern harbor number magic special hidden text pass key remember"

@@ -16,7 +16,13 @@ from longctx_eval.task import TASK_GROUPS, TASKS, load_task_plugins
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
-INTERNAL = {"source", "source_dir", "short_factor", "long_factor", "length_search"}  # set by the harness, not by users
+INTERNAL = {
+    "source",
+    "source_dir",
+    "short_factor",
+    "long_factor",
+    "length_search",
+}  # set by the harness, not by users
 
 
 def documented_models() -> list[tuple[str, type]]:

@@ -255,3 +255,23 @@ def test_length_dependence_follows_the_rope_type_not_the_method_name():
         "factor": 4.0,
     }
     assert ScalingSpec("none").resolve(read_rope_base(phi3)).length_dependent
+
+
+@pytest.mark.parametrize("p", [0.75, 0.0])
+def test_a_p_rope_or_nope_model_is_read_whole_and_refuses_scaling(p: float):
+    from transformers import LlamaConfig
+
+    from longctx_eval.rope import ScalingSpec, read_rope_base
+
+    config = LlamaConfig(
+        hidden_size=256,
+        num_attention_heads=4,
+        max_position_embeddings=256,
+        rope_parameters={"rope_type": "proportional", "rope_theta": 1000.0, "partial_rotary_factor": p},
+    )
+    base = read_rope_base(config)
+    assert base.rotary_dim == 64 and base.n_pairs == 32  # not 0.75 × 64 (nor 1.0 × 64 by `or` for p = 0)
+    assert ScalingSpec("none").resolve(base).rope_parameters["partial_rotary_factor"] == p
+    for method in ("pi", "ntk", "yarn", "llama3", "dynamic_ntk"):
+        with pytest.raises(ValueError, match="cannot scale a model trained with p-RoPE"):
+            ScalingSpec(method, 2.0).resolve(base)

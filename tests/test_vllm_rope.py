@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 from transformers import LlamaConfig
+from transformers.models.llama.modeling_llama import LlamaRotaryEmbedding
 
-from longctx_eval.backends.vllm_rope import engine_limit, engine_rope
+from longctx_eval.backends.vllm_rope import NOPE_FACTOR, engine_limit, engine_rope
 from longctx_eval.rope import ScalingSpec, read_rope_base
 from longctx_eval.rope.longrope_factors import yarn_derived_factors
 from longctx_eval.rope.methods import Llama3Params, PRopeParams, YarnParams
@@ -72,3 +73,56 @@ def test_longrope_regimes_and_mscale():
         == long.hf_overrides["rope_parameters"]["long_mscale"]
         == 1.2
     )
+
+
+def proportional(p: float) -> LlamaConfig:
+    """A reference-sized model (head_dim 64) trained with p-RoPE (p > 0) or NoPE (p = 0)."""
+    return LlamaConfig(
+        hidden_size=192,
+        num_attention_heads=3,
+        max_position_embeddings=256,
+        rope_parameters={"rope_type": "proportional", "rope_theta": 1000.0, "partial_rotary_factor": p},
+    )
+
+
+def test_nope_gets_a_factor_vllm_accepts_and_p_rope_is_passed_unchanged():
+    for p in (0.75, 0.0):
+        s = ScalingSpec("none").resolve(read_rope_base(proportional(p)))
+        rope = engine_rope(s, 2049)
+        assert engine_limit(s) is None and rope.max_model_len == 2049
+        sent = rope.hf_overrides["rope_parameters"]["partial_rotary_factor"]
+        # vLLM refuses 0 (it wants 0 < p <= 1); 1e-6 also leaves ⌊p·64/2⌋ = 0 pairs rotating.
+        assert sent == (0.75 if p else NOPE_FACTOR) and int(sent * 64 // 2) == (24 if p else 0)
+
+
+@pytest.mark.slow  # importing vLLM takes ~10 s on 2 cores
+@pytest.mark.parametrize("p", [0.75, 0.0], ids=["p_rope", "nope"])
+def test_vllm_rotary_uses_exactly_the_frequencies_transformers_uses(p: float):
+    """vLLM's own rotary module, built from the overrides an engine would get (no engine started)."""
+    pytest.importorskip("vllm", reason="vLLM is not installed")
+    import torch
+    from vllm.config import VllmConfig, set_current_vllm_config
+    from vllm.model_executor.layers.rotary_embedding import get_rope
+
+    config = proportional(p)
+    rope = engine_rope(ScalingSpec("none").resolve(read_rope_base(config)), 2049)
+    with set_current_vllm_config(VllmConfig()):
+        module = get_rope(
+            64,
+            max_position=rope.hf_overrides["max_position_embeddings"],
+            rope_parameters=rope.hf_overrides["rope_parameters"],
+            dtype=torch.float32,
+        )
+    hf = LlamaRotaryEmbedding(config).inv_freq
+    kept = int(p * 64 // 2)
+    assert torch.equal(hf[kept:], torch.zeros(32 - kept))
+    # What vLLM multiplies positions by, and what its cos/sin cache holds at every position.
+    assert torch.equal(module._compute_inv_freq(module.base), hf)
+    cache = module.cos_sin_cache
+    assert cache.shape == (2049, 64)
+    cos, sin = cache[:, :32], cache[:, 32:]
+    assert torch.equal(cos[:, kept:], torch.ones(2049, 32 - kept))
+    assert torch.equal(sin[:, kept:], torch.zeros(2049, 32 - kept))
+    angles = torch.arange(2049, dtype=torch.float32)[:, None] * hf[None, :kept]
+    torch.testing.assert_close(cos[:, :kept], angles.cos(), rtol=0, atol=1e-5)
+    torch.testing.assert_close(sin[:, :kept], angles.sin(), rtol=0, atol=1e-5)

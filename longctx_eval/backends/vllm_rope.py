@@ -18,6 +18,12 @@ checks `max_model_len` its own way, per rope type (vllm/model_executor/layers/ro
   as transformers uses them there).
 
 A length beyond an engine's limit is not served: the cell is recorded as skipped with the reason.
+
+Proportional (p-RoPE) is served by vLLM's Gemma-4 rotary, which computes exactly transformers'
+frequencies (⌊p·d/2⌋ pairs at b^(−2i/d), the rest 0) but refuses `partial_rotary_factor` 0 (NoPE,
+p_rope with p = 0): it requires 0 < p ≤ 1 of every rope type. Both libraries count the rotating
+pairs as ⌊p·d/2⌋, so any p below 2/d gives none: such engines get p = `NOPE_FACTOR` instead, the
+same all-zero frequencies (cos 1, sin 0), which tests/test_vllm_rope.py checks on vLLM's module.
 """
 
 from __future__ import annotations
@@ -27,6 +33,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from longctx_eval.rope.methods import RopeSetting
+
+# Stands in for p = 0 in vLLM (see the module docstring): ⌊1e-6·d/2⌋ = 0 for any head size below 10^6.
+NOPE_FACTOR = 1e-6
 
 
 @dataclass(frozen=True)
@@ -69,6 +78,8 @@ def engine_rope(setting: RopeSetting, needed: int) -> EngineRope:
     long_regime: bool | None = None
     if kind in ("default", "proportional", "llama3"):
         max_pos = max(max_pos, needed)
+        if kind == "proportional" and float(rope.get("partial_rotary_factor", 1.0)) == 0.0:
+            rope["partial_rotary_factor"] = NOPE_FACTOR
     elif kind == "linear":
         max_pos = max(max_pos, math.ceil(needed / float(rope["factor"])))
     elif kind == "dynamic":

@@ -25,10 +25,26 @@ Layer 1, head 0 (induction): query reads I (the current token), key reads P (eac
 predecessor), both through the same random map M into the slowest rotary planes, where positions
 up to L apart barely rotate: the score is high where the predecessor equals the current token.
 Its value reads I and its output writes back into I, so the next token is the copied one.
+
+Variants (reference/variants.py). p-RoPE: the same circuit from the same draws. The previous-token
+head needs its planes rotating, so p must keep the FAST_PLANES fastest pairs (checked against the
+model's own rotary frequencies); the induction head's slowest planes are, for p = 0.75, exactly
+the stopped pairs, where its content match holds at any distance. NoPE: nothing rotates, and a
+previous-token head cannot be built from the weights alone: without positions, attention tells
+t − 1 from t − 2 only through the causal mask, e.g. a 1/(t+1) signal from uniform attention to
+BOS, whose neighbours differ by ~1/t² (1.5e-5 at t = 256), below the few percent by which the
+RMSNorm rescales each token (its own embedding sets its norm). So `previous_token=False` plants
+the rest (embedding layout, the induction head, the previous-token head's value and output) and
+leaves layer 0's query and key at their random initial values, for training to find what
+position signal the causal mask gives. Everything else is planted and calibrated exactly as for
+RoPE, with the rotary given RoPE's frequencies during planting only, so the NoPE model starts
+from the RoPE model's weights but for those two matrices.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 CONSTANT_DIM = 0
@@ -44,8 +60,12 @@ def _head_dim(cfg: Any) -> int:
     return int(getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads)
 
 
-def plant_induction_circuit(model: Any, generator: Any = None) -> None:
-    """Set the initial weights described in the module docstring (in place)."""
+def plant_induction_circuit(model: Any, generator: Any = None, previous_token: bool = True) -> None:
+    """Set the initial weights described in the module docstring (in place).
+
+    `previous_token=False` (NoPE) leaves layer 0's query and key as they are; the random draws are
+    the same either way, so variants differ only where their position encoding makes them differ.
+    """
     import torch
 
     cfg = model.config
@@ -57,6 +77,17 @@ def plant_induction_circuit(model: Any, generator: Any = None) -> None:
     prev = torch.arange(d // 2, d // 2 + hd)  # the part of P the previous-token head writes
     theta = float(cfg.rope_parameters["rope_theta"])
     angles = torch.tensor([theta ** (-2 * i / hd) for i in range(half)], dtype=torch.float64)
+    if previous_token:
+        _check_fast_planes(model, angles)
+    else:
+        a0 = model.model.layers[0].self_attn
+        kept = (a0.q_proj.weight[:hd].detach().clone(), a0.k_proj.weight[:hd].detach().clone())
+        with _rope_frequencies(model, angles):
+            plant_induction_circuit(model, generator, previous_token=True)
+        with torch.no_grad():
+            a0.q_proj.weight[:hd] = kept[0]
+            a0.k_proj.weight[:hd] = kept[1]
+        return
     slow = torch.tensor(
         [i for i in range(half - SLOW_PLANES, half)] + [i + half for i in range(half - SLOW_PLANES, half)]
     )
@@ -91,6 +122,42 @@ def plant_induction_circuit(model: Any, generator: Any = None) -> None:
         a1.v_proj.weight[:hd, ident] = M
         a1.o_proj.weight[ident.unsqueeze(1), torch.arange(hd).unsqueeze(0)] = M.T
     _calibrate(model, generator)
+
+
+@contextmanager
+def _rope_frequencies(model: Any, angles: Any) -> Iterator[None]:
+    """The model's rotary temporarily at RoPE's frequencies (NoPE: plant and calibrate as RoPE)."""
+    import torch
+
+    rotary = model.model.rotary_emb
+    own = rotary.inv_freq
+    # The rotary class's own default computation, so the calibration sees RoPE's frequencies to
+    # the last bit (the formula in float64 differs from them in float32 rounding).
+    default = getattr(type(rotary), "compute_default_rope_parameters", None)
+    rotary.inv_freq = default(model.config)[0] if default else angles.to(torch.float32)
+    try:
+        yield
+    finally:
+        rotary.inv_freq = own
+
+
+def _check_fast_planes(model: Any, angles: Any) -> None:
+    """The previous-token head's planes must rotate, at the frequencies its query was turned by.
+
+    Read from the model's own rotary module, so a rope type whose frequencies differ from
+    θ_i = b^(−2i/d) (or that stops a fast pair) is refused rather than planted wrongly.
+    """
+    import torch
+
+    used = getattr(getattr(model.model, "rotary_emb", None), "inv_freq", None)
+    if used is None:
+        return
+    fast = used.detach().to(torch.float64)[:FAST_PLANES]
+    if not torch.allclose(fast, angles[:FAST_PLANES], rtol=1e-6, atol=0.0):
+        raise ValueError(
+            f"the planted previous-token head needs its {FAST_PLANES} fastest pairs rotating at "
+            f"θ_i = b^(−2i/d); the model's rotary gives {[round(float(f), 6) for f in fast]}"
+        )
 
 
 def _calibrate(model: Any, generator: Any) -> None:

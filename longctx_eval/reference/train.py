@@ -13,6 +13,9 @@ gave):
   (the answer is a handful of tokens among hundreds);
 - a length curriculum: sequences start at `start_length` and reach L by `curriculum` of the run.
 Everything random comes from one seed; data are drawn in a fixed order; threads are fixed.
+
+Variants (`rope`, see reference/variants.py) change the position encoding and nothing else: the
+same data, seed, steps and draws, so RoPE, p-RoPE and NoPE models can be compared as trained alike.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from longctx_eval.reference.card import write_card
 from longctx_eval.reference.data import stdlib_sources, training_texts
 from longctx_eval.reference.episodes import EpisodeMaker, prompt_strings
 from longctx_eval.reference.init import plant_induction_circuit
+from longctx_eval.reference.variants import check_variant, rope_parameters
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,11 @@ class ReferenceSettings:
     # turns ~2.3 rad further than it ever did in training), large enough that the slowest planes
     # hold the induction head's content match over L.
     rope_theta: float = 1000.0
+    # The position encoding, the only thing a variant changes: "default" (RoPE on every pair),
+    # "p_rope" (the fraction p of highest-frequency pairs rotates, the rest never does) or "none"
+    # (NoPE: no rotation at all). reference/variants.py has how each is saved.
+    rope: str = "default"
+    p: float | None = None  # p_rope only: the fraction of pairs kept rotating
     vocab_size: int = 4096
     hidden_size: int = 192
     layers: int = 4
@@ -89,7 +98,7 @@ def model_config(s: ReferenceSettings, tokenizer: Any) -> Any:
         num_attention_heads=s.heads,
         num_key_value_heads=s.kv_heads,
         max_position_embeddings=s.native_length,
-        rope_parameters={"rope_type": "default", "rope_theta": s.rope_theta},
+        rope_parameters=rope_parameters(s.rope, s.p, s.rope_theta),
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
@@ -194,21 +203,48 @@ def lr_at(step: int, s: ReferenceSettings) -> float:
 
 
 def train_reference_checked(
-    output: Path, seed: int = 0, steps: int | None = None, docs: Path | None = None
+    output: Path,
+    seed: int = 0,
+    steps: int | None = None,
+    docs: Path | None = None,
+    rope: str = "default",
+    p: float | None = None,
+    rope_theta: float | None = None,
 ) -> dict[str, Any]:
-    """`longctx-eval train-reference`: the options checked first (ConfigError), then training, then
-    (with `docs`) the held-out perplexity documents."""
+    """`longctx-eval train-reference`: the options checked first (ConfigError, every problem at
+    once), then training, then (with `docs`) the held-out perplexity documents."""
     from longctx_eval.config import ConfigError
     from longctx_eval.reference.data import write_reference_docs
 
+    problems = check_variant(rope, p, rope_theta, _head_dim(ReferenceSettings()))
     if steps is not None and steps < 1:
-        raise ConfigError([("--steps", f"must be >= 1 (got {steps})")])
+        problems.append(("--steps", f"must be >= 1 (got {steps})"))
     if output.exists() and any(output.iterdir()):
-        raise ConfigError([("--output", f"{output} is not empty; give a new directory")])
-    summary = train_reference(output, seed=seed, steps=steps)
+        problems.append(("--output", f"{output} is not empty; give a new directory"))
+    if problems:
+        raise ConfigError(problems)
+    settings = variant_settings(rope, p, rope_theta)
+    summary = train_reference(output, seed=seed, steps=steps, settings=settings)
     if docs is not None:
         write_reference_docs(docs)
     return summary
+
+
+def variant_settings(
+    rope: str = "default", p: float | None = None, rope_theta: float | None = None
+) -> ReferenceSettings:
+    """The recipe with its position encoding replaced (options checked by `check_variant`)."""
+    from longctx_eval.reference.variants import P_DEFAULT
+
+    base = ReferenceSettings()
+    return ReferenceSettings(
+        **{
+            **asdict(base),
+            "rope": rope,
+            "p": (p if p is not None else P_DEFAULT) if rope == "p_rope" else None,
+            "rope_theta": base.rope_theta if rope_theta is None else rope_theta,
+        }
+    )
 
 
 def train_reference(
@@ -230,6 +266,12 @@ def train_reference(
     s = settings or ReferenceSettings()
     if steps is not None:
         s = ReferenceSettings(**{**asdict(s), "steps": steps})
+    # Settings always carry a rope_theta (transformers wants one even for NoPE): not an option here.
+    problems = check_variant(s.rope, s.p, None if s.rope == "none" else s.rope_theta, _head_dim(s))
+    if s.rope == "p_rope" and s.p is None:
+        problems.append(("p", "p_rope needs p"))
+    if problems:
+        raise ValueError("; ".join(f"{field}: {message}" for field, message in problems))
     t0 = time.monotonic()
     torch.set_num_threads(s.threads)
     torch.manual_seed(seed)
@@ -239,7 +281,9 @@ def train_reference(
     batches = Batches(s, tokenizer, texts, seed)
     model = LlamaForCausalLM(model_config(s, tokenizer))
     if s.plant_circuit:
-        plant_induction_circuit(model, torch.Generator().manual_seed(seed))
+        # NoPE has no rotation to build a previous-token head from (reference/init.py says what
+        # is planted instead); RoPE and p-RoPE get the same circuit from the same draws.
+        plant_induction_circuit(model, torch.Generator().manual_seed(seed), previous_token=s.rope != "none")
     model.train()
     decay = [p for p in model.parameters() if p.ndim >= 2]  # matrices; norms' gains are not decayed
     no_decay = [p for p in model.parameters() if p.ndim < 2]
@@ -311,6 +355,10 @@ def train_reference(
     (output_dir / "training_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     write_card(output_dir, summary)
     return summary
+
+
+def _head_dim(s: ReferenceSettings) -> int:
+    return s.hidden_size // s.heads
 
 
 def _prefix_count(texts: list[str], max_chars: int) -> int:

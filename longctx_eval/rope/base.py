@@ -45,7 +45,13 @@ def read_rope_base(config: Any, original_context: int | None = None) -> RopeBase
     if theta is None:
         raise RopeConfigError("the model config has no rope_theta: is this a RoPE model?")
     head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
-    prf = float(params.get("partial_rotary_factor") or getattr(config, "partial_rotary_factor", None) or 1.0)
+    if params.get("rope_type") == "proportional":
+        # p-RoPE / NoPE: every pair of the head is a rotary pair; `partial_rotary_factor` is the
+        # share that rotates (the rest have frequency 0), not a shorter rotary dimension.
+        prf = 1.0
+    else:
+        given = params.get("partial_rotary_factor", getattr(config, "partial_rotary_factor", None))
+        prf = float(given) if given is not None else 1.0
     trained = (
         original_context
         or params.get("original_max_position_embeddings")

@@ -2,7 +2,7 @@
 
 A method turns (the model's rope base, a factor, its own parameters) into the dict transformers
 reads, plus the `max_position_embeddings` the scaled config must carry. The frequencies themselves
-always come from transformers (see `model_rope.frequencies_at`); the only formula written here is
+always come from transformers (see `rope.frequencies.frequencies_at`); the only formula written here is
 static NTK's new base, because transformers has no rope type for it.
 
 transformers only warns about bad values (a factor below 1, beta_fast below beta_slow, factor lists
@@ -61,7 +61,10 @@ class LongRopeParams(MethodParams):
 
 class PRopeParams(MethodParams):
     p: float = Field(
-        0.75, gt=0.0, le=1.0, description="fraction of the highest-frequency pairs kept rotating"
+        0.75,
+        ge=0.0,
+        le=1.0,
+        description="fraction of the highest-frequency pairs kept rotating (0: none rotates, NoPE)",
     )
 
 
@@ -122,6 +125,15 @@ class ScalingSpec:
         return f"{name}@auto" if self.auto else f"{name}@{_fmt(self.factor)}"
 
     def resolve(self, base: RopeBase) -> RopeSetting:
+        own = base.rope_parameters.get("rope_type")
+        if own == "proportional" and self.method not in ("none", "p_rope"):
+            # transformers' scaling types re-space every pair, stopped ones included (ntk would set
+            # them turning; yarn and llama3 produce the wrong number of frequencies): no rope type
+            # scales only the rotating pairs, so refuse rather than measure something else.
+            raise ValueError(
+                f"{self.method} cannot scale a model trained with p-RoPE or without rotary "
+                "(rope_type 'proportional'): transformers' rope types would rotate its stopped pairs"
+            )
         return self.definition.build(base, self.factor, self.params)
 
     def identity(self, base: RopeBase) -> dict[str, Any]:
@@ -268,10 +280,22 @@ def _longrope(base: RopeBase, factor: float, params: LongRopeParams) -> RopeSett
 
 
 def _p_rope(base: RopeBase, factor: float, params: PRopeParams) -> RopeSetting:
-    if base.partial_rotary_factor != 1.0:
+    own = base.rope_parameters
+    if own.get("rope_type") == "proportional":
+        # A model trained with p-RoPE (or NoPE, p = 0): stopping more of its pairs is the method's
+        # meaning; rotating pairs it was trained without rotation is not.
+        trained = float(own.get("partial_rotary_factor", 1.0))
+        kept, had = int(params.p * base.head_dim // 2), int(trained * base.head_dim // 2)
+        if kept > had:
+            raise ValueError(
+                f"p={params.p:g} would rotate {kept} pairs of a model trained with {had} rotating "
+                f"(p={trained:g}): the others were trained without rotation"
+            )
+    elif base.partial_rotary_factor != 1.0:
         raise ValueError("p_rope needs a fully rotary model (this one has partial_rotary_factor < 1)")
     # transformers' "proportional" reads partial_rotary_factor as the kept fraction p and returns
-    # zero frequencies (no rotation) for the remaining low-frequency pairs.
+    # zero frequencies (no rotation) for the remaining low-frequency pairs: ⌊p·d/2⌋ pairs keep
+    # θ_i = b^(−2i/d), RoPE's own; p = 0 stops every pair (cos 1, sin 0: NoPE).
     # No scale factor: the paper has none, and transformers' validation does not expect one here.
     rope = {"rope_type": "proportional", "partial_rotary_factor": params.p}
     return RopeSetting({"rope_theta": base.rope_theta, **rope}, base.original_context)
