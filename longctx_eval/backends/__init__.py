@@ -56,7 +56,9 @@ class HFConfig(BackendConfig):
     )
     prefix_reuse: bool = Field(
         True,
-        description="compute a prefix shared by prompts once (NIAH haystacks); off for dynamic NTK/LongRoPE",
+        description="compute once the prefix a batch's prompts share (NIAH and passkey haystacks) where a "
+        "count of the work says it saves time; float32 on a CPU only for now (checked to give the same "
+        "tokens there); off for dynamic NTK/LongRoPE",
     )
     length_policy: Literal["prompt", "transformers", "exact"] = Field(
         "prompt",

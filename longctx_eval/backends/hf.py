@@ -11,12 +11,15 @@ from __future__ import annotations
 import contextlib
 import copy
 import itertools
+import math
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
+from transformers.cache_utils import DynamicCache, DynamicLayer
 
 from longctx_eval.backends import HFConfig
 from longctx_eval.config import ModelEntry
@@ -136,7 +139,7 @@ def is_oom(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
 
 
-# Below this many shared tokens a prefix is not worth a cache crop (and the bookkeeping).
+# Below this many shared tokens a prefix is not worth computing apart (nor the bookkeeping).
 _MIN_SHARED_PREFIX = 32
 
 
@@ -144,11 +147,17 @@ class HFLanguageModel:
     """`LanguageModel` over the backend's current model and rotary setting.
 
     Batches hold prompts of one length (no padding), sorted by length; when a batch does not fit
-    in memory it is halved and retried, down to one prompt. Prompts that share a long prefix (NIAH
-    prompts of one length share their haystack up to the needle) are generated one after another
-    in lexicographic order with one KV cache cropped back to the shared prefix, so each shared
-    token is computed once — unless the rope frequencies depend on the sequence length (dynamic
-    NTK, LongRoPE), where a cached prefix would carry another length's rotation.
+    in memory it is halved and retried, down to one prompt. The KV cache of a batch is allocated
+    once for the prompt and every token to generate, so a decoding step writes its keys in place
+    instead of copying the whole cache (transformers' DynamicCache concatenates at every step).
+
+    Prompts that share a long prefix (NIAH and passkey prompts of one length share their haystack
+    up to the needle) are grouped into the same number of batches as plain batching makes, so
+    decoding costs the same; within a batch the shared prefix is computed once and copied into
+    every row's cache, and only the rows' tails are computed (see `_PrefixSharing`). A batch is
+    shared only where a count of the work says it pays, and never for rotaries whose frequencies
+    depend on the sequence length (dynamic NTK, LongRoPE: a cached prefix would carry another
+    length's rotation).
     """
 
     def __init__(self, backend: HFBackend, setting: RopeSetting | None = None) -> None:
@@ -167,17 +176,25 @@ class HFLanguageModel:
         for _, module in rotary_modules(self.model):
             reset_rotary_state(module)
 
-    def _in_batches(self, items: Sequence[Sequence[int]], run: Callable[[list[int]], None]) -> None:
-        """Call `run` on index batches of equal-length items, halving a batch that runs out of memory."""
+    def _in_batches(
+        self,
+        items: Sequence[Sequence[int]],
+        run: Callable[[list[int]], None],
+        plan: Callable[[list[int], int], list[list[int]]] | None = None,
+    ) -> None:
+        """Call `run` on index batches of equal-length items, halving a batch that runs out of memory.
+
+        `plan` splits one length's items into batches of at most the given size (default: slices
+        in the given order); after running out of memory the remaining items are split again."""
         by_len: dict[int, list[int]] = defaultdict(list)
         for i, ids in enumerate(items):
             by_len[len(ids)].append(i)
         size = self.b.cfg.batch_size
+        split = plan or _slices
         for length in sorted(by_len):
-            idx = by_len[length]
-            k = 0
-            while k < len(idx):
-                batch = idx[k : k + size]
+            batches = split(by_len[length], size)
+            while batches:
+                batch = batches[0]
                 try:
                     self._reset()
                     run(batch)
@@ -191,8 +208,9 @@ class HFLanguageModel:
                             f"one sequence of {length} tokens does not fit in memory ({exc})"
                         ) from exc
                     size = max(1, size // 2)
+                    batches = split([i for b in batches for i in b], size)
                     continue
-                k += len(batch)
+                batches.pop(0)
 
     def _generation_config(self, max_new_tokens: int) -> Any:
         from transformers import GenerationConfig
@@ -209,59 +227,53 @@ class HFLanguageModel:
             new = new[: new.index(eos)]
         return Generation(self.tokenizer.decode(new, skip_special_tokens=True), new)
 
+    def _own_cache(self) -> bool:
+        """Whether generate may be handed our KV cache: not under 'exact' (it re-encodes every step,
+        no cache), nor for a model whose generation config names its own cache implementation
+        (transformers refuses a cache passed beside one)."""
+        own = getattr(self.model.generation_config, "cache_implementation", None)
+        return self.policy != "exact" and own in (None, "hybrid")
+
+    def _shares_prefixes(self) -> bool:
+        """Whether prompts' shared prefixes may be computed once: asked for, our own cache, a rotary
+        that does not depend on the length, full attention in every layer (a sliding-window cache
+        cannot be cut back to a prefix), float32 on a CPU. Sharing changes the shapes of the
+        computation (the prefix at batch size 1, masked tails), so outputs equal plain batching's
+        only as far as the kernels round alike across shapes: checked in float32 on a CPU (tests,
+        benchmarks); elsewhere plain batching until it is measured there."""
+        return (
+            self.b.cfg.prefix_reuse
+            and self._own_cache()
+            and not self.length_dependent
+            and self.b.device.type == "cpu"
+            and self.model.dtype == torch.float32
+            and all(type(layer) is _InPlaceLayer for layer in kv_cache(self.model, 1).layers)
+        )
+
     @torch.inference_mode()
     def generate(self, prompts: Sequence[Sequence[int]], max_new_tokens: int) -> list[Generation]:
-        if self.b.cfg.prefix_reuse and not self.length_dependent and len(prompts) > 1:
-            order = sorted(range(len(prompts)), key=lambda i: list(prompts[i]))
-            shared = [_common_prefix(prompts[a], prompts[b]) for a, b in itertools.pairwise(order)]
-            if shared and max(shared) >= _MIN_SHARED_PREFIX:
-                return self._generate_sharing_prefixes(prompts, order, max_new_tokens)
         gen_cfg = self._generation_config(max_new_tokens)
-        results: list[Generation | None] = [None] * len(prompts)
+        rows = [list(p) for p in prompts]
+        results: list[Generation | None] = [None] * len(rows)
+        sharing = _PrefixSharing(self.model, rows, max_new_tokens) if self._shares_prefixes() else None
 
         def run(batch: list[int]) -> None:
-            ids = torch.tensor([list(prompts[i]) for i in batch], device=self.b.device)
+            ids = torch.tensor([rows[i] for i in batch], device=self.b.device)
+            kwargs: dict[str, Any] = {}
+            computed = ids.numel()
+            if sharing is not None:
+                kwargs["past_key_values"], computed = sharing.cache_for(batch, ids)
+            elif self._own_cache():
+                kwargs["past_key_values"] = kv_cache(self.model, ids.shape[1] + max_new_tokens)
             out = self._run_generate(
-                batch, input_ids=ids, attention_mask=torch.ones_like(ids), generation_config=gen_cfg
+                batch, input_ids=ids, attention_mask=torch.ones_like(ids), generation_config=gen_cfg, **kwargs
             )
             for row, i in enumerate(batch):
                 results[i] = self._generation(out[row, ids.shape[1] :].tolist())
-            self.b.prefill_tokens += ids.numel()
+            self.b.prefill_tokens += computed
 
-        self._in_batches(prompts, run)
-        self.b.prompt_tokens += sum(len(p) for p in prompts)
-        return [r for r in results if r is not None]
-
-    def _generate_sharing_prefixes(
-        self, prompts: Sequence[Sequence[int]], order: list[int], max_new_tokens: int
-    ) -> list[Generation]:
-        from transformers import DynamicCache
-
-        gen_cfg = self._generation_config(max_new_tokens)
-        results: list[Generation | None] = [None] * len(prompts)
-        cache: Any = None
-        previous: Sequence[int] = ()
-        for i in order:
-            ids = list(prompts[i])
-            # Keep at least one token to compute: generate needs the last prompt position's logits.
-            keep = min(_common_prefix(previous, ids), len(ids) - 1)
-            if cache is not None and keep >= _MIN_SHARED_PREFIX:
-                cache.crop(keep - cache.get_seq_length())  # negative: drop what is not shared
-            else:
-                cache, keep = DynamicCache(config=self.model.config), 0
-            self._reset()
-            x = torch.tensor([ids], device=self.b.device)
-            out = self._run_generate(
-                [i],
-                input_ids=x,
-                attention_mask=torch.ones_like(x),
-                past_key_values=cache,
-                generation_config=gen_cfg,
-            )
-            results[i] = self._generation(out[0, len(ids) :].tolist())
-            self.b.prefill_tokens += len(ids) - keep
-            previous = ids
-        self.b.prompt_tokens += sum(len(p) for p in prompts)
+        self._in_batches(rows, run, sharing.batches if sharing is not None else None)
+        self.b.prompt_tokens += sum(len(p) for p in rows)
         return [r for r in results if r is not None]
 
     @property
@@ -319,12 +331,32 @@ class HFLanguageModel:
     def _nll_from_hidden(self, hidden: torch.Tensor, ids: torch.Tensor, start: int) -> np.ndarray:
         chunk = self.b.cfg.nll_chunk_tokens
         parts = []
+        into = self._chunk_buffers(hidden, min(chunk, max(0, ids.shape[0] - start)))
         for t0 in range(start, ids.shape[0], chunk):
             t1 = min(t0 + chunk, ids.shape[0])
-            logits = self._logits(hidden[t0 - 1 : t1 - 1])
-            nll = torch.nn.functional.cross_entropy(logits, ids[t0:t1], reduction="none")
+            if into is None:
+                logits = self._logits(hidden[t0 - 1 : t1 - 1])
+                nll = torch.nn.functional.cross_entropy(logits, ids[t0:t1], reduction="none")
+            else:
+                nll = _nll_into(hidden[t0 - 1 : t1 - 1], ids[t0:t1], *into)
             parts.append(nll.double().cpu().numpy())
         return np.concatenate(parts) if parts else np.zeros(0)
+
+    def _chunk_buffers(self, hidden: torch.Tensor, rows: int) -> tuple[torch.Tensor, ...] | None:
+        """(head weight, logits buffer, log-probabilities buffer) for `_nll_into`, where it gives
+        exactly what `_logits` and cross_entropy give: a float32 model on a CPU whose head is a
+        plain linear map (no bias, no soft-capping). Else None: the general path."""
+        head = self.model.get_output_embeddings()
+        plain = (
+            type(head) is torch.nn.Linear
+            and head.bias is None
+            and head.weight.dtype == hidden.dtype == torch.float32
+            and not getattr(self.model.config, "final_logit_softcapping", None)
+        )
+        if not plain or hidden.device.type != "cpu" or rows == 0:
+            return None
+        shape = (rows, head.weight.shape[0])
+        return head.weight, hidden.new_empty(shape), hidden.new_empty(shape)
 
     def _check_head(self, sample: Sequence[int]) -> None:
         """Once per model: chunked logits must equal the model's own forward (catches unusual heads)."""
@@ -373,10 +405,287 @@ def frozen_after_prefill(model: torch.nn.Module) -> Iterator[None]:
             m.rope_type = rope_type
 
 
-def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
+def _nll_into(
+    hidden: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, logits: torch.Tensor, logp: torch.Tensor
+) -> torch.Tensor:
+    """Token NLLs of one chunk through two buffers reused for every chunk: the same matrix product
+    and the same log-softmax and gather as `linear` and `cross_entropy` (bit for bit; a test checks
+    it), without a fresh (tokens × vocab) allocation for each (on a CPU, every new block of that
+    size is fresh pages from the OS, faulted in and zeroed: a fifth of the NLL's time at 8k
+    tokens, vocabulary 32k)."""
+    n = hidden.shape[0]
+    torch.mm(hidden, weight.t(), out=logits[:n])
+    torch.ops.aten._log_softmax.out(logits[:n], -1, False, out=logp[:n])
+    nll: torch.Tensor = torch.nn.functional.nll_loss(logp[:n], target, reduction="none")
+    return nll
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    """Length of the longest common prefix, by bisection on slices (compared in C, not per token)."""
+    lo, hi = 0, min(len(a), len(b))
+    while lo < hi:  # a[:lo] == b[:lo]; no common prefix is longer than hi
+        mid = (lo + hi + 1) // 2
+        if a[lo:mid] == b[lo:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _slices(items: list[int], size: int) -> list[list[int]]:
+    return [items[k : k + size] for k in range(0, len(items), size)]
+
+
+class _InPlaceLayer(DynamicLayer):
+    """A full-attention layer's KV cache in one buffer sized for the whole request (prompt and
+    new tokens): each forward pass writes its keys and values in place. transformers' DynamicLayer
+    concatenates instead, copying the whole cache at every decoding step (a fifth of a 1k-token
+    NIAH cell's time on the reference model, and twice the cache's memory at the moment of the
+    copy). Attention then reads a view of the buffer: the same values, without the copy."""
+
+    def __init__(self, capacity: int) -> None:
+        super().__init__()
+        self.capacity = capacity
+        self._buffers: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def update(
+        self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        if not self.is_initialized:
+            self.lazy_initialization(key_states, value_states)
+        n = self.get_seq_length()
+        m = n + key_states.shape[-2]
+        if not self._holds(key_states, m):
+            self._grow(key_states, value_states, n, m)
+        assert self._buffers is not None
+        keys, values = self._buffers
+        keys[..., n:m, :] = key_states
+        values[..., n:m, :] = value_states
+        self.keys, self.values = keys[..., :m, :], values[..., :m, :]
+        return self.keys, self.values
+
+    def _holds(self, key_states: torch.Tensor, m: int) -> bool:
+        """The buffer is there, big enough, and still what `keys` views (not replaced by a reorder)."""
+        if self._buffers is None or self.keys is None:
+            return False
+        buffer = self._buffers[0]
+        return (
+            m <= buffer.shape[-2]
+            and buffer.shape[0] == key_states.shape[0]
+            and (self.keys.numel() == 0 or self.keys.data_ptr() == buffer.data_ptr())
+        )
+
+    def _grow(self, key_states: torch.Tensor, value_states: torch.Tensor, n: int, m: int) -> None:
+        old = self._buffers[0].shape[-2] if self._buffers is not None else 0
+        # Past the planned size (not in this harness's use): double. Replaced by a reorder (beam
+        # search), or a new batch size: the same size again.
+        size = max(m, self.capacity, 2 * old if m > old else old)
+        keys = key_states.new_empty((*key_states.shape[:-2], size, key_states.shape[-1]))
+        values = value_states.new_empty((*value_states.shape[:-2], size, value_states.shape[-1]))
+        if n:
+            assert self.keys is not None and self.values is not None
+            keys[..., :n, :] = self.keys
+            values[..., :n, :] = self.values
+        self._buffers = keys, values
+
+
+def kv_cache(model: Any, capacity: int) -> Any:
+    """A DynamicCache for `model` whose full-attention layers write in place (`_InPlaceLayer`);
+    other kinds of layer (sliding windows, linear attention) keep transformers' own."""
+    cache = DynamicCache(config=model.config)
+    cache.layers = [
+        _InPlaceLayer(capacity) if type(layer) is DynamicLayer else layer for layer in cache.layers
+    ]
+    return cache
+
+
+# A query chunk attending to cached keys gets an explicit mask; its elements (rows × queries × keys)
+# are kept below this so that a 32k-token context does not need a mask of gigabytes.
+_MASK_ELEMENTS = 2**26
+# Counted attention work of a masked query chunk over the causal flag's (the kernel visits every
+# pair of the rectangle, and reads the mask); measured 1.07 on the reference model's shapes.
+_MASKED = 1.15
+# Share a batch's prefix only when the count says it saves at least this fraction: the count is
+# rough, and plain batching must never lose.
+_MARGIN = 0.9
+
+
+@dataclass(frozen=True)
+class _Costs:
+    """A rough count of a forward pass's work, in FLOPs, to decide whether sharing a prefix pays."""
+
+    dense: float  # per token through the decoder layers: 2 × their weights
+    pair: float  # per query-key pair of attention: QKᵀ and PV over all layers and heads
+    call: float  # fixed cost of one forward call (Python, kernel launches): ~1 ms a layer, 2 cores
+
+    @classmethod
+    def of(cls, model: Any) -> _Costs:
+        config = model.config.get_text_config()
+        layers, heads = config.num_hidden_layers, config.num_attention_heads
+        head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
+        weights = sum(p.numel() for p in model.get_decoder().parameters())
+        weights -= model.get_input_embeddings().weight.numel()
+        return cls(2.0 * weights, 4.0 * layers * heads * head_dim, 1e8 * layers)
+
+    def run(self, rows: int, start: int, end: int, chunks: int) -> float:
+        """Positions [start, end) of `rows` sequences in `chunks` equal calls after `start` cached."""
+        if end <= start:
+            return 0.0
+        bounds = _bounds(start, end, chunks)
+        pairs = 0.0
+        for a, z in itertools.pairwise(bounds):
+            if a == 0:
+                pairs += z * (z + 1) / 2  # the causal flag: the triangle only
+            elif z - a == 1:
+                pairs += z  # one query: no mask
+            else:
+                pairs += _MASKED * (z - a) * z
+        return (len(bounds) - 1) * self.call + rows * (self.dense * (end - start) + self.pair * pairs)
+
+    def chunks(self, rows: int, start: int, end: int) -> int:
+        """Calls to cut [start, end) into after `start` cached: the fewest that keep the mask small,
+        else as many as balance the masked squares' waste against the calls' fixed cost."""
+        tokens = end - start
+        if start == 0 or tokens <= 1:
+            return 1
+        least = -(-rows * tokens * end // _MASK_ELEMENTS)
+        best = math.sqrt(rows * self.pair * _MASKED * tokens * tokens / (2 * self.call))
+        return max(1, min(tokens, max(least, round(best))))
+
+    def sharing(self, rows: int, n: int, shared: int, have: int) -> tuple[int, int] | None:
+        """(prefix calls, tail calls) when computing the `shared` prefix once (from `have` already
+        cached) saves enough over plain batching of `rows` prompts of `n` tokens, else None."""
+        p = self.chunks(1, have, shared)
+        t = self.chunks(rows, shared, n - 1)
+        cost = self.run(1, have, shared, p) + self.run(rows, shared, n - 1, t) + self.run(rows, n - 1, n, 1)
+        return (p, t) if cost <= _MARGIN * self.run(rows, 0, n, 1) else None
+
+
+def _bounds(start: int, end: int, chunks: int) -> list[int]:
+    return sorted({start + (end - start) * k // chunks for k in range(chunks + 1)})
+
+
+def _forward(model: Any, cache: Any, ids: torch.Tensor, start: int, end: int, chunks: int) -> None:
+    """Run positions [start, end) of `ids` through the decoder into `cache` (which holds [0, start)),
+    in `chunks` calls; no logits (only the cache is wanted)."""
+    decoder = model.get_decoder()
+    for a, z in itertools.pairwise(_bounds(start, end, chunks)):
+        decoder(input_ids=ids[:, a:z], past_key_values=cache, use_cache=True)
+
+
+class _PrefixSharing:
+    """Computing once the prefix that a batch's prompts share.
+
+    Batching: the prompts of one length are cut into as many batches as plain batching makes, so
+    decoding costs the same, grouped so that the tokens shared within batches are most
+    (`shared_prefix_batches`: NIAH's deepest needles together, then the shallower ones).
+
+    A batch: its common prefix is computed at batch size 1 — or cut back from the previous batch's
+    prefix where that one extends it, as it does when batches go from deep needles to shallow ones
+    — copied into every row's cache, and the rows' tails run through the decoder; `generate` then
+    starts from the last prompt token. A tail after cached keys cannot use attention's causal flag
+    (it is aligned top-left), so transformers passes a mask and the kernel computes the whole
+    query × key rectangle: the tail goes in chunks, each wasting half of its own square only. The
+    result is the same as plain batching (a test checks it, and the benchmarks on NIAH and
+    passkey), the work is less, and a batch is shared only when `_Costs` says it saves a tenth.
+    """
+
+    def __init__(self, model: Any, rows: list[list[int]], new_tokens: int) -> None:
+        self.model, self.rows, self.new_tokens = model, rows, new_tokens
+        self.costs = _Costs.of(model)
+        self.prefix: Any = None  # KV cache (batch size 1) of `prefix_ids`
+        self.prefix_ids: list[int] = []
+
+    def batches(self, items: list[int], size: int) -> list[list[int]]:
+        return shared_prefix_batches(self.rows, items, size)
+
+    def cache_for(self, batch: list[int], ids: torch.Tensor) -> tuple[Any, int]:
+        """The batch's KV cache, holding all but the last prompt token when a prefix is shared (else
+        empty), and how many prompt tokens it leaves to compute or computed."""
+        n_rows, n = ids.shape
+        first = self.rows[batch[0]]
+        shared = min([_common_prefix(first, self.rows[i]) for i in batch[1:]] + [n - 1])
+        have = _common_prefix(self.prefix_ids, first[:shared]) if self.prefix is not None else 0
+        have = have if have >= _MIN_SHARED_PREFIX else 0
+        plan = self.costs.sharing(n_rows, n, shared, have) if shared >= _MIN_SHARED_PREFIX else None
+        cache = kv_cache(self.model, n + self.new_tokens)
+        if plan is None:
+            return cache, ids.numel()
+        try:
+            self._extend_prefix(ids[:1], shared, have, plan[0])
+            for layer, source in zip(cache.layers, self.prefix.layers, strict=True):
+                layer.update(source.keys.expand(n_rows, -1, -1, -1), source.values.expand(n_rows, -1, -1, -1))
+            _forward(self.model, cache, ids, shared, n - 1, plan[1])
+        except BaseException:
+            self.prefix, self.prefix_ids = None, []  # perhaps half extended: start afresh next time
+            raise
+        return cache, (shared - have) + n_rows * (n - shared)
+
+    def _extend_prefix(self, first: torch.Tensor, shared: int, have: int, chunks: int) -> None:
+        if have == 0:
+            self.prefix = kv_cache(self.model, first.shape[1])
+        else:
+            self.prefix.crop(have - self.prefix.get_seq_length())  # negative: drop what is not shared
+        _forward(self.model, self.prefix, first, have, shared, chunks)
+        self.prefix_ids = first[0, :shared].tolist()
+
+
+def shared_prefix_batches(rows: Sequence[list[int]], items: list[int], size: int) -> list[list[int]]:
+    """`items` (indices of equal-length `rows`) in ⌈n / size⌉ batches of at most `size`, grouped so
+    that the tokens the batches' rows share with each other, Σ (rows − 1) × common prefix, are most.
+
+    Rows are ordered by how long a prefix each shares with any other (then lexicographically): for
+    prompts that differ from their needle on, that is deepest needle first, and any run of that
+    order shares the prefix of its shallowest needle. A dynamic programme then picks where to cut
+    the order. The common prefix of any two rows is the least common prefix of lexicographic
+    neighbours between them (a range minimum), so only n − 1 prefixes are ever compared.
+    """
+    n = len(items)
+    k = -(-n // size)
+    if k <= 1:
+        return [list(items)] if items else []
+    lex = sorted(items, key=lambda i: rows[i])
+    rank = {i: t for t, i in enumerate(lex)}
+    neighbours = [_common_prefix(rows[a], rows[b]) for a, b in itertools.pairwise(lex)]
+    reach = {i: max(neighbours[max(t - 1, 0)], neighbours[min(t, n - 2)]) for t, i in enumerate(lex)}
+    order = sorted(items, key=lambda i: (-reach[i], rank[i]))
+    common = _RangeMin(neighbours)
+    # best[(j, m)]: (tokens shared, where the last batch starts) for order[:j] in m batches
+    best: dict[tuple[int, int], tuple[int, int]] = {(0, 0): (0, 0)}
+    for j in range(1, n + 1):
+        last = rank[order[j - 1]]
+        shared = len(rows[order[j - 1]])
+        for i in range(j - 1, max(-1, j - size - 1), -1):
+            if i < j - 1:
+                r = rank[order[i]]
+                shared = min(shared, common.query(min(r, last), max(r, last)))
+            gain = (j - i - 1) * shared if j - i > 1 else 0
+            for m in range(max(1, -(-j // size)), k - (-(-(n - j) // size)) + 1):
+                prev = best.get((i, m - 1))
+                if prev is not None and (best.get((j, m)) is None or prev[0] + gain > best[(j, m)][0]):
+                    best[(j, m)] = (prev[0] + gain, i)
+    out = []
+    j, m = n, k
+    while j > 0:
+        i = best[(j, m)][1]
+        out.append(order[i:j])
+        j, m = i, m - 1
+    return out[::-1]
+
+
+class _RangeMin:
+    """Minimum of any range of a fixed list in O(1), after O(n log n) preparation (a sparse table)."""
+
+    def __init__(self, values: list[int]) -> None:
+        self.levels = [list(values)]
+        width = 1
+        while 2 * width <= len(values):
+            prev = self.levels[-1]
+            self.levels.append([min(prev[i], prev[i + width]) for i in range(len(prev) - width)])
+            width *= 2
+
+    def query(self, lo: int, hi: int) -> int:
+        """min(values[lo:hi]), lo < hi."""
+        level = (hi - lo).bit_length() - 1
+        row = self.levels[level]
+        return min(row[lo], row[hi - (1 << level)])
