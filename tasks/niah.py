@@ -27,7 +27,9 @@ magic number for quiet-harbor mentioned in the provided text is" → " 4081273."
 
 from __future__ import annotations
 
+import functools
 import math
+from pathlib import Path
 from typing import Annotated, Literal
 
 import numpy as np
@@ -131,11 +133,105 @@ def niah_parts(params: NiahParams, key: str, value: str) -> PromptParts:
 def niah_min_length(params: NiahParams, prompts: PromptFormat) -> int:
     """Tokens of fixed text with the longest key, so every key drawn fits.
 
-    Every key is tried (about 0.7 s for 2,000-odd keys): the longest in characters is not always
-    the longest in tokens (86 against 92 tokens with the reference model's tokenizer).
+    Every key is tried (about 8,000 tokenizer calls, 0.5-1 s on 2 cores, most of a plan's time):
+    the longest in characters is not always the longest in tokens (86 against 92 tokens with the
+    reference model's tokenizer). So the answer is remembered per tokenizer, by content (see
+    `_min_length_key`): in the process, for every model sharing a tokenizer and every plan made
+    again, and in the cache directory (`identity.cache_dir`), for the next run.
     """
+    key = _min_length_key(params, prompts)
+    if key is not None and key in _MIN_LENGTHS:
+        return _MIN_LENGTHS[key]
+    stored = _stored_min_lengths() if key is not None else {}
+    if key is not None and isinstance(stored.get(key), int):
+        _MIN_LENGTHS[key] = stored[key]
+        return _MIN_LENGTHS[key]
     value = "9" * params.value_digits
-    return max(fixed_tokens(prompts, niah_parts(params, key, value)) for key in all_word_keys())
+    need = max(fixed_tokens(prompts, niah_parts(params, k, value)) for k in all_word_keys())
+    if key is not None:
+        _MIN_LENGTHS[key] = need
+        _store_min_length(key, need)
+    return need
+
+
+_MIN_LENGTHS: dict[str, int] = {}
+_CACHE_FILE = "niah-min-length.json"
+
+
+def _min_length_key(params: NiahParams, prompts: PromptFormat) -> str | None:
+    """A digest of everything the minimum length depends on: the tokenizer's full serialisation
+    (vocabulary, merges, normalisation, added tokens) and settings, the framing (template, BOS,
+    template tail), the fixed texts, the keys and the tokenizer libraries' versions. None for a
+    tokenizer without a serialisable backend (then nothing is remembered)."""
+    import hashlib
+    import json
+
+    import tokenizers
+    import transformers
+
+    tok = prompts.tokenizer
+    backend = getattr(tok, "backend_tokenizer", None)
+    if backend is None:
+        return None
+    # Where the files came from is not what they hold: two models sharing a tokenizer share this.
+    where = ("name_or_path", "is_local", "local_files_only")
+    settings = {
+        k: v for k, v in getattr(tok, "init_kwargs", {}).items() if k not in where and not k.endswith("_file")
+    }
+    parts = [
+        f"{type(tok).__module__}.{type(tok).__qualname__}",  # a class may tokenize its own way
+        backend.to_str(),
+        json.dumps(settings, sort_keys=True, default=str),
+        str(getattr(tok, "chat_template", None)),
+        json.dumps([prompts.chat_template, prompts.prefix_ids, prompts.tail_ids, prompts.bos_ids]),
+        json.dumps(params.model_dump(include=_TEXT_FIELDS), sort_keys=True),
+        " ".join(all_word_keys()),
+        f"tokenizers {tokenizers.__version__}, transformers {transformers.__version__}",
+        _framing_code(),
+    ]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
+
+
+_TEXT_FIELDS = {"instruction", "needle", "question", "answer_prefix", "value_digits"}
+
+
+@functools.cache
+def _framing_code() -> str:
+    """A digest of the code that frames the prompt (this file, `haystack`, `prompts`, the keys): a
+    change there may change the minimum, and the cache directory outlives versions of it."""
+    import hashlib
+
+    from longctx_eval import haystack, keys, prompts
+
+    digest = hashlib.sha256()
+    for source in (__file__, haystack.__file__, keys.__file__, prompts.__file__):
+        digest.update(Path(source or "").read_bytes())
+    return digest.hexdigest()
+
+
+def _stored_min_lengths() -> dict[str, int]:
+    import json
+
+    from longctx_eval.identity import cache_dir
+
+    try:
+        loaded = json.loads((cache_dir() / _CACHE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def _store_min_length(key: str, value: int) -> None:
+    import json
+
+    from longctx_eval.identity import cache_dir
+    from longctx_eval.store import atomic_write
+
+    entries = {**_stored_min_lengths(), key: value}
+    try:
+        atomic_write(cache_dir() / _CACHE_FILE, json.dumps(entries, sort_keys=True) + "\n")
+    except OSError:
+        pass  # a read-only home only costs computing it again next run
 
 
 @task

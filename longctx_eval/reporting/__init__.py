@@ -113,15 +113,21 @@ def compare(dirs: Sequence[Path | str], out: Path | str, options: ReportOptions 
     if not results.records:
         raise FileNotFoundError("no records in " + ", ".join(str(d) for d in paths))
     (out / SAMPLES).mkdir(parents=True, exist_ok=True)
+    written: set[Path] = set()  # rope and params files are shared by many records: each written once
     for r in results.records:
         src = results.source[r.cell_id] / SAMPLES / f"{r.cell_id}.jsonl"
         if src.exists():
             atomic_write(out / SAMPLES / src.name, src.read_text(encoding="utf-8"))
-        rope = results.rope(r)
-        if rope is not None and r.rope_key is not None:
-            atomic_write(out / ROPE / f"{r.rope_key}.json", dumps(rope) + "\n")
-        if r.task_params_key is not None and not r.task_params:
-            atomic_write(out / PARAMS / f"{r.task_params_key}.json", dumps(results.task_params(r)) + "\n")
+        rope_path = out / ROPE / f"{r.rope_key}.json"
+        if r.rope_key is not None and rope_path not in written and (rope := results.rope(r)) is not None:
+            atomic_write(rope_path, dumps(rope) + "\n")
+            written.add(rope_path)
+        params_path = out / PARAMS / f"{r.task_params_key}.json"
+        if r.task_params_key is not None and not r.task_params and params_path not in written:
+            params = results.task_params(r)
+            if params:  # a source without the file gives {}: leave it to one that has it
+                atomic_write(params_path, dumps(params) + "\n")
+                written.add(params_path)
     atomic_write(out / RECORDS, "".join(dumps(r) + "\n" for r in results.records))
     atomic_write(out / _MARKER, dumps({"merged_from": [str(d) for d in paths]}) + "\n")
     merged = Results(

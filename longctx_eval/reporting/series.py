@@ -39,6 +39,12 @@ class Series:
     original_context: int
     points: list[Point] = field(default_factory=list)
     group: str | None = None  # the task group the task belongs to
+    # value_at's index: (the points list it was built from, its length, length -> first point).
+    # Tables, group averages and paired differences look up every length of every series: a scan
+    # of the points each time made them quadratic in the number of lengths. Rebuilt when the list
+    # is replaced or grows; so points are only ever appended or the list replaced, never edited
+    # in place (Point is frozen; do not sort or assign into `points`).
+    _index: tuple[list[Point], int, dict[int, Point]] | None = field(default=None, repr=False, compare=False)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -46,7 +52,12 @@ class Series:
         return self.model, self.method_label
 
     def value_at(self, length: int) -> Point | None:
-        return next((p for p in self.points if p.length == length), None)
+        """The first point at `length` (after pooling there is one per length), or None."""
+        index = self._index
+        if index is None or index[0] is not self.points or index[1] != len(self.points):
+            first = {p.length: p for p in reversed(self.points)}  # the earliest of each length wins
+            index = self._index = (self.points, len(self.points), first)
+        return index[2].get(length)
 
     @property
     def lengths(self) -> list[int]:

@@ -8,6 +8,8 @@ value table with intervals; and each method's paired difference to the reference
 
 from __future__ import annotations
 
+import bisect
+
 from pydantic import BaseModel, Field
 
 from longctx_eval.records import CellRecord
@@ -215,8 +217,14 @@ def _leaderboard(
         row.overall = overall(list(row.effective.values()))
         kept = [v for v in row.retention.values() if v is not None]
         row.min_retention = min(kept) if kept else None
+    # Rank: 1 + the rows whose effective length is certainly longer, i.e. whose lower bound is
+    # above this row's upper bound (rows untested or without a baseline rank nothing and are
+    # outranked by nothing). Counted by bisection over the sorted lower bounds: comparing every
+    # pair of rows made the leaderboard quadratic in its rows.
+    lows = sorted((r.overall.effective_low or 0) for r in rows.values() if _ranked(r.overall))
     for row in rows.values():
-        row.rank = 1 + sum(1 for other in rows.values() if _certainly_longer(other.overall, row.overall))
+        above = len(lows) - bisect.bisect_right(lows, row.overall.effective_high or 0)
+        row.rank = 1 + (above if _ranked(row.overall) else 0)
     return sorted(
         rows.values(),
         key=lambda r: (
@@ -272,11 +280,10 @@ def _documents(results: Results, record: CellRecord) -> dict[int, tuple[float, i
     return out or None
 
 
-def _certainly_longer(a: Effective, b: Effective) -> bool:
-    """a's effective length is surely longer than b's: a certainly passes beyond where b can reach."""
-    if a.status in ("untested", "no_baseline") or b.status in ("untested", "no_baseline"):
-        return False
-    return (a.effective_low or 0) > (b.effective_high or 0)
+def _ranked(e: Effective) -> bool:
+    """Whether a row takes part in ranking: a's effective length is certainly longer than b's when
+    both take part and a certainly passes beyond where b can reach (low of a > high of b)."""
+    return e.status not in ("untested", "no_baseline")
 
 
 def _retention(s: Series, ref: Series | None) -> float | None:

@@ -13,19 +13,20 @@ from collections import defaultdict
 from longctx_eval.records import CellRecord
 from longctx_eval.reporting.plots import Figure, _slug
 from longctx_eval.reporting.results import Results
-from longctx_eval.reporting.series import Arranged
+from longctx_eval.reporting.series import Arranged, Series
 from longctx_eval.usage import plots as usage_plots
 
 
 def usage_figures(results: Results, arranged: Arranged, against: str = "none") -> list[Figure]:
     out: list[Figure] = []
+    series = _series_by_model(arranged)
     for task, records in arranged.other.items():
         ok = [r for r in records if r.status == "ok" and r.metrics.get("entropy_mean") is not None]
         by_model: dict[str, list[CellRecord]] = defaultdict(list)
         for r in ok:
             by_model[results.model_label(r)].append(r)
         for model, recs in by_model.items():
-            out += _model_figures(results, arranged, task, model, recs, against)
+            out += _model_figures(results, arranged, series, task, model, recs, against)
     return out
 
 
@@ -34,7 +35,13 @@ def _figure(task: str, model: str, kind: str, title: str, png: bytes) -> Figure:
 
 
 def _model_figures(
-    results: Results, arranged: Arranged, task: str, model: str, recs: list[CellRecord], against: str
+    results: Results,
+    arranged: Arranged,
+    series: dict[str, dict[str, list[Series]]],
+    task: str,
+    model: str,
+    recs: list[CellRecord],
+    against: str,
 ) -> list[Figure]:
     out = []
     native = min(recs, key=lambda r: (r.method_label != against, abs(r.length - r.original_context)))
@@ -87,7 +94,7 @@ def _model_figures(
             usage_plots.entropy_plot(usage_plots.entropy_points(recs), native.original_context or None),
         )
     )
-    score_name, scores = _scores_at(arranged, model, longest)
+    score_name, scores = _scores_at(arranged, series, model, longest)
     rows = usage_plots.ood_rows(recs, scores, longest)
     if rows:
         out.append(
@@ -103,16 +110,29 @@ def _model_figures(
     return out
 
 
-def _scores_at(arranged: Arranged, model: str, length: int) -> tuple[str, dict[str, float | None]]:
-    """Each method's headline score at `length` from the first accuracy task (else perplexity)."""
+def _scores_at(
+    arranged: Arranged, by_model: dict[str, dict[str, list[Series]]], model: str, length: int
+) -> tuple[str, dict[str, float | None]]:
+    """Each method's headline score at `length` from the first accuracy task (else perplexity);
+    `by_model`: task -> model -> series (`_series_by_model`: looking a model's series up instead of
+    scanning every model's keeps the usage section linear in models)."""
     tasks = sorted(arranged.tasks, key=lambda t: arranged.series[t][0].metric != "accuracy")
     for task in tasks:
         scores = {
             s.method_label: p.value
-            for s in arranged.series[task]
-            if s.model == model and (p := s.value_at(length)) is not None
+            for s in by_model.get(task, {}).get(model, [])
+            if (p := s.value_at(length)) is not None
         }
         if scores:
             metric = arranged.series[task][0].metric
             return f"{task} {metric} at {length}", scores
     return "no score at this length", {}
+
+
+def _series_by_model(arranged: Arranged) -> dict[str, dict[str, list[Series]]]:
+    """task -> model -> its series, in the arrangement's order."""
+    index: dict[str, dict[str, list[Series]]] = {}
+    for task, series in arranged.series.items():
+        for s in series:
+            index.setdefault(task, {}).setdefault(s.model, []).append(s)
+    return index
