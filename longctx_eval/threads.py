@@ -3,9 +3,12 @@
 torch's default is the machine's core count: inside a Slurm job given 4 CPUs of a 64-core node, or
 a container with a CPU quota, that is 16 times too many threads fighting over 4 cores. And torch's
 OpenMP threads spin while they wait for work: with another busy process on the same cores, the
-spinning threads take each other's time. Measured on a 2-core machine (benchmarks/README.md): two
-torch processes each decoding with 2 threads took 9.4 s each with the default spin-waiting and
-2.4 s with `OMP_WAIT_POLICY=PASSIVE`; alone, passive waiting cost 14% (1.62 s against 1.42 s).
+spinning threads take each other's time. Measured on a 2-core machine (`benchmarks/thread_policy.py`,
+benchmarks/README.md): two torch processes each decoding greedily with 2 threads took a median of
+31.9 s each with the default spin-waiting (2.6 s at best) and 1.31 s with `OMP_WAIT_POLICY=PASSIVE`.
+Alone, passive waiting was 3.1× slower (3.0 s against 0.97 s: sleeping threads wake late for
+each of decoding's many short parallel regions). Hence passive waiting only when the load average
+says other work is running, never by default.
 """
 
 from __future__ import annotations
