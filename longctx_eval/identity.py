@@ -19,6 +19,7 @@ import json
 import os
 import struct
 from pathlib import Path
+from typing import Any, ClassVar
 
 from longctx_eval.store import atomic_write
 
@@ -66,41 +67,44 @@ def fingerprint_data(path: Path) -> str:
         return h.hexdigest()[:16]
     stat = path.stat()
     key = f"{path}|{stat.st_size}|{stat.st_mtime_ns}"
-    cache = _Cache.get()
-    if key in cache.entries:
-        return cache.entries[key]
+    cache = JsonCache.named("content-hashes.json")
+    if isinstance(cache.entries.get(key), str):
+        return str(cache.entries[key])
     with open(path, "rb") as stream:
         digest = hashlib.file_digest(stream, "sha256").hexdigest()[:16]
     cache.put(key, digest)
     return digest
 
 
-class _Cache:
-    """Data-file hashes by (path, size, mtime): a tiny JSON file, rewritten atomically."""
+class JsonCache:
+    """A small JSON object of results kept between runs in the cache directory (`cache_dir`),
+    rewritten atomically on every `put`; one instance per file in a process, so it also serves as
+    the process's memo. Used for data-file hashes and NIAH's minimum length per tokenizer."""
 
-    _instance: _Cache | None = None
+    _instances: ClassVar[dict[Path, JsonCache]] = {}
 
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
             loaded = json.loads(path.read_text(encoding="utf-8"))
-            self.entries: dict[str, str] = loaded if isinstance(loaded, dict) else {}
+            self.entries: dict[str, Any] = loaded if isinstance(loaded, dict) else {}
         except (OSError, ValueError):
             self.entries = {}
 
     @classmethod
-    def get(cls) -> _Cache:
-        path = cache_dir() / "content-hashes.json"
-        if cls._instance is None or cls._instance.path != path:
-            cls._instance = cls(path)
-        return cls._instance
+    def named(cls, name: str) -> JsonCache:
+        """The cache file `name` of the current cache directory (which the environment may change)."""
+        path = cache_dir() / name
+        if path not in cls._instances:
+            cls._instances[path] = cls(path)
+        return cls._instances[path]
 
-    def put(self, key: str, digest: str) -> None:
-        self.entries[key] = digest
+    def put(self, key: str, value: Any) -> None:
+        self.entries[key] = value
         try:
             atomic_write(self.path, json.dumps(self.entries, sort_keys=True) + "\n")
         except OSError:
-            pass  # a read-only home only costs hashing again next time
+            pass  # a read-only home only costs computing it again next time
 
 
 def cache_dir() -> Path:

@@ -36,6 +36,7 @@ import numpy as np
 from pydantic import Field, PositiveInt, field_validator
 
 from longctx_eval.haystack import PromptParts, fixed_tokens
+from longctx_eval.identity import JsonCache
 from longctx_eval.keys import all_word_keys, random_digits, word_key
 from longctx_eval.prompts import PromptFormat
 from longctx_eval.retrieval import (
@@ -136,26 +137,18 @@ def niah_min_length(params: NiahParams, prompts: PromptFormat) -> int:
     Every key is tried (about 8,000 tokenizer calls, 0.5-1 s on 2 cores, most of a plan's time):
     the longest in characters is not always the longest in tokens (86 against 92 tokens with the
     reference model's tokenizer). So the answer is remembered per tokenizer, by content (see
-    `_min_length_key`): in the process, for every model sharing a tokenizer and every plan made
-    again, and in the cache directory (`identity.cache_dir`), for the next run.
+    `_min_length_key`) in an `identity.JsonCache`: in the process, for every model sharing a
+    tokenizer and every plan made again, and in the cache directory, for the next run.
     """
     key = _min_length_key(params, prompts)
-    if key is not None and key in _MIN_LENGTHS:
-        return _MIN_LENGTHS[key]
-    stored = _stored_min_lengths() if key is not None else {}
-    if key is not None and isinstance(stored.get(key), int):
-        _MIN_LENGTHS[key] = stored[key]
-        return _MIN_LENGTHS[key]
+    cache = JsonCache.named("niah-min-length.json")
+    if key is not None and isinstance(cache.entries.get(key), int):
+        return int(cache.entries[key])
     value = "9" * params.value_digits
     need = max(fixed_tokens(prompts, niah_parts(params, k, value)) for k in all_word_keys())
     if key is not None:
-        _MIN_LENGTHS[key] = need
-        _store_min_length(key, need)
+        cache.put(key, need)
     return need
-
-
-_MIN_LENGTHS: dict[str, int] = {}
-_CACHE_FILE = "niah-min-length.json"
 
 
 def _min_length_key(params: NiahParams, prompts: PromptFormat) -> str | None:
@@ -207,31 +200,6 @@ def _framing_code() -> str:
     for source in (__file__, haystack.__file__, keys.__file__, prompts.__file__):
         digest.update(Path(source or "").read_bytes())
     return digest.hexdigest()
-
-
-def _stored_min_lengths() -> dict[str, int]:
-    import json
-
-    from longctx_eval.identity import cache_dir
-
-    try:
-        loaded = json.loads((cache_dir() / _CACHE_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return loaded if isinstance(loaded, dict) else {}
-
-
-def _store_min_length(key: str, value: int) -> None:
-    import json
-
-    from longctx_eval.identity import cache_dir
-    from longctx_eval.store import atomic_write
-
-    entries = {**_stored_min_lengths(), key: value}
-    try:
-        atomic_write(cache_dir() / _CACHE_FILE, json.dumps(entries, sort_keys=True) + "\n")
-    except OSError:
-        pass  # a read-only home only costs computing it again next run
 
 
 @task

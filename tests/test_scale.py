@@ -104,10 +104,11 @@ def test_niah_minimum_length_is_computed_once_per_tokenizer(
     is worked out once per tokenizer, kept for the process and in the cache directory."""
     import longctx_eval_tasks.niah as niah
 
+    from longctx_eval.identity import JsonCache
     from longctx_eval.prompts import PromptFormat
 
     monkeypatch.setenv("LONGCTX_EVAL_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(niah, "_MIN_LENGTHS", {})
+    monkeypatch.setattr(JsonCache, "_instances", {})
     calls = []
     counted = niah.fixed_tokens
     monkeypatch.setattr(niah, "fixed_tokens", lambda *a: calls.append(1) or counted(*a))
@@ -116,7 +117,7 @@ def test_niah_minimum_length_is_computed_once_per_tokenizer(
     computed = len(calls)
     assert computed > 1000  # every key was tried
     assert niah.niah_min_length(params, PromptFormat(tokenizer)) == first  # another model, same tokenizer
-    monkeypatch.setattr(niah, "_MIN_LENGTHS", {})  # a new process: from the cache directory
+    monkeypatch.setattr(JsonCache, "_instances", {})  # a new process: from the cache directory
     assert niah.niah_min_length(params, PromptFormat(tokenizer)) == first
     assert len(calls) == computed
     assert json.loads((tmp_path / "niah-min-length.json").read_text()) == {
