@@ -55,11 +55,16 @@ def resolve_model(
                 config = AutoConfig.from_pretrained(path, **kwargs)
                 tok = AutoTokenizer.from_pretrained(path, **kwargs) if tokenizer else None
                 return ResolvedModel(path, False, config, tok)
-            except Exception:
+            except OSError:  # what transformers raises for a file missing from the cache
                 raise ModelNotFound(
                     f"{path} is not a local directory, not in the local hub cache, and the hub is "
                     f"unreachable ({unreachable}); check the network, set HF_HUB_OFFLINE=1 to use only "
                     "the local cache, or HF_TOKEN for a gated model"
+                ) from None
+            except Exception as exc:  # in the cache, but broken: say what, not "not in the cache"
+                raise ModelNotFound(
+                    f"{path}: found in the local hub cache (the hub is unreachable: {unreachable}) but "
+                    f"cannot load it: {first_line(exc)}"
                 ) from None
     try:
         config = AutoConfig.from_pretrained(where, **kwargs)

@@ -132,16 +132,17 @@ def make_plan(config: SweepConfig) -> Plan:
             )
         search = search_plan(config.length_search, cells, config.seed)
         return Plan(config, models, tasks, cells, warnings, search)
-    return Plan(config, models, tasks, _share_identical(config, cells), warnings)
+    return Plan(config, models, tasks, _share_identical(config, cells, warnings), warnings)
 
 
-def _share_identical(config: SweepConfig, cells: list[Cell]) -> list[Cell]:
+def _share_identical(config: SweepConfig, cells: list[Cell], warnings: list[str]) -> list[Cell]:
     """Mark each cell that computes exactly what an earlier cell computes (`same_as`).
 
     Identical means the same model, task entry and length and the same rotary computation: the
     frequencies and attention factor transformers gives the setting at the cell's length. A
     length-dependent setting counts only when its frequencies stay those of the prompt's length
     while generating (the `prompt` policy); with any other policy they move past the length.
+    A setting whose frequencies cannot be computed here shares nothing, and `warnings` says why.
     """
     from longctx_eval.rope.analysis import frequency_record
 
@@ -161,8 +162,12 @@ def _share_identical(config: SweepConfig, cells: list[Cell]) -> list[Cell]:
                     c.model.config, c.model.base, s.rope_parameters, s.max_position_embeddings, at
                 )
                 memo[rope_key] = canonical_json([rec["inv_freq"], rec["attention_factor"]])
-            except Exception:  # frequencies we cannot compute here are never shared
+            except Exception as exc:  # never shared; the cell itself will meet the error and record it
                 memo[rope_key] = None
+                warnings.append(
+                    f"{c.spec.label()} on {c.model.entry.name}: its frequencies could not be computed "
+                    f"before the run, so its cells share no computation ({type(exc).__name__}: {exc})"
+                )
         frequencies = memo[rope_key]
         if frequencies is None:
             out.append(c)

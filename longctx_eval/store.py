@@ -284,8 +284,16 @@ class ResultStore:
             if path.exists():
                 try:
                     runs = list(json.loads(path.read_text()).get("runs", []))
-                except (json.JSONDecodeError, AttributeError):
-                    runs = []
+                except (json.JSONDecodeError, UnicodeDecodeError, AttributeError, TypeError) as exc:
+                    # Its run history cannot be read back; keep the file for a human instead of
+                    # overwriting it, and say where it went.
+                    kept = path.with_name(f"{MANIFEST}.unreadable-{int(time.time())}")
+                    os.replace(path, kept)
+                    warnings.warn(
+                        f"{path} could not be read ({type(exc).__name__}); it was kept as {kept.name} "
+                        "and a new manifest starts with this run",
+                        stacklevel=2,
+                    )
             text = json.dumps(_finite({**base, "runs": [*runs, run]}), indent=2, default=_json_default)
             atomic_write(path, text + "\n")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import socket
 import time
 import traceback
+import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -170,8 +171,14 @@ class Worker:
                         length,
                     )
                 )
-            except Exception:  # a picture for the report must never cost a result
+            except Exception as exc:  # a picture for the report must never cost a result
                 self._rope[key] = None
+                warnings.warn(
+                    f"{cell.spec.label()}: the frequencies to record for the report could not be "
+                    f"computed ({type(exc).__name__}: {exc}); its cells are recorded without them",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
         return self._rope[key]
 
     def finished(

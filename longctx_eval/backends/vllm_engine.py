@@ -17,6 +17,7 @@ from __future__ import annotations
 import gc
 import os
 import time
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -121,8 +122,15 @@ class VLLMBackend:
         if self._llm is not None:
             try:
                 self._llm.llm_engine.engine_core.shutdown()
-            except Exception:
-                pass
+            except Exception as exc:
+                # Go on (the next engine may still fit), but say so: an engine that did not stop
+                # keeps its memory, and the next start's out-of-memory error would not say why.
+                warnings.warn(
+                    f"the vLLM engine did not shut down cleanly ({type(exc).__name__}: {exc}); "
+                    "its memory may still be held",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
             self._llm = None
             self._engine_key = None
             gc.collect()

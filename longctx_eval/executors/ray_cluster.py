@@ -14,6 +14,7 @@ same cells and ids as the driver's: ids hash only what the YAML and the model fi
 from __future__ import annotations
 
 import os
+import warnings
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -158,8 +159,9 @@ class RaySession:
         for actor in self.idle:
             try:
                 self.ray.kill(actor)
-            except Exception:
-                pass
+            except Exception as exc:
+                # The others are still killed; a survivor keeps its model in memory, so say which.
+                warnings.warn(f"could not stop Ray actor {actor}: {type(exc).__name__}: {exc}", stacklevel=2)
         self.idle = []
         if self.started:
             self.ray.shutdown()
