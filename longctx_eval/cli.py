@@ -21,7 +21,7 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import typer
 import yaml
 
-from longctx_eval.config import ConfigError, EnvironmentProblem
+from longctx_eval.errors import ConfigError, EnvironmentProblem
 
 app = typer.Typer(
     add_completion=False,

@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from longctx_eval.backends import BACKENDS, BackendConfig
+from longctx_eval.errors import ConfigError as ConfigError  # re-exported: the sweep config raises it
 from longctx_eval.executors import EXECUTORS, ExecutorConfig
 from longctx_eval.registry import UnknownNameError
 from longctx_eval.rope.methods import METHODS, MethodParams
@@ -38,18 +39,6 @@ NAME_MAX = 64
 MAX_LENGTH = 2**24
 Length = Annotated[int, Field(gt=0, le=MAX_LENGTH)]
 MAX_FACTOR = 65536.0  # a 4k model to 256M tokens; beyond, frequencies underflow (ntk at 1e300: inf)
-
-
-class ConfigError(Exception):
-    """Bad sweep configuration: one `field.path: message` line per problem."""
-
-    def __init__(self, problems: list[tuple[str, str]]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(f"{loc}: {msg}" if loc else msg for loc, msg in problems))
-
-
-class EnvironmentProblem(RuntimeError):
-    """The machine cannot do what a valid config asks (no such device, say): exit code 3, one line."""
 
 
 class StrictModel(BaseModel):

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from longctx_eval import __version__
 from longctx_eval.backends import Backend
-from longctx_eval.executors import EXECUTORS, Finished
+from longctx_eval.executors import Finished
+from longctx_eval.executors.session import session_opener
 from longctx_eval.manifest import git_sha, hardware, now, versions
 from longctx_eval.plan import Cell, Plan
 
@@ -205,7 +206,7 @@ class _Writer:
 
     def execute(self, cells: list[Cell]) -> list[CellRecord]:
         if self.session is None:
-            open_session = EXECUTORS.get(self.plan.config.executor.kind).load()
+            open_session = session_opener(self.plan.config.executor.kind)
             self.session = open_session(self.plan, self.plan.config.executor, self.progress, self.backend)
         written = []
         for finished in self.session.run(cells, self.claims.claim):

@@ -208,6 +208,8 @@ class Niah:
     version = "2"  # 2: both scores recorded per sample (the metric is unchanged)
     Params = NiahParams
     Sample = RetrievalSample
+    # The prompt's fixed parts for a key: the reference model's episodes train on them.
+    parts = staticmethod(niah_parts)
 
     def __init__(self, params: NiahParams, env: TaskEnv) -> None:
         self.params = params

@@ -77,6 +77,8 @@ class Passkey:
     version = "2"  # 2: both scores recorded per sample (the metric is unchanged)
     Params = PasskeyParams
     Sample = RetrievalSample
+    # The prompt's fixed parts for a key: the reference model's episodes train on them.
+    parts = staticmethod(passkey_parts)
 
     def __init__(self, params: PasskeyParams, env: TaskEnv) -> None:
         self.params = params

@@ -14,7 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
 from longctx_eval.registry import Registry, import_object
 
 if TYPE_CHECKING:
-    from longctx_eval.config import ModelEntry
     from longctx_eval.lm import LanguageModel
     from longctx_eval.rope.methods import RopeSetting
 
@@ -108,13 +107,27 @@ class VLLMConfig(BackendConfig):
         return {"kind": self.kind, "dtype": self.dtype}
 
 
+class ModelSource(Protocol):
+    """What a backend reads of a sweep's model entry (`config.ModelEntry`), named here so that the
+    config module, which registers these backends' settings, is not imported back."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def revision(self) -> str | None: ...
+
+    @property
+    def trust_remote_code(self) -> bool: ...
+
+
 class LoadedModel(Protocol):
     tokenizer: Any
     config: Any  # the model's own transformers config (unscaled)
 
 
 class Backend(Protocol):
-    def load(self, model: ModelEntry, path: str) -> LoadedModel:
+    def load(self, model: ModelSource, path: str) -> LoadedModel:
         """Load weights and tokenizer once per model."""
         ...
 

@@ -101,7 +101,7 @@ class HFBackend:
 
 
 def _check_device(device: torch.device) -> None:
-    from longctx_eval.config import EnvironmentProblem
+    from longctx_eval.errors import EnvironmentProblem
 
     if device.type == "cuda":
         if not torch.cuda.is_available():

@@ -1,14 +1,15 @@
 """Executors: who runs a sweep's cells — this process (`local`) or actors on a Ray cluster (`ray`).
 
-Both drive `Worker`s through a `Session` and yield each finished cell (`Finished`); the runner is
-the only writer of the results directory, so every executor writes the same store the same way.
+Both drive `Worker`s through a `Session` (`executors.session`) and yield each finished cell
+(`Finished`); the runner is the only writer of the results directory, so every executor writes the
+same store the same way. This module holds only their settings and the registry, so that the config
+module can parse `executor:` without importing the plan and the workers above it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -21,12 +22,7 @@ from pydantic import (
 )
 
 from longctx_eval.records import CellRecord, RopeFrequencies
-from longctx_eval.registry import Registry, import_object
-
-if TYPE_CHECKING:
-    from longctx_eval.backends import Backend
-    from longctx_eval.plan import Cell, Plan
-    from longctx_eval.progress import Progress
+from longctx_eval.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -63,38 +59,12 @@ class RayConfig(ExecutorConfig):
     )
 
 
-Claim = Callable[["Cell"], bool]
-
-
-def always(cell: Cell) -> bool:
-    return True
-
-
-class Session(Protocol):
-    """An executor at work for one run: `run(cells, claim)` yields each cell as it finishes, and
-    may be called again (a length search's rounds) with its workers and models still loaded.
-    `claim(cell)` is asked right before a cell starts: False means another process sharing the
-    results directory has it, so skip it."""
-
-    def run(self, cells: Sequence[Cell], claim: Claim = ...) -> Iterator[Finished]: ...
-
-    def close(self) -> None: ...
-
-
-class OpenSession(Protocol):
-    def __call__(self, plan: Plan, config: Any, progress: Progress, backend: Backend | None) -> Session: ...
-
-
 @dataclass(frozen=True)
 class ExecutorInfo:
     name: str
     config_model: type[ExecutorConfig]
     session: str  # "module:Class" of its Session, imported when a sweep runs on it
     summary: str
-
-    def load(self) -> OpenSession:
-        cls: OpenSession = import_object(self.session)
-        return cls
 
 
 EXECUTORS: Registry[ExecutorInfo] = Registry("executor")

@@ -6,7 +6,8 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from longctx_eval.backends import Backend
-from longctx_eval.executors import Claim, Finished, always
+from longctx_eval.executors import Finished
+from longctx_eval.executors.session import Claim, always
 from longctx_eval.plan import Cell, Plan
 from longctx_eval.progress import Progress
 from longctx_eval.worker import Worker

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from longctx_eval.backends import Backend
-from longctx_eval.executors import Claim, Finished, RayConfig, always
+from longctx_eval.executors import Finished, RayConfig
+from longctx_eval.executors.session import Claim, always
 from longctx_eval.plan import Cell, Plan
 from longctx_eval.progress import Progress
 from longctx_eval.worker import make_record

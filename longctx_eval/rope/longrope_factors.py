@@ -122,7 +122,7 @@ def write_yarn_derived_factors(
     model: str, factor: float, output: Path, original_context: int | None = None
 ) -> LongRopeFactors:
     """`longctx-eval longrope-factors`: the YaRN-derived starting point for a model, written to a file."""
-    from longctx_eval.config import ConfigError
+    from longctx_eval.errors import ConfigError
     from longctx_eval.models import ModelNotFound, resolve_model
     from longctx_eval.rope.base import RopeConfigError, read_rope_base
     from longctx_eval.store import atomic_write

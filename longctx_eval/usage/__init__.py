@@ -11,8 +11,29 @@ Modules, one job each: `capture` (hooks that take q/k/v before rotation, one lay
 (pydantic models), `api` (`analyze`) and `plots` (PNG pictures).
 """
 
-from longctx_eval.usage.api import analyze, method_spec
-from longctx_eval.usage.capture import UsageError
-from longctx_eval.usage.result import UsageResult
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from longctx_eval.usage.api import analyze, method_spec
+    from longctx_eval.usage.capture import UsageError
+    from longctx_eval.usage.result import UsageResult
 
 __all__ = ["UsageError", "UsageResult", "analyze", "method_spec"]
+
+# Resolved on first use (PEP 562): the report draws `plots` and reads `result` from stored numbers,
+# and importing this package must not pull in torch and transformers for that.
+_LAZY = {
+    "analyze": "longctx_eval.usage.api",
+    "method_spec": "longctx_eval.usage.api",
+    "UsageError": "longctx_eval.usage.capture",
+    "UsageResult": "longctx_eval.usage.result",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_LAZY[name]), name)
