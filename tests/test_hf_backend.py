@@ -215,9 +215,9 @@ def plain_batched(backend: HFBackend, prompts: list[list[int]], n: int) -> list[
 def always_share(monkeypatch: pytest.MonkeyPatch) -> None:
     """Share every batch's prefix, whatever the count of work says (the tiny model's forward calls
     cost more than the tokens they save, so the default would rarely share on it)."""
-    from longctx_eval.backends import hf
+    from longctx_eval.backends import prefix_sharing
 
-    monkeypatch.setattr(hf, "_MARGIN", float("inf"))
+    monkeypatch.setattr(prefix_sharing, "_MARGIN", float("inf"))
 
 
 def with_reuse(backend: HFBackend, on: bool) -> None:
@@ -233,9 +233,9 @@ def test_default_generation_equals_plain_batched_generation(
     generate gives, token for token: with and without sharing, on prompts that share prefixes
     (NIAH at several depths) and on prompts that do not."""
     if forced:
-        from longctx_eval.backends import hf
+        from longctx_eval.backends import prefix_sharing
 
-        monkeypatch.setattr(hf, "_MARGIN", float("inf"))
+        monkeypatch.setattr(prefix_sharing, "_MARGIN", float("inf"))
     assert backend.cfg.prefix_reuse  # the default
     lm = backend.apply(ScalingSpec("none").resolve(read_rope_base(backend.config)))
     g = torch.Generator().manual_seed(5)
@@ -295,7 +295,7 @@ def test_a_batch_size_of_one_reuses_the_previous_prompt_prefix(backend: HFBacken
 
 def test_the_in_place_cache_is_written_once_and_gives_the_same_tokens(backend: HFBackend):
     """Decoding writes into one buffer allocated for the request (no copy of the cache per step)."""
-    from longctx_eval.backends.hf import kv_cache
+    from longctx_eval.backends.kv_cache import kv_cache
 
     ids = torch.randint(3, 400, (2, 80), generator=torch.Generator().manual_seed(6))
     cache = kv_cache(backend.model, 80 + 10)
@@ -320,7 +320,7 @@ def test_the_in_place_cache_is_written_once_and_gives_the_same_tokens(backend: H
 def test_the_in_place_cache_keeps_its_size_after_a_reorder(backend: HFBackend):
     """A reorder (beam search) replaces the keys with a copy: the next write goes back into a
     buffer of the planned size, not one twice as large at every step."""
-    from longctx_eval.backends.hf import kv_cache
+    from longctx_eval.backends.kv_cache import kv_cache
 
     layer = kv_cache(backend.model, 12).layers[0]
     k = torch.randn(2, 1, 5, 4)
@@ -347,7 +347,7 @@ def test_a_model_that_names_its_own_cache_still_generates(backend: HFBackend):
 
 
 def test_shared_prefix_batches_group_deep_needles_and_keep_the_batch_count():
-    from longctx_eval.backends.hf import shared_prefix_batches
+    from longctx_eval.backends.prefix_sharing import shared_prefix_batches
 
     # Prompts of 100 tokens that differ from position p on: a needle at depth p.
     depths = [0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95]
@@ -367,7 +367,7 @@ def test_shared_prefix_batches_group_deep_needles_and_keep_the_batch_count():
 def test_common_prefix_by_bisection():
     import random
 
-    from longctx_eval.backends.hf import _common_prefix
+    from longctx_eval.backends.prefix_sharing import _common_prefix
 
     rng = random.Random(0)
     for _ in range(300):
