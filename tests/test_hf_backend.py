@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -215,9 +216,10 @@ def plain_batched(backend: HFBackend, prompts: list[list[int]], n: int) -> list[
 def always_share(monkeypatch: pytest.MonkeyPatch) -> None:
     """Share every batch's prefix, whatever the count of work says (the tiny model's forward calls
     cost more than the tokens they save, so the default would rarely share on it)."""
-    from longctx_eval.backends import prefix_sharing
+    from longctx_eval.backends import hf, prefix_sharing
 
     monkeypatch.setattr(prefix_sharing, "_MARGIN", float("inf"))
+    monkeypatch.setattr(hf, "contended", lambda: False)
 
 
 def with_reuse(backend: HFBackend, on: bool) -> None:
@@ -233,9 +235,10 @@ def test_default_generation_equals_plain_batched_generation(
     generate gives, token for token: with and without sharing, on prompts that share prefixes
     (NIAH at several depths) and on prompts that do not."""
     if forced:
-        from longctx_eval.backends import prefix_sharing
+        from longctx_eval.backends import hf, prefix_sharing
 
         monkeypatch.setattr(prefix_sharing, "_MARGIN", float("inf"))
+        monkeypatch.setattr(hf, "contended", lambda: False)
     assert backend.cfg.prefix_reuse  # the default
     lm = backend.apply(ScalingSpec("none").resolve(read_rope_base(backend.config)))
     g = torch.Generator().manual_seed(5)
@@ -274,6 +277,47 @@ def test_prefix_reuse_computes_less_and_changes_nothing(
         assert computed == 6 * 300  # length-dependent rope: no reuse
     else:  # three batches of two (as many as plain batching): depths 1 and 0.8, 0.6 and 0.4, ...
         assert computed < 0.8 * 6 * 300
+
+
+def test_spinning_threads_beside_other_work_turn_sharing_off(
+    backend: HFBackend, monkeypatch: pytest.MonkeyPatch, always_share: None
+):
+    """The contention guard: with spinning OpenMP threads and other processes keeping a core
+    busy, every prompt is computed whole (plain batching), and the tokens are the same; with
+    PASSIVE waiting, or no other work, sharing goes on."""
+    from longctx_eval import threads
+    from longctx_eval.backends import hf, prefix_sharing
+
+    monkeypatch.setattr(hf, "contended", prefix_sharing.contended)  # the real guard, not the fixture's
+    prompts = niah_prompts(backend.tokenizer, 300, 6)
+    lm = backend.apply(ScalingSpec("none").resolve(read_rope_base(backend.config)))
+    expected = plain_batched(backend, prompts, 6)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    computed = {}
+    for policy, others in [("ACTIVE", 1.0), ("ACTIVE", 0.1), ("PASSIVE", 1.0)]:
+        monkeypatch.setenv(threads.WAIT_ENV, policy)
+        monkeypatch.setattr(prefix_sharing._OTHERS, "busy_cores", lambda others=others: others)
+        before = backend.prefill_tokens
+        assert [g.token_ids for g in lm.generate(prompts, max_new_tokens=6)] == expected
+        computed[policy, others] = backend.prefill_tokens - before
+    assert computed["ACTIVE", 1.0] == 6 * 300
+    assert computed["ACTIVE", 0.1] < 0.8 * 6 * 300 and computed["PASSIVE", 1.0] < 0.8 * 6 * 300
+
+
+def test_other_work_is_the_machine_busy_time_less_our_own(monkeypatch: pytest.MonkeyPatch):
+    """Cores others used = (machine busy seconds − this process's CPU seconds) / wall seconds,
+    from one look to the next; looks closer than the window keep the last figure."""
+    from longctx_eval.threads import OtherWork
+
+    samples = iter([(0.0, 100.0, 5.0), (1.0, 102.0, 6.5), (1.05, 103.0, 6.6), (3.0, 106.0, 8.0)])
+    work = OtherWork(window=0.1)
+    monkeypatch.setattr(work, "_sample", lambda: next(samples))
+    monkeypatch.setattr("time.sleep", lambda s: None)
+    assert work.busy_cores() == pytest.approx(0.5)  # first look: (2 − 1.5) / 1
+    assert work.busy_cores() == pytest.approx(0.5)  # 50 ms later: kept
+    assert work.busy_cores() == pytest.approx((4.0 - 1.5) / 2.0)
+    real = OtherWork(window=0.05).busy_cores()  # on this machine, really
+    assert real is None or 0.0 <= real <= (os.cpu_count() or 1) + 0.5
 
 
 def test_a_batch_size_of_one_reuses_the_previous_prompt_prefix(backend: HFBackend, always_share: None):

@@ -19,7 +19,7 @@ import torch
 
 from longctx_eval.backends import HFConfig
 from longctx_eval.backends.kv_cache import InPlaceLayer, kv_cache
-from longctx_eval.backends.prefix_sharing import PrefixSharing
+from longctx_eval.backends.prefix_sharing import PrefixSharing, contended
 from longctx_eval.config import ModelEntry
 from longctx_eval.lm import Generation, NonFiniteError, check_finite
 from longctx_eval.rope.base import scaled_config
@@ -234,7 +234,8 @@ class HFLanguageModel:
         cannot be cut back to a prefix), float32 on a CPU. Sharing changes the shapes of the
         computation (the prefix at batch size 1, masked tails), so outputs equal plain batching's
         only as far as the kernels round alike across shapes: checked in float32 on a CPU (tests,
-        benchmarks); elsewhere plain batching until it is measured there."""
+        benchmarks); elsewhere plain batching until it is measured there. And not while spinning
+        OpenMP threads contend with other work for the cores (`prefix_sharing.contended`)."""
         return (
             self.b.cfg.prefix_reuse
             and self._own_cache()
@@ -242,6 +243,7 @@ class HFLanguageModel:
             and self.b.device.type == "cpu"
             and self.model.dtype == torch.float32
             and all(type(layer) is InPlaceLayer for layer in kv_cache(self.model, 1).layers)
+            and not contended()
         )
 
     @torch.inference_mode()

@@ -16,9 +16,31 @@ from typing import Any
 import torch
 
 from longctx_eval.backends.kv_cache import kv_cache
+from longctx_eval.threads import OtherWork, spinning
 
 # Below this many shared tokens a prefix is not worth computing apart (nor the bookkeeping).
 _MIN_SHARED_PREFIX = 32
+
+
+# Other processes' busy cores above which spinning OpenMP threads lose sharing's gain (see
+# `contended`).
+_CONTENDED_CORES = 0.5
+_OTHERS = OtherWork()
+
+
+def contended() -> bool:
+    """Whether sharing would lose to contention: this process's OpenMP threads spin while they
+    wait, and other processes keep at least `_CONTENDED_CORES` busy. Sharing runs more, shorter
+    parallel regions (a batch-1 prefix pass, tails in chunks), and each region's wait for threads
+    that lost their core to another process is what spinning contention costs: measured on the
+    2-core development VM, passkey at 4k with sharing took 1.29× plain batching's time with a
+    second process multiplying matrices on both cores (benchmarks/README.md, P4), while under
+    PASSIVE waiting, or with no other work, sharing saved 4-25%. Below half a core of other work
+    the threads mostly find their cores free."""
+    if not spinning():
+        return False
+    busy = _OTHERS.busy_cores()
+    return busy is not None and busy >= _CONTENDED_CORES
 
 
 # A query chunk attending to cached keys gets an explicit mask; its elements (rows × queries × keys)
