@@ -52,3 +52,62 @@ def choose_wait_policy() -> str | None:
         if busy:
             os.environ[WAIT_ENV] = "PASSIVE"
     return os.environ.get(WAIT_ENV)
+
+
+def spinning() -> bool:
+    """Whether this process's OpenMP threads spin while they wait: more than one torch thread and
+    no PASSIVE wait policy in the environment (OpenMP read it at start; the harness's command line
+    sets it before torch is imported)."""
+    import torch
+
+    return torch.get_num_threads() > 1 and os.environ.get(WAIT_ENV, "").upper() != "PASSIVE"
+
+
+class OtherWork:
+    """How many cores other processes kept busy lately: the machine's busy CPU time (/proc/stat)
+    less this process's own (its spinning threads included), over the time since the last look.
+
+    The load average cannot say this inside a run: it counts this process's own threads, and it
+    trails by a minute. The first look measures over a pause of `window` seconds (the process
+    idle: all busy time is others')."""
+
+    def __init__(self, window: float = 0.1) -> None:
+        self.window = window
+        self._last: tuple[float, float, float] | None = None  # (wall, machine busy, own CPU) seconds
+        self._cores = 0.0
+
+    @staticmethod
+    def _sample() -> tuple[float, float, float] | None:
+        import time
+
+        try:
+            fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+        except OSError:
+            return None
+        if len(fields) < 5:
+            return None
+        ticks = [int(x) for x in fields]
+        # user nice system idle iowait irq softirq steal: busy is all but idle and iowait
+        busy = (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+        own = os.times()
+        return time.monotonic(), busy, own.user + own.system
+
+    def busy_cores(self) -> float | None:
+        """Cores other processes used on average since the last look (None where /proc/stat is
+        not there, as on macOS: then nothing is known). Looks closer together than `window`
+        return the last figure (a short window is all rounding: /proc/stat counts in 10 ms)."""
+        import time
+
+        now = self._sample()
+        if now is None:
+            return None
+        if self._last is None:
+            time.sleep(self.window)
+            self._last, now = now, self._sample()
+            assert now is not None
+        last = self._last
+        if now[0] - last[0] >= self.window:
+            wall = now[0] - last[0]
+            self._cores = max(0.0, ((now[1] - last[1]) - (now[2] - last[2])) / wall)
+            self._last = now
+        return self._cores

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -215,9 +216,10 @@ def plain_batched(backend: HFBackend, prompts: list[list[int]], n: int) -> list[
 def always_share(monkeypatch: pytest.MonkeyPatch) -> None:
     """Share every batch's prefix, whatever the count of work says (the tiny model's forward calls
     cost more than the tokens they save, so the default would rarely share on it)."""
-    from longctx_eval.backends import hf
+    from longctx_eval.backends import hf, prefix_sharing
 
-    monkeypatch.setattr(hf, "_MARGIN", float("inf"))
+    monkeypatch.setattr(prefix_sharing, "_MARGIN", float("inf"))
+    monkeypatch.setattr(hf, "contended", lambda: False)
 
 
 def with_reuse(backend: HFBackend, on: bool) -> None:
@@ -233,9 +235,10 @@ def test_default_generation_equals_plain_batched_generation(
     generate gives, token for token: with and without sharing, on prompts that share prefixes
     (NIAH at several depths) and on prompts that do not."""
     if forced:
-        from longctx_eval.backends import hf
+        from longctx_eval.backends import hf, prefix_sharing
 
-        monkeypatch.setattr(hf, "_MARGIN", float("inf"))
+        monkeypatch.setattr(prefix_sharing, "_MARGIN", float("inf"))
+        monkeypatch.setattr(hf, "contended", lambda: False)
     assert backend.cfg.prefix_reuse  # the default
     lm = backend.apply(ScalingSpec("none").resolve(read_rope_base(backend.config)))
     g = torch.Generator().manual_seed(5)
@@ -276,6 +279,47 @@ def test_prefix_reuse_computes_less_and_changes_nothing(
         assert computed < 0.8 * 6 * 300
 
 
+def test_spinning_threads_beside_other_work_turn_sharing_off(
+    backend: HFBackend, monkeypatch: pytest.MonkeyPatch, always_share: None
+):
+    """The contention guard: with spinning OpenMP threads and other processes keeping a core
+    busy, every prompt is computed whole (plain batching), and the tokens are the same; with
+    PASSIVE waiting, or no other work, sharing goes on."""
+    from longctx_eval import threads
+    from longctx_eval.backends import hf, prefix_sharing
+
+    monkeypatch.setattr(hf, "contended", prefix_sharing.contended)  # the real guard, not the fixture's
+    prompts = niah_prompts(backend.tokenizer, 300, 6)
+    lm = backend.apply(ScalingSpec("none").resolve(read_rope_base(backend.config)))
+    expected = plain_batched(backend, prompts, 6)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    computed = {}
+    for policy, others in [("ACTIVE", 1.0), ("ACTIVE", 0.1), ("PASSIVE", 1.0)]:
+        monkeypatch.setenv(threads.WAIT_ENV, policy)
+        monkeypatch.setattr(prefix_sharing._OTHERS, "busy_cores", lambda others=others: others)
+        before = backend.prefill_tokens
+        assert [g.token_ids for g in lm.generate(prompts, max_new_tokens=6)] == expected
+        computed[policy, others] = backend.prefill_tokens - before
+    assert computed["ACTIVE", 1.0] == 6 * 300
+    assert computed["ACTIVE", 0.1] < 0.8 * 6 * 300 and computed["PASSIVE", 1.0] < 0.8 * 6 * 300
+
+
+def test_other_work_is_the_machine_busy_time_less_our_own(monkeypatch: pytest.MonkeyPatch):
+    """Cores others used = (machine busy seconds − this process's CPU seconds) / wall seconds,
+    from one look to the next; looks closer than the window keep the last figure."""
+    from longctx_eval.threads import OtherWork
+
+    samples = iter([(0.0, 100.0, 5.0), (1.0, 102.0, 6.5), (1.05, 103.0, 6.6), (3.0, 106.0, 8.0)])
+    work = OtherWork(window=0.1)
+    monkeypatch.setattr(work, "_sample", lambda: next(samples))
+    monkeypatch.setattr("time.sleep", lambda s: None)
+    assert work.busy_cores() == pytest.approx(0.5)  # first look: (2 − 1.5) / 1
+    assert work.busy_cores() == pytest.approx(0.5)  # 50 ms later: kept
+    assert work.busy_cores() == pytest.approx((4.0 - 1.5) / 2.0)
+    real = OtherWork(window=0.05).busy_cores()  # on this machine, really
+    assert real is None or 0.0 <= real <= (os.cpu_count() or 1) + 0.5
+
+
 def test_a_batch_size_of_one_reuses_the_previous_prompt_prefix(backend: HFBackend, always_share: None):
     """With one prompt per batch nothing is shared within a batch; the prefix kept from the
     previous batch is cut back and reused (deepest needle first, each prefix extends the next)."""
@@ -295,7 +339,7 @@ def test_a_batch_size_of_one_reuses_the_previous_prompt_prefix(backend: HFBacken
 
 def test_the_in_place_cache_is_written_once_and_gives_the_same_tokens(backend: HFBackend):
     """Decoding writes into one buffer allocated for the request (no copy of the cache per step)."""
-    from longctx_eval.backends.hf import kv_cache
+    from longctx_eval.backends.kv_cache import kv_cache
 
     ids = torch.randint(3, 400, (2, 80), generator=torch.Generator().manual_seed(6))
     cache = kv_cache(backend.model, 80 + 10)
@@ -320,7 +364,7 @@ def test_the_in_place_cache_is_written_once_and_gives_the_same_tokens(backend: H
 def test_the_in_place_cache_keeps_its_size_after_a_reorder(backend: HFBackend):
     """A reorder (beam search) replaces the keys with a copy: the next write goes back into a
     buffer of the planned size, not one twice as large at every step."""
-    from longctx_eval.backends.hf import kv_cache
+    from longctx_eval.backends.kv_cache import kv_cache
 
     layer = kv_cache(backend.model, 12).layers[0]
     k = torch.randn(2, 1, 5, 4)
@@ -347,7 +391,7 @@ def test_a_model_that_names_its_own_cache_still_generates(backend: HFBackend):
 
 
 def test_shared_prefix_batches_group_deep_needles_and_keep_the_batch_count():
-    from longctx_eval.backends.hf import shared_prefix_batches
+    from longctx_eval.backends.prefix_sharing import shared_prefix_batches
 
     # Prompts of 100 tokens that differ from position p on: a needle at depth p.
     depths = [0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95]
@@ -367,7 +411,7 @@ def test_shared_prefix_batches_group_deep_needles_and_keep_the_batch_count():
 def test_common_prefix_by_bisection():
     import random
 
-    from longctx_eval.backends.hf import _common_prefix
+    from longctx_eval.backends.prefix_sharing import _common_prefix
 
     rng = random.Random(0)
     for _ in range(300):
