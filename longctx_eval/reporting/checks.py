@@ -40,8 +40,10 @@ def _same_weights(results: Results) -> list[str]:
     out = []
     for key, found in names.items():
         if len(found) > 1:
-            how = "the same weights (content fingerprint)" if not key.startswith("path:") else (
-                f"the same model directory ({key[5:]})"
+            how = (
+                "the same weights (content fingerprint)"
+                if not key.startswith("path:")
+                else (f"the same model directory ({key[5:]})")
             )
             out.append(f"model names {', '.join(sorted(found))} hold {how}: their rows are one model twice")
     return out

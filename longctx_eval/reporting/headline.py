@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from longctx_eval.headline_spec import HeadlineSpec
 from longctx_eval.records import Sample
-from longctx_eval.reporting.effective import Effective, ReportOptions, effective_length, overall, rule_for
+from longctx_eval.reporting.effective import Effective, ReportOptions, overall
 from longctx_eval.reporting.paired import (
     EXACT_TEST,
     SIGN_FLIP_TEST,
@@ -52,7 +52,9 @@ def resolve(spec: HeadlineSpec | None, arranged: Arranged, board_tasks: list[str
     spec = spec or HeadlineSpec()
     metric = {t: arranged.series[t][0].metric for t in board_tasks if arranged.series.get(t)}
     tasks = spec.tasks or tuple(t for t in board_tasks if metric.get(t) == "accuracy")
-    guards = spec.guards if spec.guards is not None else tuple(t for t in board_tasks if metric.get(t) == "ppl")
+    guards = (
+        spec.guards if spec.guards is not None else tuple(t for t in board_tasks if metric.get(t) == "ppl")
+    )
     return spec.model_copy(update={"tasks": tasks, "guards": tuple(g for g in guards if g not in tasks)})
 
 
@@ -96,7 +98,7 @@ def row_headlines(
             by_row.setdefault(s.key, {})[task] = s
     means = {key: _mean_series(parts, weights) for key, parts in by_row.items()}
     out = {}
-    for key, parts in by_row.items():
+    for key in by_row:
         tested = [t for t in (spec.tasks or ()) if t in row_effective.get(key, {})]
         if spec.rule == "shortest":
             eff = overall([row_effective[key][t] for t in tested])
@@ -137,7 +139,9 @@ def _mean_series(parts: dict[str, Series], weights: dict[str, float]) -> Series:
             else:
                 flat.append((float(p.value or 0.0), p.n or 0, w))
         mean.points.append(
-            Point(n, "ok", value, max(0.0, low), min(1.0, high), None, sum(k for _, k, _ in flat), tuple(flat))
+            Point(
+                n, "ok", value, max(0.0, low), min(1.0, high), None, sum(k for _, k, _ in flat), tuple(flat)
+            )
         )
     return mean
 
@@ -265,7 +269,7 @@ def ahead(rows: dict[Key, RowHeadline], tests: list[PairedDiff]) -> dict[Key, se
             if _ranked(ea) and _ranked(eb) and (ea.effective_low or 0) > (eb.effective_high or 0):
                 wins[(a, b)] = True
     out: dict[Key, set[Key]] = {k: set() for k in rows}
-    for (winner, loser) in wins:
+    for winner, loser in wins:
         if (loser, winner) not in wins:  # the data point both ways: no order between them
             out[winner].add(loser)
     for a, ra in rows.items():  # fewer headline tasks: below every row tested on more

@@ -148,11 +148,11 @@ def _pair(results: Results, s: Series, p: Point, q: Point, against: str) -> Pair
     binary = all(v in (0.0, 1.0) for v in fx + fy)
     discordant = None
     if binary:
-        b = sum(1 for x, y in zip(fx, fy, strict=True) if x > y)
-        c = sum(1 for x, y in zip(fx, fy, strict=True) if y > x)
-        discordant = (b, c)
-        low, high = paired_difference_exact(b, c, len(fx))
-        p_value: float | None = mcnemar_exact(b, c)
+        mine = sum(1 for x, y in zip(fx, fy, strict=True) if x > y)
+        theirs = sum(1 for x, y in zip(fx, fy, strict=True) if y > x)
+        discordant = (mine, theirs)
+        low, high = paired_difference_exact(mine, theirs, len(fx))
+        p_value: float | None = mcnemar_exact(mine, theirs)
     else:
         low, high = paired_bootstrap_mean_difference(fx, fy, seed)
         p_value = sign_flip_p_value([x - y for x, y in zip(fx, fy, strict=True)], seed)

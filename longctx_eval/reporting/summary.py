@@ -314,7 +314,9 @@ def simultaneous_intervals(
         for p in measured:
             if p.parts:
                 members = [wilson_interval(v * n, n, z) for v, n, _ in p.parts]
-                _, low, high = mover_mean_interval([v for v, _, _ in p.parts], members, [w for *_, w in p.parts])
+                _, low, high = mover_mean_interval(
+                    [v for v, _, _ in p.parts], members, [w for *_, w in p.parts]
+                )
                 out[p.length] = (max(0.0, low), min(1.0, high))
             elif p.n:
                 out[p.length] = wilson_interval(float(p.value or 0.0) * p.n, p.n, z)
@@ -363,8 +365,6 @@ def _documents(results: Results, record: CellRecord) -> dict[int, tuple[float, i
     return out or None
 
 
-
-
 def _retention(s: Series, ref: Series | None) -> float | None:
     """Score at the native length relative to the reference method there (1 = nothing lost);
     perplexity as ref/method, so that below 1 means worse for both kinds of task."""
@@ -398,14 +398,19 @@ def _notes(results: Results, arranged: Arranged, rows: list[LeaderRow], options:
     rules = sorted({f"{t}: {e.rule}" for r in rows for t, e in r.effective.items()})
     out = [
         "Effective length: the longest length at which the score passes there and at every shorter "
-        "length, with in brackets the range the 95% intervals allow (from the longest length that "
-        "certainly passes to the last one before a certain failure). Rules: " + "; ".join(rules) + ". "
-        "Overall: the shortest over the tasks. Rank: 1 + the rows whose effective length is certainly "
-        "longer; rows of equal rank are not separable by these data. Retention: the score at the "
-        f"native length relative to {options.against} there (perplexity as {options.against}/method), "
-        "the lowest over the tasks.",
-        "Intervals are 95%: Wilson for accuracy, bootstrap over documents for perplexity"
-        + (", normal approximation for a task group's weighted average." if arranged.groups else "."),
+        "length, with in brackets the range the intervals allow (from the longest length that "
+        "certainly passes to the last one before a certain failure). The range is drawn from "
+        "simultaneous intervals over the series' k lengths (Bonferroni: each at 1 − 0.05/k), so "
+        "'certainly' holds for all of its lengths at once. Rules: " + "; ".join(rules) + ". "
+        "Headline: see above; the per-task columns beside it include the quality guards. Retention: "
+        f"the score at the native length relative to {options.against} there (perplexity as "
+        f"{options.against}/method), the lowest over the tasks.",
+        "Value tables' intervals are 95%: Wilson for accuracy, bootstrap over documents for perplexity"
+        + (
+            ", MOVER over the members' own intervals for a task group's weighted average."
+            if arranged.groups
+            else "."
+        ),
     ]
     policies = sorted(
         {r.generation_policy for r in results.records if r.generation_policy and r.task_name != "perplexity"}

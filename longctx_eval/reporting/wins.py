@@ -10,6 +10,7 @@ or an interval printed beside it supports.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from longctx_eval.headline_spec import HeadlineSpec
@@ -20,6 +21,8 @@ from longctx_eval.reporting.series import Arranged, Series
 
 if TYPE_CHECKING:
     from longctx_eval.reporting.summary import LeaderRow
+
+Label = Callable[[str, str], str]  # (model, method) -> how a sentence names the row
 
 
 def length_text(n: int, original: int) -> str:
@@ -40,7 +43,7 @@ def sentences(
     results: Results, arranged: Arranged, spec: HeadlineSpec, rows: list[LeaderRow], options: ReportOptions
 ) -> list[str]:
     models = {r.model for r in rows}
-    label = (lambda m, x: f"{m} {x}") if len(models) > 1 else (lambda m, x: x)
+    label: Label = (lambda m, x: f"{m} {x}") if len(models) > 1 else (lambda m, x: x)
     out = [_definition(spec, options)]
     ranked = [r for r in rows if r.headline is not None and r.headline_tasks]
     if ranked:
@@ -72,16 +75,20 @@ def _definition(spec: HeadlineSpec, options: ReportOptions) -> str:
     else:
         how = f"the shortest of the effective lengths of {_names(tasks)}"
     guards = list(spec.guards or ())
-    beside = f" {_names(guards)} are quality guards, shown beside it and left out of its rank." if guards else ""
+    beside = (
+        f" {_names(guards)} are quality guards, shown beside it and left out of its rank." if guards else ""
+    )
     return f"The headline answers {spec.question}: {how}.{beside}"
 
 
-def _ranking(rows: list[LeaderRow], label) -> str:  # type: ignore[no-untyped-def]
+def _ranking(rows: list[LeaderRow], label: Label) -> str:
     groups: dict[str, list[str]] = {}
     for r in rows:
         assert r.headline is not None
         mark = " (" + "; ".join(r.marks) + ")" if r.marks else ""
-        groups.setdefault(r.rank_text, []).append(f"{label(r.model, r.method_label)} {r.headline.text()}{mark}")
+        groups.setdefault(r.rank_text, []).append(
+            f"{label(r.model, r.method_label)} {r.headline.text()}{mark}"
+        )
     parts = [f"rank {rank}: {', '.join(names)}" for rank, names in groups.items()]
     return (
         "Headline effective length by rank (a range where the data cannot order rows; rows are ordered "
@@ -91,7 +98,7 @@ def _ranking(rows: list[LeaderRow], label) -> str:  # type: ignore[no-untyped-de
     )
 
 
-def _task_sentence(results: Results, task: str, series: list[Series], label) -> str:  # type: ignore[no-untyped-def]
+def _task_sentence(results: Results, task: str, series: list[Series], label: Label) -> str:
     higher = series[0].metric != "ppl"
     lengths = sorted({p.length for s in series for p in s.points})
     per_length: list[tuple[int, Series, list[tuple[Series, PairedDiff | None]]]] = []
