@@ -78,7 +78,18 @@ def markdown(summary: Summary) -> str:
     tasks = summary.leaderboard_tasks
     lengths = summary.headline_lengths
     lines.append(
-        _md_row(["model", "method", "rank", "headline", *tasks, "retention at L", *map(str, lengths), "note"])
+        _md_row(
+            [
+                "model",
+                "method",
+                "rank",
+                "headline",
+                *tasks,
+                "retention at L",
+                *(f"headline @{n}" for n in lengths),
+                "note",
+            ]
+        )
     )
     lines.append("|---|---|---:|---:|" + "---:|" * len(tasks) + "---:|" + "---:|" * len(lengths) + "---|")
     for row in summary.leaderboard:
