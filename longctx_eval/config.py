@@ -27,6 +27,7 @@ from pydantic import (
 from longctx_eval.backends import BACKENDS, BackendConfig
 from longctx_eval.errors import ConfigError as ConfigError  # re-exported: the sweep config raises it
 from longctx_eval.executors import EXECUTORS, ExecutorConfig
+from longctx_eval.headline_spec import HeadlineSpec
 from longctx_eval.registry import UnknownNameError
 from longctx_eval.rope.methods import METHODS, MethodParams
 from longctx_eval.task import TASK_GROUPS, TASKS, TaskParams, load_task_plugins
@@ -133,6 +134,11 @@ class SweepConfig(StrictModel):
     length_search: LengthSearch | None = Field(None, description="set by `lengths: {search: ...}`")
     tasks: tuple[TaskChoice, ...] = Field(min_length=1)
     tasks_path: tuple[str, ...] = Field((), description="extra task plugin files or directories")
+    headline: HeadlineSpec | None = Field(
+        None,
+        description="what the report's headline answers (tasks, weights, rule; docs/headline.md); "
+        "default: how far retrieval reaches",
+    )
     source_dir: str = Field(
         ".", description="directory of the YAML file; relative paths are looked up here too"
     )
@@ -161,6 +167,7 @@ class _SweepHead(StrictModel):
     lengths: Any = Field(description="a list of lengths, or {search: {from, to, resolution, ...}}")
     tasks: list[Any] = Field(min_length=1)
     tasks_path: list[str] = Field(default_factory=list)
+    headline: HeadlineSpec | None = None
 
 
 class _LengthList(StrictModel):
@@ -258,6 +265,13 @@ def parse_sweep(raw: Any, source_dir: str | Path = ".") -> SweepConfig:
     lengths = _parse_lengths(head.lengths if head is not None else raw.get("lengths"), problems)
     if head is not None:
         _check_unique([m.name for m in head.models], "models", "name", problems)
+        if head.headline is not None and head.headline.tasks is not None:
+            known = list(dict.fromkeys([t.label for t in tasks] + [t.group for t in tasks if t.group]))
+            for i, name in enumerate(head.headline.tasks):
+                if name not in known:
+                    problems.append(
+                        (f"headline.tasks.{i}", f"unknown task {name!r} (valid: {', '.join(known)})")
+                    )
     if problems or head is None or backend is None or executor is None or lengths is None:
         raise ConfigError(problems)
     config = SweepConfig(
@@ -272,6 +286,7 @@ def parse_sweep(raw: Any, source_dir: str | Path = ".") -> SweepConfig:
         length_search=lengths[1],
         tasks=tuple(tasks),
         tasks_path=tuple(str(_beside(p, source_dir)) for p in head.tasks_path),
+        headline=head.headline,
         source_dir=str(source_dir),
     )
     config._raw = raw

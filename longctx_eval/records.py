@@ -52,6 +52,10 @@ class CellRecord(_Open):
     cell_id: str
     model: str
     model_path: str = ""
+    # The content identity of the model's files (the fingerprint behind cell ids; "hub:<rev>" for a
+    # hub model): `compare` and `report` warn when two names hold the same weights. None: written
+    # before it was kept.
+    model_fingerprint: str | None = None
     method: str
     method_label: str
     factor: float = 1.0

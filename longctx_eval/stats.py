@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -94,14 +95,121 @@ def paired_bootstrap_ppl_ratio(
     return float(np.exp(np.quantile(log_ratio, tail))), float(np.exp(np.quantile(log_ratio, 1 - tail)))
 
 
-def weighted_mean_interval(
-    values: Sequence[float], counts: Sequence[int], weights: Sequence[float], z: float = Z95
+# -- exact paired tests and multiplicity ---------------------------------------------------------
+# scipy is not a dependency of this project (numpy is); the binomial quantities below are small
+# sums computed exactly with math.comb, so they are written out rather than adding scipy for them.
+
+
+def z_for(level: float) -> float:
+    """The two-sided normal quantile of `level` (1.96 at 0.95), by bisection on math.erf (no scipy)."""
+    target = 1 - (1 - level) / 2
+    lo, hi = 0.0, 40.0
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if 0.5 * (1 + math.erf(mid / math.sqrt(2))) < target:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+def _binom_cdf(k: int, n: int, p: float) -> float:
+    """P(X ≤ k), X ~ Binomial(n, p), summed exactly term by term."""
+    return sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(0, k + 1))
+
+
+def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Exact (Clopper–Pearson) interval of a binomial proportion: the parameters no one-sided exact
+    test at (1 − level)/2 rejects. Found by bisection on the exact binomial tails."""
+    if n <= 0:
+        return 0.0, 1.0
+    tail = (1 - level) / 2
+
+    def solve(f: Any) -> float:  # f increasing in p; the p where f crosses 0
+        lo, hi = 0.0, 1.0
+        for _ in range(80):
+            mid = (lo + hi) / 2
+            if f(mid) < 0:
+                lo = mid
+            else:
+                hi = mid
+        return (lo + hi) / 2
+
+    # lower: P(X ≥ k | p) = tail; upper: P(X ≤ k | p) = tail.
+    low = 0.0 if k == 0 else solve(lambda p: (1 - _binom_cdf(k - 1, n, p)) - tail)
+    high = 1.0 if k == n else solve(lambda p: tail - _binom_cdf(k, n, p))
+    return low, high
+
+
+def paired_difference_exact(
+    first_only: int, second_only: int, n: int, level: float = 0.95
+) -> tuple[float, float]:
+    """An interval of the difference of two paired proportions that agrees with exact McNemar.
+
+    Conditional on the m = b + c discordant pairs, b ~ Binomial(m, φ) and the difference is
+    (2φ − 1)·m/n; the Clopper–Pearson interval of φ mapped through that line excludes 0 exactly
+    when the two-sided exact McNemar p-value is below 1 − level (both invert the same two
+    one-sided binomial tests). With no discordant pair the interval is [0, 0]: the data show no
+    difference at all, and the conditional interval says no more than that.
+    """
+    m = first_only + second_only
+    if n <= 0:
+        return float("nan"), float("nan")
+    if m == 0:
+        return 0.0, 0.0
+    lo, hi = clopper_pearson(first_only, m, level)
+    return (2 * lo - 1) * m / n, (2 * hi - 1) * m / n
+
+
+def sign_flip_p_value(
+    differences: Sequence[float], seed: int, resamples: int = 4000, statistic: Any = None
+) -> float:
+    """Two-sided paired randomisation test: under "no difference" each pair's two systems are
+    exchangeable, so each difference's sign is a fair coin. Monte Carlo with the (1 + hits) /
+    (1 + resamples) correction (never 0). `statistic` maps a ±1 sign matrix (resamples × pairs)
+    to one value per row; by default the mean of the signed differences."""
+    d = np.asarray(differences, dtype=np.float64)
+    if len(d) == 0 or not np.any(d):
+        return 1.0
+    rng = np.random.default_rng(seed)
+    signs = rng.choice(np.array([-1.0, 1.0]), size=(resamples, len(d)))
+    if statistic is None:
+        observed = abs(float(d.mean()))
+        flipped = np.abs((signs * d).mean(axis=1))
+    else:
+        observed = abs(float(statistic(np.ones((1, len(d))))[0]))
+        flipped = np.abs(statistic(signs))
+    hits = int(np.sum(flipped >= observed - 1e-12))
+    return (1 + hits) / (1 + resamples)
+
+
+def holm(p_values: Sequence[float | None]) -> list[float | None]:
+    """Holm's step-down adjustment (1979): the family-wise error stays at α with no independence
+    assumption. None (no test) stays None and does not count in the family."""
+    tested = sorted((p, i) for i, p in enumerate(p_values) if p is not None)
+    m = len(tested)
+    out: list[float | None] = [None] * len(p_values)
+    running = 0.0
+    for rank, (p, i) in enumerate(tested):
+        running = max(running, min(1.0, (m - rank) * p))
+        out[i] = running
+    return out
+
+
+def mover_mean_interval(
+    values: Sequence[float], intervals: Sequence[tuple[float, float]], weights: Sequence[float]
 ) -> tuple[float, float, float]:
-    """A weighted mean of accuracies and its normal-approximation 95% interval (a group average,
-    such as RULER's, over independent members): var = Σ w_i² p_i(1 − p_i) / n_i / (Σ w_i)²."""
+    """A weighted mean of independent estimates and its interval by MOVER (Zou & Donner 2008;
+    Newcombe's square-and-add): each member's own interval is carried into the mean,
+    L = m − √Σ(wᵢ(pᵢ − lᵢ))² / Σw, U = m + √Σ(wᵢ(uᵢ − pᵢ))² / Σw. With Wilson member intervals a
+    member that is all right or all wrong over 5 samples still contributes its (wide) uncertainty,
+    where a plug-in variance p(1 − p)/n would give it none."""
     w = np.asarray(weights, dtype=np.float64)
     p = np.asarray(values, dtype=np.float64)
-    n = np.maximum(np.asarray(counts, dtype=np.float64), 1.0)
-    mean = float((w * p).sum() / w.sum())
-    half = z * math.sqrt(float((w**2 * p * (1 - p) / n).sum())) / float(w.sum())
-    return mean, max(0.0, mean - half), min(1.0, mean + half)
+    lo = np.asarray([a for a, _ in intervals], dtype=np.float64)
+    hi = np.asarray([b for _, b in intervals], dtype=np.float64)
+    total = float(w.sum())
+    mean = float((w * p).sum() / total)
+    down = math.sqrt(float(((w * (p - lo)) ** 2).sum())) / total
+    up = math.sqrt(float(((w * (hi - p)) ** 2).sum())) / total
+    return mean, mean - down, mean + up

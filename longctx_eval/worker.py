@@ -280,6 +280,7 @@ def make_record(
             "cell_id": cell.cell_id,
             "model": cell.model.entry.name,
             "model_path": cell.model.entry.path,
+            "model_fingerprint": cell.model.fingerprint,
             "method": spec.method,
             "method_label": spec.label(),
             "factor": spec.factor,

@@ -7,9 +7,11 @@ leaderboard.md / .csv / .tex, report.html (self-contained) and the pictures unde
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+from longctx_eval.headline_spec import HeadlineSpec
 from longctx_eval.reporting.effective import ReportOptions
 from longctx_eval.reporting.html import render
 from longctx_eval.reporting.plots import make_figures, relative_perplexity
@@ -20,6 +22,7 @@ from longctx_eval.reporting.tables import csv_text, latex, markdown
 from longctx_eval.reporting.usage_figures import usage_figures
 from longctx_eval.store import PARAMS, RECORDS, ROPE, SAMPLES, atomic_write, dumps
 
+_log = logging.getLogger("longctx_eval.report")
 _MARKER = "merged_from.json"  # marks a directory `compare` made (and may overwrite)
 
 __all__ = [
@@ -69,7 +72,9 @@ def _write(
     pictures: bool,
     show_superseded: bool = False,
 ) -> list[Path]:
-    summary = build_summary(results, options, title)
+    summary = build_summary(results, _with_headline(options, results), title)
+    for warning in summary.warnings:  # also at the top of leaderboard.md and report.html
+        _log.warning("warning: %s", warning)
     written = {
         out / "leaderboard.json": summary.model_dump_json(indent=1) + "\n",
         out / "leaderboard.md": markdown(summary),
@@ -99,6 +104,16 @@ def _write(
         atomic_write(out / "report.html", render(summary, results, figures, show_superseded))
         paths.append(out / "report.html")
     return paths
+
+
+def _with_headline(options: ReportOptions, results: Results) -> ReportOptions:
+    """The report's own headline option first, else the sweep's `headline:` (from its manifest)."""
+    if options.headline is not None:
+        return options
+    found = [m["config"]["headline"] for m in results.manifests if (m.get("config") or {}).get("headline")]
+    if not found:
+        return options
+    return options.model_copy(update={"headline": HeadlineSpec.model_validate(found[0])})
 
 
 def compare(dirs: Sequence[Path | str], out: Path | str, options: ReportOptions | None = None) -> list[Path]:

@@ -15,11 +15,12 @@ def print_summary(summary: Summary, console: Any) -> None:
 
     tasks = summary.leaderboard_tasks
     board = Table(title="effective context length", title_justify="left")
-    for col in ("model", "method", "rank", "overall", *tasks):
+    for col in ("model", "method", "rank", "headline", *tasks):
         board.add_column(_plain(col), justify="left" if col in ("model", "method") else "right")
     for row in summary.leaderboard:
         cells = [row.effective[t].text() if t in row.effective else "" for t in tasks]
-        board.add_row(*map(_plain, [row.model, row.method_label, str(row.rank), row.overall.text(), *cells]))
+        head = row.headline.text() if row.headline is not None else ""
+        board.add_row(*map(_plain, [row.model, row.method_label, row.rank_text, head, *cells]))
     console.print(board)
     for task in summary.tables:
         table = Table(title=_plain(heading(task)), title_justify="left")

@@ -34,6 +34,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from longctx_eval.headline_spec import HeadlineSpec
 from longctx_eval.reporting.series import Point, Series
 
 Status = Literal["ok", "undecided", "fails_at_native", "untested", "no_baseline"]
@@ -57,6 +58,11 @@ class ReportOptions(BaseModel):
     )
     against: str = Field(
         "none", min_length=1, description="the reference method: baseline of relative rules and paired diffs"
+    )
+    headline: HeadlineSpec | None = Field(
+        None,
+        description="the headline's tasks, weights and rule; default: the sweep's `headline:`, else how "
+        "far retrieval reaches (the mean accuracy over the retrieval tasks)",
     )
 
 
@@ -104,6 +110,9 @@ class Effective(BaseModel):
     shortest: int | None  # the shortest evaluated length (for "< shortest")
     status: Status
     rule: str
+    # How the range was drawn: simultaneous over the series' k lengths (Bonferroni, each at
+    # 1 − 0.05/k), or the cells' own 95% intervals where no simultaneous one could be drawn.
+    interval_method: str | None = None
 
     def text(self) -> str:
         """How tables print it: '1024', '512 (256–2048)', 'fails at L', 'untested', ..."""

@@ -18,6 +18,7 @@ from longctx_eval.reporting.tables import (
     PAIRED_NOTE,
     gap_rows,
     heading,
+    headline_lines,
     paired_sections,
     paired_tables,
 )
@@ -79,6 +80,12 @@ def _figures(figures: list[Figure]) -> str:
 def render(summary: Summary, results: Results, figures: list[Figure], show_superseded: bool = False) -> str:
     title = summary.title
     parts = [f"<h1>{e(title)}</h1>", _meta(results)]
+    # The answer first: who wins where, generated from the data (tables.headline_lines), and warnings.
+    parts.append(
+        '<section class="headline">'
+        + "".join(f"<p>{e(t)}</p>" for t in headline_lines(summary))
+        + "</section>"
+    )
     tasks = summary.leaderboard_tasks
     parts += [
         "<h2>Effective context length</h2>",

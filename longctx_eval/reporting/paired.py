@@ -3,10 +3,16 @@
 Every method of a sweep sees the same samples (seeds depend on the sweep seed, task and length
 only) and the same documents, so "is YaRN better than NTK here?" has a paired answer, much tighter
 than two unpaired intervals side by side:
-- accuracy: the mean per-sample difference with a paired bootstrap 95% interval (pairs resampled),
-  and the exact McNemar p-value when scores are 0/1;
+- accuracy with 0/1 scores: the mean per-sample difference, the exact McNemar p-value and the
+  exact conditional interval that agrees with it (Clopper–Pearson on the discordant pairs);
+- accuracy with part credit (RULER's string-match-part): a paired bootstrap interval (pairs
+  resampled) and a paired sign-flip randomisation p-value;
 - perplexity: the ratio of token-weighted perplexities over the documents both cells scored, with
-  a paired bootstrap over documents.
+  a paired bootstrap over documents and a sign-flip randomisation p-value (documents swapped
+  between the two systems).
+Each difference says which method gave its interval and its p-value. `*` marks a difference only
+where its Holm-adjusted p-value (the family is stated by whoever adjusts: one table) is below
+`LEVEL`'s α; the unadjusted p-value is kept beside it.
 Samples are paired by `index` and only when both cells hold the same samples (same count, and the
 same `target` or `doc_index` where recorded); otherwise the pair is left out, never guessed.
 """
@@ -23,7 +29,19 @@ from pydantic import BaseModel
 from longctx_eval.records import Sample
 from longctx_eval.reporting.results import Results
 from longctx_eval.reporting.series import Point, Series
-from longctx_eval.stats import mcnemar_exact, paired_bootstrap_mean_difference, paired_bootstrap_ppl_ratio
+from longctx_eval.stats import (
+    mcnemar_exact,
+    paired_bootstrap_mean_difference,
+    paired_bootstrap_ppl_ratio,
+    paired_difference_exact,
+    sign_flip_p_value,
+)
+
+ALPHA = 0.05  # the significance level of every mark (and 95% intervals)
+EXACT_INTERVAL = "exact conditional (Clopper–Pearson on the discordant pairs)"
+EXACT_TEST = "exact McNemar"
+BOOTSTRAP_INTERVAL = "paired percentile bootstrap"
+SIGN_FLIP_TEST = "paired sign-flip randomisation"
 
 
 class PairedDiff(BaseModel):
@@ -36,8 +54,13 @@ class PairedDiff(BaseModel):
     estimate: float
     low: float | None  # paired 95% interval (None with a single pair)
     high: float | None
-    p_value: float | None  # exact McNemar (0/1 scores only)
+    p_value: float | None  # unadjusted two-sided p-value (None: no test, e.g. a single pair)
     n_pairs: int
+    interval_method: str | None = None  # which method gave [low, high]
+    p_method: str | None = None  # which test gave p_value
+    p_adjusted: float | None = None  # Holm-adjusted over `family`
+    family: str | None = None  # the comparisons adjusted together (one table)
+    discordant: tuple[int, int] | None = None  # 0/1 scores: (method only right, reference only right)
 
     @property
     def excludes_null(self) -> bool:
@@ -45,8 +68,14 @@ class PairedDiff(BaseModel):
         null = 0.0 if self.kind == "difference" else 1.0
         return self.low is not None and self.high is not None and (self.low > null or self.high < null)
 
+    @property
+    def significant(self) -> bool:
+        """Marked: the adjusted p-value (the unadjusted one when no family was set) is below α."""
+        p = self.p_adjusted if self.family is not None else self.p_value
+        return p is not None and p < ALPHA
+
     def text(self) -> str:
-        mark = " *" if self.excludes_null else ""
+        mark = " *" if self.significant else ""
         if self.kind == "difference":
             value = f"{self.estimate:+.2f}"
             interval = f" [{self.low:+.2f}, {self.high:+.2f}]" if self.low is not None else ""
@@ -115,15 +144,18 @@ def _pair(results: Results, s: Series, p: Point, q: Point, against: str) -> Pair
     if any(v is None for v in xs + ys):
         return None
     fx, fy = [float(v or 0.0) for v in xs], [float(v or 0.0) for v in ys]
-    low, high = paired_bootstrap_mean_difference(fx, fy, seed)
-    binary = all(v in (0.0, 1.0) for v in fx + fy)
-    p_value = None
-    if binary:
-        p_value = mcnemar_exact(
-            sum(1 for x, y in zip(fx, fy, strict=True) if x > y),
-            sum(1 for x, y in zip(fx, fy, strict=True) if y > x),
-        )
     single = len(fx) < 2
+    binary = all(v in (0.0, 1.0) for v in fx + fy)
+    discordant = None
+    if binary:
+        mine = sum(1 for x, y in zip(fx, fy, strict=True) if x > y)
+        theirs = sum(1 for x, y in zip(fx, fy, strict=True) if y > x)
+        discordant = (mine, theirs)
+        low, high = paired_difference_exact(mine, theirs, len(fx))
+        p_value: float | None = mcnemar_exact(mine, theirs)
+    else:
+        low, high = paired_bootstrap_mean_difference(fx, fy, seed)
+        p_value = sign_flip_p_value([x - y for x, y in zip(fx, fy, strict=True)], seed)
     return PairedDiff(
         **common,
         against=against,
@@ -133,6 +165,9 @@ def _pair(results: Results, s: Series, p: Point, q: Point, against: str) -> Pair
         high=None if single else high,
         p_value=p_value,
         n_pairs=len(fx),
+        interval_method=None if single else (EXACT_INTERVAL if binary else BOOTSTRAP_INTERVAL),
+        p_method=EXACT_TEST if binary else SIGN_FLIP_TEST,
+        discordant=discordant,
     )
 
 
@@ -157,9 +192,39 @@ def _ppl_ratio(
         estimate=estimate,
         low=low,
         high=high,
-        p_value=None,
+        p_value=None if single else _ppl_sign_flip(nll_a, nll_b, tok_a, tok_b, seed),
         n_pairs=len(a),
+        interval_method=None if single else BOOTSTRAP_INTERVAL,
+        p_method=None if single else SIGN_FLIP_TEST,
     )
+
+
+def _ppl_sign_flip(
+    nll_a: Sequence[float], nll_b: Sequence[float], tok_a: Sequence[float], tok_b: Sequence[float], seed: int
+) -> float:
+    """Documents swapped between the two systems at random: the log perplexity ratio's null
+    distribution when neither system is better on any document."""
+    import numpy as np
+
+    na, nb = np.asarray(nll_a), np.asarray(nll_b)
+    ta, tb = np.asarray(tok_a), np.asarray(tok_b)
+
+    def log_ratio(signs: Any) -> Any:
+        keep = signs > 0  # +1: as observed, −1: the document's two systems swapped
+        sa = np.where(keep, na, nb).sum(axis=1) / np.where(keep, ta, tb).sum(axis=1)
+        sb = np.where(keep, nb, na).sum(axis=1) / np.where(keep, tb, ta).sum(axis=1)
+        return sa - sb
+
+    return sign_flip_p_value([x - y for x, y in zip(nll_a, nll_b, strict=True)], seed, statistic=log_ratio)
+
+
+def adjust(diffs: list[PairedDiff], family: str) -> None:
+    """Holm-adjust one family of comparisons in place (every difference of one table)."""
+    from longctx_eval.stats import holm
+
+    for d, p in zip(diffs, holm([d.p_value for d in diffs]), strict=True):
+        d.p_adjusted = p
+        d.family = family
 
 
 def _num(sample: Sample, name: str) -> float | None:

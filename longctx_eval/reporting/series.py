@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from longctx_eval.records import CellRecord
 from longctx_eval.reporting.results import Results
-from longctx_eval.stats import weighted_mean_interval, wilson_interval
+from longctx_eval.stats import mover_mean_interval, wilson_interval
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,9 @@ class Point:
     high: float | None
     record: CellRecord | None  # None for a group average
     n: int | None = None  # samples or documents behind the value
+    # A group average: its members' (value, samples, weight), so that its interval can be redrawn
+    # at another level (simultaneous intervals over a series' lengths).
+    parts: tuple[tuple[float, int, float], ...] | None = None
 
 
 @dataclass
@@ -157,6 +160,13 @@ def _pooled(points: list[Point]) -> list[Point]:
     return out
 
 
+def member_interval(p: Point) -> tuple[float, float]:
+    """A group member's own 95% interval: the cell's, else Wilson from its value and count."""
+    if p.low is not None and p.high is not None:
+        return p.low, p.high
+    return wilson_interval(float(p.value or 0.0) * (p.n or 0), p.n or 0)
+
+
 def _group_series(group: str, members: list[Series], member_tasks: list[str]) -> list[Series]:
     """Per model × method, the weighted mean accuracy over the group's members at each length."""
     rows: dict[tuple[str, str, str], list[Series]] = defaultdict(list)
@@ -183,11 +193,17 @@ def _group_series(group: str, members: list[Series], member_tasks: list[str]) ->
             if not complete or len(ok) != len(parts):
                 avg.points.append(Point(n, "incomplete", None, None, None, None))
                 continue
-            mean, low, high = weighted_mean_interval(
+            # MOVER over the members' own intervals: each member's uncertainty is carried into
+            # the mean (resampling sample indices shared by all members gave a zero-width interval
+            # when every member was all right or all wrong).
+            mean, low, high = mover_mean_interval(
                 [float(p.value) for p in ok if p.value is not None],
-                [p.n or 1 for p in ok],
+                [member_interval(p) for p in ok],
                 [p.record.task_weight for p in ok if p.record is not None],
             )
-            avg.points.append(Point(n, "ok", mean, low, high, None, sum(p.n or 0 for p in ok)))
+            parts_ = tuple(
+                (float(p.value or 0.0), p.n or 0, p.record.task_weight) for p in ok if p.record is not None
+            )
+            avg.points.append(Point(n, "ok", mean, low, high, None, sum(p.n or 0 for p in ok), parts_))
         out.append(avg)
     return out

@@ -8,11 +8,11 @@ value table with intervals; and each method's paired difference to the reference
 
 from __future__ import annotations
 
-import bisect
-
 from pydantic import BaseModel, Field
 
+from longctx_eval.headline_spec import HeadlineSpec
 from longctx_eval.records import CellRecord
+from longctx_eval.reporting import checks, headline, wins
 from longctx_eval.reporting.effective import (
     Effective,
     ReportOptions,
@@ -22,12 +22,18 @@ from longctx_eval.reporting.effective import (
     overall,
     rule_for,
 )
-from longctx_eval.reporting.paired import PairedDiff, paired_across_models, paired_differences
+from longctx_eval.reporting.paired import ALPHA, PairedDiff, adjust, paired_across_models, paired_differences
 from longctx_eval.reporting.results import Results
 from longctx_eval.reporting.series import Arranged, Point, Series, arrange
-from longctx_eval.stats import paired_bootstrap_ppl_ratio
+from longctx_eval.stats import (
+    bootstrap_perplexity,
+    mover_mean_interval,
+    paired_bootstrap_ppl_ratio,
+    wilson_interval,
+    z_for,
+)
 
-FORMAT = "longctx-eval/leaderboard/v1"
+FORMAT = "longctx-eval/leaderboard/v2"  # v2: the headline, Holm-adjusted p-values, interval methods
 
 
 class ValueCell(BaseModel):
@@ -38,6 +44,7 @@ class ValueCell(BaseModel):
     high: float | None
     n: int | None
     text: str
+    interval_method: str | None = None  # which method gave [low, high]
 
 
 class TableRow(BaseModel):
@@ -63,10 +70,20 @@ class LeaderRow(BaseModel):
     method_label: str
     method: str
     effective: dict[str, Effective]  # leaderboard task -> effective length
-    overall: Effective
-    rank: int  # 1 + the rows whose effective length is certainly longer; equal ranks: not separable
+    overall: Effective  # the shortest over every task (format 1's headline; kept for reference)
+    rank: int  # = rank_low
     retention: dict[str, float | None]  # native-length score relative to the reference method
     min_retention: float | None
+    headline: Effective | None = None  # the effective length of the headline (see `headline`)
+    headline_values: list[ValueCell | None] = Field(default_factory=list)  # per Summary.headline_lengths
+    headline_tasks: list[str] = Field(default_factory=list)  # the headline tasks this row was tested on
+    rank_low: int = 0  # 1 + the rows certainly ahead of it
+    rank_high: int = 0  # the number of rows − the rows certainly behind it
+    marks: list[str] = Field(default_factory=list)  # e.g. "tested on 2 of 4 headline tasks"
+
+    @property
+    def rank_text(self) -> str:
+        return str(self.rank_low) if self.rank_low == self.rank_high else f"{self.rank_low}–{self.rank_high}"
 
 
 class ScoringGap(BaseModel):
@@ -100,6 +117,11 @@ class Summary(BaseModel):
     scoring_gaps: list[ScoringGap] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
     superseded: int = 0  # cells a later run of an edited sweep replaced (report --all lists them)
+    headline: HeadlineSpec = Field(default_factory=HeadlineSpec)  # as applied, defaults filled in
+    headline_lengths: list[int] = Field(default_factory=list)
+    headline_comparisons: list[PairedDiff] = Field(default_factory=list)  # row pairs, Holm-adjusted
+    sentences: list[str] = Field(default_factory=list)  # who wins where, generated from the data
+    warnings: list[str] = Field(default_factory=list)  # what compare/report found suspicious
 
 
 def value_text(p: Point, metric: str) -> str:
@@ -123,13 +145,22 @@ def build_summary(results: Results, options: ReportOptions | None = None, title:
     grouped = {m for members in arranged.groups.values() for m in members}
     board_tasks = [t for t in arranged.tasks if t not in grouped]
     tables = [_table(arranged, t) for t in arranged.tasks]
-    rows = _leaderboard(results, arranged, board_tasks, options)
-    paired = [
-        d
-        for t in arranged.tasks
-        if t not in arranged.groups
-        for d in paired_differences(results, arranged.series[t], options.against)
-    ]
+    spec = headline.resolve(options.headline, arranged, board_tasks)
+    rows, comparisons, lengths = _leaderboard(results, arranged, board_tasks, options, spec)
+    paired = []
+    for t in arranged.tasks:
+        if t in arranged.groups:
+            continue
+        mine = paired_differences(results, arranged.series[t], options.against)
+        adjust(mine, f"the {len(mine)} comparisons with {options.against} on {t}")
+        paired += mine
+    across = []
+    for t in arranged.tasks:
+        if t in arranged.groups:
+            continue
+        mine = paired_across_models(results, arranged.series[t])
+        adjust(mine, f"the {len(mine)} comparisons across models on {t}")
+        across += mine
     return Summary(
         title=title,
         options=options,
@@ -138,15 +169,15 @@ def build_summary(results: Results, options: ReportOptions | None = None, title:
         leaderboard=rows,
         tables=tables,
         paired=paired,
-        paired_across=[
-            d
-            for t in arranged.tasks
-            if t not in arranged.groups
-            for d in paired_across_models(results, arranged.series[t])
-        ],
+        paired_across=across,
         scoring_gaps=_scoring_gaps(results),
         notes=_notes(results, arranged, rows, options),
         superseded=len(results.superseded),
+        headline=spec,
+        headline_lengths=lengths,
+        headline_comparisons=comparisons,
+        sentences=wins.sentences(results, arranged, spec, rows, options),
+        warnings=checks.warnings(results, arranged, spec),
     )
 
 
@@ -159,19 +190,7 @@ def _table(arranged: Arranged, task: str) -> TaskTable:
         values: list[ValueCell | None] = []
         for n in lengths:
             p = s.value_at(n)
-            values.append(
-                None
-                if p is None
-                else ValueCell(
-                    length=n,
-                    status=p.status,
-                    value=p.value,
-                    low=p.low,
-                    high=p.high,
-                    n=p.n,
-                    text=value_text(p, metric),
-                )
-            )
+            values.append(_value_cell(p, metric))
         rows.append(
             TableRow(
                 model=s.model, backend=s.backend, method_label=s.method_label, method=s.method, values=values
@@ -188,8 +207,8 @@ def _table(arranged: Arranged, task: str) -> TaskTable:
 
 
 def _leaderboard(
-    results: Results, arranged: Arranged, tasks: list[str], options: ReportOptions
-) -> list[LeaderRow]:
+    results: Results, arranged: Arranged, tasks: list[str], options: ReportOptions, spec: HeadlineSpec
+) -> tuple[list[LeaderRow], list[PairedDiff], list[int]]:
     rows: dict[tuple[str, str], LeaderRow] = {}
     for task in tasks:
         series = arranged.series[task]
@@ -211,58 +230,124 @@ def _leaderboard(
                 ),
             )
             rule = rule_for(s, ref, options)
-            row.effective[task] = effective_length(s, rule, _paired_to_baseline(results, s, ref, rule))
+            intervals, method = simultaneous_intervals(results, s, ref, rule)
+            row.effective[task] = effective_length(s, rule, intervals).model_copy(
+                update={"interval_method": method}
+            )
             row.retention[task] = _retention(s, ref)
     for row in rows.values():
         row.overall = overall(list(row.effective.values()))
         kept = [v for v in row.retention.values() if v is not None]
         row.min_retention = min(kept) if kept else None
-    # Rank: 1 + the rows whose effective length is certainly longer, i.e. whose lower bound is
-    # above this row's upper bound (rows untested or without a baseline rank nothing and are
-    # outranked by nothing). Counted by bisection over the sorted lower bounds: comparing every
-    # pair of rows made the leaderboard quadratic in its rows.
-    lows = sorted((r.overall.effective_low or 0) for r in rows.values() if _ranked(r.overall))
-    for row in rows.values():
-        above = len(lows) - bisect.bisect_right(lows, row.overall.effective_high or 0)
-        row.rank = 1 + (above if _ranked(row.overall) else 0)
-    return sorted(
-        rows.values(),
-        key=lambda r: (
-            r.rank,
-            -(r.overall.effective_length or 0),
-            -(r.overall.effective_low or 0),
-            r.model,
-            r.method_label,
-        ),
+
+    def effective_of(mean: Series, ref: Series | None) -> Effective:
+        rule = rule_for(mean, ref, options)
+        intervals, method = simultaneous_intervals(results, mean, ref, rule)
+        return effective_length(mean, rule, intervals).model_copy(update={"interval_method": method})
+
+    heads = headline.row_headlines(
+        arranged, spec, options, effective_of, {k: r.effective for k, r in rows.items()}
+    )
+    comparisons = headline.compare_rows(results, arranged, spec, heads) if spec.rule == "mean" else []
+    beats = headline.ahead(heads, comparisons)
+    lengths = sorted({p.length for h in heads.values() for p in h.series.points})
+    n_tasks = len(spec.tasks or ())
+    placed = headline.order(heads, beats)
+    for key, low, high in placed:
+        row, h = rows[key], heads[key]
+        row.headline, row.headline_tasks = h.effective, h.tested
+        row.rank_low, row.rank_high, row.rank = low, high, low
+        row.headline_values = [_value_cell(h.series.value_at(n), "accuracy") for n in lengths]
+        if len(h.tested) < n_tasks:
+            row.marks.append(f"tested on {len(h.tested)} of the headline's {n_tasks} tasks")
+    # Rows without any headline task (perplexity only, say) follow, unranked.
+    ranked = [rows[k] for k, _, _ in placed]
+    rest = sorted(
+        (r for k, r in rows.items() if k not in heads),
+        key=lambda r: (-(r.overall.effective_length or 0), r.model, r.method_label),
+    )
+    for r in rest:
+        r.rank_low = r.rank_high = r.rank = len(rows)
+        r.marks.append("tested on none of the headline's tasks")
+    return ranked + rest, comparisons, lengths
+
+
+def _value_cell(p: Point | None, metric: str) -> ValueCell | None:
+    if p is None:
+        return None
+    return ValueCell(
+        length=p.length,
+        status=p.status,
+        value=p.value,
+        low=p.low,
+        high=p.high,
+        n=p.n,
+        text=value_text(p, metric),
+        interval_method=interval_method(p, metric),
     )
 
 
-def _paired_to_baseline(
+def interval_method(p: Point, metric: str) -> str | None:
+    if p.low is None:
+        return None
+    if p.parts is not None or (p.record is None and metric == "accuracy"):
+        return headline.AGGREGATE_INTERVAL
+    return "Wilson score" if metric == "accuracy" else "bootstrap over documents"
+
+
+def simultaneous_intervals(
     results: Results, s: Series, ref: Series | None, rule: Rule
-) -> dict[int, tuple[float, float]]:
-    """Perplexity: each length's interval from the ratio to the baseline cell on the same documents,
-    bootstrapped over documents and put back on the perplexity scale (empty without samples)."""
-    if s.metric != "ppl" or rule.baseline is None or ref is None:
-        return {}
-    base = ref.value_at(rule.baseline.length)
-    if base is None or base.record is None:
-        return {}
-    base_docs = _documents(results, base.record)
-    out = {}
-    for p in s.points:
-        docs = _documents(results, p.record) if p.record is not None and p.value is not None else None
-        if not docs or not base_docs or docs.keys() != base_docs.keys() or len(docs) < 2:
-            continue
-        keys = sorted(docs)
-        low, high = paired_bootstrap_ppl_ratio(
-            [docs[k][0] for k in keys],
-            [base_docs[k][0] for k in keys],
-            [docs[k][1] for k in keys],
-            [base_docs[k][1] for k in keys],
-            seed=p.length,
-        )
-        out[p.length] = (low * rule.baseline.value, high * rule.baseline.value)
-    return out
+) -> tuple[dict[int, tuple[float, float]], str]:
+    """Each length's interval at 1 − α/k (Bonferroni over the series' k measured lengths), so that
+    "certainly passes up to ℓ" holds for all of its lengths at once; and how they were drawn.
+
+    Accuracy: Wilson at that level (a group's mean: MOVER over its members' Wilson intervals).
+    Perplexity: the ratio to the baseline cell over the same documents, bootstrapped over documents
+    at that level and put back on the perplexity scale; else the cell's own documents bootstrapped.
+    A length left out here keeps its cell's own 95% interval (the method string says so)."""
+    measured = [p for p in s.points if p.value is not None]
+    k = max(1, len(measured))
+    level = 1 - ALPHA / k
+    z = z_for(level)
+    out: dict[int, tuple[float, float]] = {}
+    if s.metric != "ppl":
+        for p in measured:
+            if p.parts:
+                members = [wilson_interval(v * n, n, z) for v, n, _ in p.parts]
+                _, low, high = mover_mean_interval(
+                    [v for v, _, _ in p.parts], members, [w for *_, w in p.parts]
+                )
+                out[p.length] = (max(0.0, low), min(1.0, high))
+            elif p.n:
+                out[p.length] = wilson_interval(float(p.value or 0.0) * p.n, p.n, z)
+        what = "Wilson" if not any(p.parts for p in measured) else "MOVER over members' Wilson"
+    else:
+        base = ref.value_at(rule.baseline.length) if ref is not None and rule.baseline is not None else None
+        base_docs = _documents(results, base.record) if base is not None and base.record is not None else None
+        for p in measured:
+            docs = _documents(results, p.record) if p.record is not None else None
+            if not docs or len(docs) < 2:
+                continue
+            keys = sorted(docs)
+            if base_docs and rule.baseline is not None and docs.keys() == base_docs.keys():
+                low, high = paired_bootstrap_ppl_ratio(
+                    [docs[d][0] for d in keys],
+                    [base_docs[d][0] for d in keys],
+                    [docs[d][1] for d in keys],
+                    [base_docs[d][1] for d in keys],
+                    seed=p.length,
+                    level=level,
+                )
+                out[p.length] = (low * rule.baseline.value, high * rule.baseline.value)
+            else:
+                out[p.length] = bootstrap_perplexity(
+                    [docs[d][0] for d in keys], [docs[d][1] for d in keys], seed=p.length, level=level
+                )
+        what = "bootstrap over documents (paired with the baseline where they share documents)"
+    method = f"simultaneous over {k} lengths (Bonferroni, each at {level:.4g}): {what}"
+    if len(out) < len(measured):
+        method += f"; {len(measured) - len(out)} lengths without one keep their cell's own 95% interval"
+    return out, method
 
 
 def _documents(results: Results, record: CellRecord) -> dict[int, tuple[float, int]] | None:
@@ -278,12 +363,6 @@ def _documents(results: Results, record: CellRecord) -> dict[int, tuple[float, i
             return None
         out[doc] = (float(nll), n)
     return out or None
-
-
-def _ranked(e: Effective) -> bool:
-    """Whether a row takes part in ranking: a's effective length is certainly longer than b's when
-    both take part and a certainly passes beyond where b can reach (low of a > high of b)."""
-    return e.status not in ("untested", "no_baseline")
 
 
 def _retention(s: Series, ref: Series | None) -> float | None:
@@ -319,14 +398,19 @@ def _notes(results: Results, arranged: Arranged, rows: list[LeaderRow], options:
     rules = sorted({f"{t}: {e.rule}" for r in rows for t, e in r.effective.items()})
     out = [
         "Effective length: the longest length at which the score passes there and at every shorter "
-        "length, with in brackets the range the 95% intervals allow (from the longest length that "
-        "certainly passes to the last one before a certain failure). Rules: " + "; ".join(rules) + ". "
-        "Overall: the shortest over the tasks. Rank: 1 + the rows whose effective length is certainly "
-        "longer; rows of equal rank are not separable by these data. Retention: the score at the "
-        f"native length relative to {options.against} there (perplexity as {options.against}/method), "
-        "the lowest over the tasks.",
-        "Intervals are 95%: Wilson for accuracy, bootstrap over documents for perplexity"
-        + (", normal approximation for a task group's weighted average." if arranged.groups else "."),
+        "length, with in brackets the range the intervals allow (from the longest length that "
+        "certainly passes to the last one before a certain failure). The range is drawn from "
+        "simultaneous intervals over the series' k lengths (Bonferroni: each at 1 − 0.05/k), so "
+        "'certainly' holds for all of its lengths at once. Rules: " + "; ".join(rules) + ". "
+        "Headline: see above; the per-task columns beside it include the quality guards. Retention: "
+        f"the score at the native length relative to {options.against} there (perplexity as "
+        f"{options.against}/method), the lowest over the tasks.",
+        "Value tables' intervals are 95%: Wilson for accuracy, bootstrap over documents for perplexity"
+        + (
+            ", MOVER over the members' own intervals for a task group's weighted average."
+            if arranged.groups
+            else "."
+        ),
     ]
     policies = sorted(
         {r.generation_policy for r in results.records if r.generation_policy and r.task_name != "perplexity"}

@@ -53,18 +53,65 @@ def _md_row(cells: list[str]) -> str:
     return "| " + " | ".join(md_escape(c) for c in cells) + " |"
 
 
+def headline_lines(summary: Summary) -> list[str]:
+    """The generated sentences and the warnings: what the top of every rendering says first."""
+    return [*summary.sentences, *(f"Warning: {w}." for w in summary.warnings)]
+
+
+def headline_caption(summary: Summary) -> str:
+    tasks = ", ".join(summary.headline.tasks or ())
+    return (
+        f"Headline: mean accuracy of {tasks} by length, [95% interval: MOVER over each task's Wilson "
+        "interval]. Rank: 1 + the rows certainly ahead, to the rows count − those certainly behind; a "
+        "row is certainly ahead where a paired test of the headline means (exact McNemar on the pooled "
+        "discordant pairs for 0/1 scores) is significant after Holm's adjustment over all "
+        f"{len(summary.headline_comparisons)} comparisons of rows and lengths, and never the other way, "
+        "or where its effective-length range lies wholly above the other's."
+    )
+
+
 def markdown(summary: Summary) -> str:
-    lines = [f"# {md_escape(summary.title)}", "", "## Effective context length", ""]
+    lines = [f"# {md_escape(summary.title)}", ""]
+    for sentence in headline_lines(summary):
+        lines += [md_escape(sentence), ""]
+    lines += ["## Effective context length", ""]
     tasks = summary.leaderboard_tasks
-    lines.append(_md_row(["model", "method", "rank", "overall", *tasks, "retention at L"]))
-    lines.append("|---|---|---:|---:|" + "---:|" * len(tasks) + "---:|")
+    lengths = summary.headline_lengths
+    lines.append(
+        _md_row(
+            [
+                "model",
+                "method",
+                "rank",
+                "headline",
+                *tasks,
+                "retention at L",
+                *(f"headline @{n}" for n in lengths),
+                "note",
+            ]
+        )
+    )
+    lines.append("|---|---|---:|---:|" + "---:|" * len(tasks) + "---:|" + "---:|" * len(lengths) + "---|")
     for row in summary.leaderboard:
         cells = [row.effective[t].text() if t in row.effective else "" for t in tasks]
         retention = f"{row.min_retention:.2f}" if row.min_retention is not None else ""
+        head = row.headline.text() if row.headline is not None else ""
+        means = [v.text if v else "" for v in row.headline_values] or [""] * len(lengths)
         lines.append(
-            _md_row([row.model, row.method_label, str(row.rank), row.overall.text(), *cells, retention])
+            _md_row(
+                [
+                    row.model,
+                    row.method_label,
+                    row.rank_text,
+                    head,
+                    *cells,
+                    retention,
+                    *means,
+                    "; ".join(row.marks),
+                ]
+            )
         )
-    lines.append("")
+    lines += ["", f"_{md_escape(headline_caption(summary))}_", ""]
     for table in summary.tables:
         lines += _md_task_table(table)
     lines += _md_paired(summary)
@@ -90,7 +137,11 @@ def _md_task_table(table: TaskTable) -> list[str]:
 
 PAIRED_NOTE = (
     "Accuracy: method − reference on the same samples; perplexity: method / reference on the same "
-    "documents; [paired 95% interval], * where it excludes no difference."
+    "documents; [paired 95% interval: exact conditional (Clopper–Pearson on the discordant pairs) for "
+    "0/1 scores, which agrees with the exact McNemar test; paired percentile bootstrap otherwise]. "
+    "* where the p-value (exact McNemar for 0/1 scores, paired sign-flip randomisation otherwise) is "
+    "below 0.05 after Holm's adjustment over the comparisons of its table (one task); leaderboard.json "
+    "keeps the unadjusted p-value beside the adjusted one."
 )
 
 
@@ -222,12 +273,13 @@ def latex(summary: Summary) -> str:
         "% longctx-eval leaderboard (needs \\usepackage{booktabs})",
         r"\begin{tabular}{ll" + "r" * (len(tasks) + 2) + "}",
         r"\toprule",
-        "model & method & rank & overall & " + " & ".join(tex_escape(t) for t in tasks) + r" \\",
+        "model & method & rank & headline & " + " & ".join(tex_escape(t) for t in tasks) + r" \\",
         r"\midrule",
     ]
     for row in summary.leaderboard:
         cells = [row.effective[t].text() if t in row.effective else "" for t in tasks]
-        values = [row.model, row.method_label, str(row.rank), row.overall.text(), *cells]
+        head = row.headline.text() if row.headline is not None else ""
+        values = [row.model, row.method_label, row.rank_text, head, *cells]
         out.append(" & ".join(_tex_value(c) for c in values) + r" \\")
     out += [r"\bottomrule", r"\end{tabular}", ""]
     for table in summary.tables:
