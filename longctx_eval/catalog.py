@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 import typing
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
@@ -71,22 +72,40 @@ def _where(cls: Any) -> str:
     )
 
 
-def _fields(model: type[BaseModel], verbose: bool, skip: tuple[str, ...] = ()) -> list[str]:
-    if not verbose:
-        return []
+@dataclass(frozen=True)
+class Setting:
+    """One setting of a config model, as `ls -v` and the docs' config reference show it."""
+
+    name: str
+    default: str  # "required", or the default value as shown
+    choices: str  # the allowed values of a Literal setting ("" if free)
+    description: str
+
+
+def settings(model: type[BaseModel], skip: tuple[str, ...] = ()) -> list[Setting]:
+    """The settings a user writes, from the pydantic fields: the one source of every description."""
     out = []
     for field, info in model.model_fields.items():
         if field in skip or field in _INTERNAL:
             continue
-        default = (
-            "required"
-            if info.is_required()
-            else f"default {_shown(info.get_default(call_default_factory=True))}"
-        )
-        choices = _choices(info.annotation)
-        text = (info.description or "").strip()
-        parts = [default, *([f"one of {choices}"] if choices else []), *([text] if text else [])]
-        out.append(f"      {field}: {'; '.join(parts)}")
+        name = info.alias or field
+        default = "required" if info.is_required() else _shown(info.get_default(call_default_factory=True))
+        out.append(Setting(name, default, _choices(info.annotation), (info.description or "").strip()))
+    return out
+
+
+def _fields(model: type[BaseModel], verbose: bool, skip: tuple[str, ...] = ()) -> list[str]:
+    if not verbose:
+        return []
+    out = []
+    for s in settings(model, skip):
+        default = s.default if s.default == "required" else f"default {s.default}"
+        parts = [
+            default,
+            *([f"one of {s.choices}"] if s.choices else []),
+            *([s.description] if s.description else []),
+        ]
+        out.append(f"      {s.name}: {'; '.join(parts)}")
     return out
 
 

@@ -1,6 +1,6 @@
 """The `longctx-eval` command: each command parses its options, calls one library function, prints.
 
-Exit codes (the README's table): 0 all cells ok; 1 some cells failed (the rest ran); 2 bad config
+Exit codes (docs/cli.md): 0 all cells ok; 1 some cells failed (the rest ran); 2 bad config
 or input (one `error:` line per problem, all of them at once); 3 the environment refused (a
 read-only or full disk, a missing device); 4 an internal error (a bug: `--debug` shows the
 traceback); 130/143 stopped by SIGINT/SIGTERM.

@@ -154,20 +154,47 @@ class SweepConfig(StrictModel):
         return _beside(value, self.source_dir)
 
 
-class _SweepHead(StrictModel):
-    """The YAML as written, before the registry-backed parts are validated."""
+class SweepHead(StrictModel):
+    """The YAML as written, before the registry-backed parts are validated. Its field descriptions
+    are the top level of the docs' config reference."""
 
-    name: str = Field(pattern=NAME_PATTERN, max_length=NAME_MAX)
-    description: str | None = None
-    seed: int = 0
-    backend: dict[str, Any] = Field(default_factory=lambda: {"kind": "hf"})
-    executor: dict[str, Any] = Field(default_factory=lambda: {"kind": "local"})
-    models: list[ModelEntry] = Field(min_length=1)
-    methods: list[Any] = Field(min_length=1)
-    lengths: Any = Field(description="a list of lengths, or {search: {from, to, resolution, ...}}")
-    tasks: list[Any] = Field(min_length=1)
-    tasks_path: list[str] = Field(default_factory=list)
-    headline: HeadlineSpec | None = None
+    name: str = Field(
+        pattern=NAME_PATTERN,
+        max_length=NAME_MAX,
+        description="sweep name (letters, digits, `_ . -`); results go to results/<name>/ unless --output",
+    )
+    description: str | None = Field(None, description="free text, kept in the manifest")
+    seed: int = Field(
+        0,
+        description="seeds every task's samples; samples depend on (seed, task label, length) only, so "
+        "methods and models are compared on the same samples",
+    )
+    backend: dict[str, Any] = Field(
+        default_factory=lambda: {"kind": "hf"},
+        description="what runs the model: {kind: hf | vllm, ...} (see `backend` below)",
+    )
+    executor: dict[str, Any] = Field(
+        default_factory=lambda: {"kind": "local"},
+        description="who runs the cells: this process, or Ray actors (see `executor` below)",
+    )
+    models: list[ModelEntry] = Field(min_length=1, description="the models (see `models[]`)")
+    methods: list[Any] = Field(
+        min_length=1, description="the methods, each with its factors and settings (see `methods[]`)"
+    )
+    lengths: Any = Field(
+        description="context lengths in tokens (every retrieval prompt is exactly this long), or "
+        "{search: {from, to, ...}} to find each method's breaking length"
+    )
+    tasks: list[Any] = Field(min_length=1, description="the tasks and their settings (see `tasks[]`)")
+    tasks_path: list[str] = Field(
+        default_factory=list,
+        description="extra task plugin files or directories (also LONGCTX_EVAL_TASKS_PATH)",
+    )
+    headline: HeadlineSpec | None = Field(
+        None,
+        description="which tasks the report's headline aggregates, their weights and its rule "
+        "(default: the retrieval tasks, equally weighted; see `headline`)",
+    )
 
 
 class _LengthList(StrictModel):
@@ -241,7 +268,7 @@ def parse_sweep(raw: Any, source_dir: str | Path = ".") -> SweepConfig:
     if not isinstance(raw, dict):
         raise ConfigError([("", "the sweep file must be a mapping (name:, models:, methods:, …)")])
     problems: list[tuple[str, str]] = []
-    head = _validate(_SweepHead, raw, "", problems)
+    head = _validate(SweepHead, raw, "", problems)
     # The registry-backed sections are checked even when the top level has problems, from the raw
     # YAML where it has the right shape, so that one round of errors shows them all.
     tasks_path = head.tasks_path if head else _raw_list(raw, "tasks_path", [])

