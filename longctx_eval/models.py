@@ -107,3 +107,33 @@ def _expand(value: str) -> Path:
 def first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
+
+
+DTYPES = ("float32", "bfloat16", "float16", "auto")
+
+
+def load_causal_lm(
+    path: str,
+    dtype: str = "float32",
+    *,
+    revision: str | None = None,
+    trust_remote_code: bool = False,
+    attn_implementation: str | None = None,
+) -> tuple[Any, Any]:
+    """(model in eval mode on the CPU, tokenizer) through transformers' Auto classes: the one place
+    weights are read, for the HF backend and the frequency-usage analysis alike."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(DTYPES)} (got {dtype!r})")
+    # transformers' "Loading weights" bar would be drawn through the harness's own progress display.
+    hf_logging.disable_progress_bar()
+    kwargs: dict[str, Any] = {"revision": revision, "trust_remote_code": trust_remote_code}
+    tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
+    load: dict[str, Any] = {**kwargs, "dtype": dtype if dtype == "auto" else getattr(torch, dtype)}
+    if attn_implementation:
+        load["attn_implementation"] = attn_implementation
+    model: Any = AutoModelForCausalLM.from_pretrained(path, **load)
+    return model.eval(), tokenizer

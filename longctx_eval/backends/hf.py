@@ -22,12 +22,11 @@ from longctx_eval.backends.kv_cache import InPlaceLayer, kv_cache
 from longctx_eval.backends.prefix_sharing import PrefixSharing, contended
 from longctx_eval.config import ModelEntry
 from longctx_eval.lm import Generation, NonFiniteError, check_finite
+from longctx_eval.models import load_causal_lm
 from longctx_eval.rope.base import scaled_config
 from longctx_eval.rope.frequencies import reset_rotary_state, rotary_modules
 from longctx_eval.rope.methods import RopeSetting
 from longctx_eval.threads import available_cpus
-
-_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "auto": "auto"}
 
 
 class HeadMismatchError(RuntimeError):
@@ -64,19 +63,15 @@ class HFBackend:
         }
 
     def load(self, model: ModelEntry, path: str) -> HFBackend:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-        from transformers.utils import logging as hf_logging
-
-        # transformers' "Loading weights" bar would be drawn through the harness's own progress display.
-        hf_logging.disable_progress_bar()
         self.unload()
-        kwargs: dict[str, Any] = {"revision": model.revision, "trust_remote_code": model.trust_remote_code}
-        self.tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
-        load_kwargs = dict(kwargs, dtype=_DTYPES[self.cfg.dtype])
-        if self.cfg.attn_implementation:
-            load_kwargs["attn_implementation"] = self.cfg.attn_implementation
-        model_obj: Any = AutoModelForCausalLM.from_pretrained(path, **load_kwargs)
-        self.model = model_obj.to(self.device).eval()
+        loaded, self.tokenizer = load_causal_lm(
+            path,
+            self.cfg.dtype,
+            revision=model.revision,
+            trust_remote_code=model.trust_remote_code,
+            attn_implementation=self.cfg.attn_implementation,
+        )
+        self.model = loaded.to(self.device)
         self.weight_loads += 1
         # The rotary modules are rebuilt from this pristine copy for every method.
         self.config = copy.deepcopy(self.model.config)

@@ -25,7 +25,6 @@ made with other settings, model or data is refused rather than mixed in.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import Callable
@@ -33,6 +32,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from longctx_eval.identity import fingerprint_data
 from longctx_eval.longrope_search.evolution import (
     Candidate,
     EvolutionSettings,
@@ -183,7 +183,7 @@ def seed_candidates(config: Any, base: RopeBase, factor: float, space: SearchSpa
 def fingerprint_file(path: str) -> str:
     p = Path(path)
     if p.is_file():
-        return "sha256:" + hashlib.sha256(p.read_bytes()).hexdigest()[:16]
+        return "sha256:" + fingerprint_data(p)  # the cell ids' content hash (the same digest, cached)
     return f"dataset:{path}"
 
 

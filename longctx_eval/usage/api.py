@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from longctx_eval.models import load_causal_lm
 from longctx_eval.rope.base import RopeBase, read_rope_base, scaled_config
 from longctx_eval.rope.frequencies import frequencies_at, rotary_modules
 from longctx_eval.rope.longrope_factors import load_factors
@@ -30,8 +31,6 @@ from longctx_eval.usage.positional import at_offsets, positional_heads
 from longctx_eval.usage.result import DecayCurves, MethodAttention, UsageResult
 
 MethodArg = ScalingSpec | tuple[str, float] | tuple[str, float, MethodParams | Mapping[str, Any] | None]
-
-_DTYPES = ("float32", "bfloat16", "float16", "auto")
 
 
 def method_spec(method: MethodArg) -> ScalingSpec:
@@ -57,17 +56,8 @@ def method_spec(method: MethodArg) -> ScalingSpec:
 
 def load_model(model: str, dtype: str = "float32", device: str = "cpu") -> tuple[Any, Any]:
     """(model, tokenizer) from a local directory or a hub id, through transformers' Auto classes."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()
-    if dtype not in _DTYPES:
-        raise ValueError(f"dtype must be one of {', '.join(_DTYPES)} (got {dtype!r})")
-    torch_dtype: Any = dtype if dtype == "auto" else getattr(torch, dtype)
-    tokenizer = AutoTokenizer.from_pretrained(model)
-    loaded: Any = AutoModelForCausalLM.from_pretrained(model, dtype=torch_dtype)
-    return loaded.to(device).eval(), tokenizer
+    loaded, tokenizer = load_causal_lm(model, dtype)
+    return loaded.to(device), tokenizer
 
 
 @contextmanager
