@@ -55,7 +55,8 @@ def progress_display(choice: ProgressChoice | Progress) -> Progress:
         import sys
 
         choice = "rich" if sys.stderr.isatty() else "plain"
-    return {"rich": RichProgress, "plain": PlainProgress, "none": SilentProgress}[choice]()
+    display: Progress = {"rich": RichProgress, "plain": PlainProgress, "none": SilentProgress}[choice]()
+    return display
 
 
 def run(

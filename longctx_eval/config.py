@@ -433,8 +433,10 @@ def _parse_method(entry: Any, loc: str, problems: list[tuple[str, str]]) -> Meth
 def _parse_factors(
     raw: Any, loc: str, problems: list[tuple[str, str]]
 ) -> tuple[float, ...] | Literal["auto"] | None:
-    if raw is None or raw == "auto":
-        return raw
+    if raw is None:
+        return None
+    if raw == "auto":
+        return "auto"
     values = raw if isinstance(raw, list) else [raw]
     if not values:
         problems.append((loc, "give at least one factor, or 'auto'"))

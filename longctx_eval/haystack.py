@@ -77,7 +77,7 @@ class Haystack:
         return cls("\n" + " ".join(NOISE_SENTENCES), "noise")
 
     def word(self, i: int) -> str:
-        return self.words[i % len(self.words)]
+        return str(self.words[i % len(self.words)])
 
     def starts_sentence(self, i: int) -> bool:
         return i % len(self.words) in self._is_start

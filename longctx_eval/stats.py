@@ -53,7 +53,7 @@ def mcnemar_exact(first_only: int, second_only: int) -> float:
         return 1.0
     k = min(first_only, second_only)
     tail = sum(math.comb(n, i) for i in range(k + 1)) / 2**n
-    return min(1.0, 2 * tail)
+    return min(1.0, 2.0 * float(tail))
 
 
 def paired_bootstrap_mean_difference(

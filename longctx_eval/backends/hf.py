@@ -317,7 +317,8 @@ class HFLanguageModel:
         cap = getattr(self.model.config, "final_logit_softcapping", None)
         if cap:
             logits = torch.tanh(logits / cap) * cap
-        return logits
+        out: torch.Tensor = logits
+        return out
 
     def _nll_from_hidden(self, hidden: torch.Tensor, ids: torch.Tensor, start: int) -> np.ndarray:
         chunk = self.b.cfg.nll_chunk_tokens

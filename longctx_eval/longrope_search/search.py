@@ -128,7 +128,8 @@ class Evaluator:
         outcome = self._task(documents).run(ctx)
         if outcome.status != "ok":
             raise SearchError(f"perplexity at {self.settings.target_length} tokens: {outcome.reason}")
-        return outcome.samples
+        samples: list[dict[str, Any]] = outcome.samples
+        return samples
 
     def __call__(self, candidates: list[Candidate]) -> list[float]:
         """The search objective: perplexity on the first `documents` documents."""

@@ -137,7 +137,8 @@ class Batches:
 
     def _span(self, n: int) -> list[int]:
         start = int(self.rng.integers(len(self.stream) - n))
-        return self.stream[start : start + n].tolist()
+        span: list[int] = self.stream[start : start + n].tolist()
+        return span
 
     def _copy_row(self, length: int) -> tuple[list[int], int, int]:
         """Text with one span repeated: (ids, start and end of the repeat).

@@ -75,9 +75,7 @@ def _definition(spec: HeadlineSpec, options: ReportOptions) -> str:
     else:
         how = f"the shortest of the effective lengths of {_names(tasks)}"
     guards = list(spec.guards or ())
-    beside = (
-        f" Quality guards, shown beside it and left out of its rank: {_names(guards)}." if guards else ""
-    )
+    beside = f" Quality guards, shown beside it and left out of its rank: {_names(guards)}." if guards else ""
     return f"The headline answers {spec.question}: {how}.{beside}"
 
 

@@ -199,7 +199,7 @@ def ntk_base(rope_theta: float, rotary_dim: int, factor: float) -> float:
     Written by hand because transformers has no static NTK rope type (its "dynamic" type recomputes
     the base per forward pass).
     """
-    return rope_theta * factor ** (rotary_dim / (rotary_dim - 2))
+    return float(rope_theta * factor ** (rotary_dim / (rotary_dim - 2)))
 
 
 def _ntk(base: RopeBase, factor: float, params: NoParams) -> RopeSetting:

@@ -13,7 +13,8 @@ import numpy as np
 def qk_bound(q_norm: np.ndarray, k_norm: np.ndarray) -> np.ndarray:
     """[layers, heads, pairs] from q norms [layers, heads, pairs] and k norms [layers, kv_heads, pairs]."""
     q, k = np.asarray(q_norm, dtype=float), np.asarray(k_norm, dtype=float)
-    return q * np.repeat(k, q.shape[1] // k.shape[1], axis=1)
+    bound: np.ndarray = q * np.repeat(k, q.shape[1] // k.shape[1], axis=1)
+    return bound
 
 
 def band_shares(bound: np.ndarray, bands: int = 4) -> list[list[float]]:

@@ -143,7 +143,8 @@ def ood_plot(
 
 
 def _as_dict(item: Any) -> Mapping[str, Any]:
-    return item.model_dump(mode="json") if hasattr(item, "model_dump") else item
+    out: Mapping[str, Any] = item.model_dump(mode="json") if hasattr(item, "model_dump") else item
+    return out
 
 
 def _layers(samples: Sequence[Any]) -> list[Mapping[str, Any]]:
