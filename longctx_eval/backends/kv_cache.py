@@ -20,7 +20,7 @@ class InPlaceLayer(DynamicLayer):
     copy). Attention then reads a view of the buffer: the same values, without the copy."""
 
     def __init__(self, capacity: int) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]  # transformers' DynamicLayer is untyped
+        super().__init__()  # type: ignore[no-untyped-call, unused-ignore]  # transformers' DynamicLayer is untyped
         self.capacity = capacity
         self._buffers: tuple[torch.Tensor, torch.Tensor] | None = None
 
