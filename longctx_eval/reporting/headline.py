@@ -162,32 +162,44 @@ class _Samples:
         return self.cache[cid]
 
 
-def compare_rows(
-    results: Results,
-    arranged: Arranged,
-    spec: HeadlineSpec,
-    rows: dict[Key, RowHeadline],
-) -> list[PairedDiff]:
-    """Every pair of rows tested on the same headline tasks, at every length both have a mean:
-    a paired test of the difference of their headline means, Holm-adjusted over all of them."""
-    weights = leaves(spec, arranged)
-    series = {(t, s.key): s for t in weights for s in arranged.series[t]}
-    cache = _Samples(results)
-    keys = list(rows)
-    out = []
-    for i, a in enumerate(keys):
-        for b in keys[i + 1 :]:
-            if rows[a].tested != rows[b].tested:
-                continue
-            for p in rows[a].series.points:
-                q = rows[b].series.value_at(p.length)
-                if p.value is None or q is None or q.value is None:
-                    continue
-                diff = _aggregate_test(cache, series, weights, a, b, p.length, p.value - q.value)
-                if diff is not None:
-                    out.append(diff)
-    adjust(out, f"the headline's {len(out)} comparisons of rows")
+def by_model(rows: dict[Key, RowHeadline]) -> dict[str, dict[Key, RowHeadline]]:
+    """The rows of each model (and backend): a rank orders the methods of one model. Comparing
+    every row with every other across many models would be quadratic in the models; `compare`'s
+    question across models has its own paired section (the same method under each model)."""
+    out: dict[str, dict[Key, RowHeadline]] = {}
+    for key, row in rows.items():
+        out.setdefault(key[0], {})[key] = row
     return out
+
+
+class Comparer:
+    """Paired tests of the headline means of two rows, on the very same samples."""
+
+    def __init__(self, results: Results, arranged: Arranged, spec: HeadlineSpec) -> None:
+        self.weights = leaves(spec, arranged)
+        self.series = {(t, s.key): s for t in self.weights for s in arranged.series[t]}
+        self.cache = _Samples(results)
+
+    def rows(self, rows: dict[Key, RowHeadline], model: str) -> list[PairedDiff]:
+        """Every pair of the rows (one model's) tested on the same headline tasks, at every length
+        both have a mean; Holm-adjusted over all of them."""
+        keys = list(rows)
+        out = []
+        for i, a in enumerate(keys):
+            for b in keys[i + 1 :]:
+                if rows[a].tested != rows[b].tested:
+                    continue
+                for p in rows[a].series.points:
+                    q = rows[b].series.value_at(p.length)
+                    if p.value is None or q is None or q.value is None:
+                        continue
+                    diff = _aggregate_test(
+                        self.cache, self.series, self.weights, a, b, p.length, p.value - q.value
+                    )
+                    if diff is not None:
+                        out.append(diff)
+        adjust(out, f"the {len(out)} comparisons of {model}'s rows in the headline")
+        return out
 
 
 def _aggregate_test(

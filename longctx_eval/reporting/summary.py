@@ -248,11 +248,15 @@ def _leaderboard(
     heads = headline.row_headlines(
         arranged, spec, options, effective_of, {k: r.effective for k, r in rows.items()}
     )
-    comparisons = headline.compare_rows(results, arranged, spec, heads) if spec.rule == "mean" else []
-    beats = headline.ahead(heads, comparisons)
+    comparer = headline.Comparer(results, arranged, spec)
+    comparisons: list[PairedDiff] = []
+    placed: list[tuple[tuple[str, str], int, int]] = []
+    for model, group in headline.by_model(heads).items():
+        tests = comparer.rows(group, model) if spec.rule == "mean" else []
+        comparisons += tests
+        placed += headline.order(group, headline.ahead(group, tests))
     lengths = sorted({p.length for h in heads.values() for p in h.series.points})
     n_tasks = len(spec.tasks or ())
-    placed = headline.order(heads, beats)
     for key, low, high in placed:
         row, h = rows[key], heads[key]
         row.headline, row.headline_tasks = h.effective, h.tested
@@ -267,7 +271,7 @@ def _leaderboard(
         key=lambda r: (-(r.overall.effective_length or 0), r.model, r.method_label),
     )
     for r in rest:
-        r.rank_low = r.rank_high = r.rank = len(rows)
+        r.rank_low = r.rank_high = r.rank = sum(1 for k in rows if k[0] == r.model)
         r.marks.append("tested on none of the headline's tasks")
     return ranked + rest, comparisons, lengths
 

@@ -33,7 +33,9 @@ def length_text(n: int, original: int) -> str:
     return f"{n} ({ratio:g}L)" if ratio == int(ratio) else f"{n} ({ratio:.2g}L)"
 
 
-def _names(labels: list[str]) -> str:
+def _names(labels: list[str], most: int = 8) -> str:
+    if len(labels) > most:  # thousands of rows: the first few, and how many more
+        labels = [*labels[: most - 1], f"{len(labels) - most + 1} more"]
     if len(labels) <= 1:
         return "".join(labels)
     return ", ".join(labels[:-1]) + " and " + labels[-1]
@@ -45,9 +47,10 @@ def sentences(
     models = {r.model for r in rows}
     label: Label = (lambda m, x: f"{m} {x}") if len(models) > 1 else (lambda m, x: x)
     out = [_definition(spec, options)]
-    ranked = [r for r in rows if r.headline is not None and r.headline_tasks]
-    if ranked:
-        out.append(_ranking(ranked, label))
+    for model in dict.fromkeys(r.model for r in rows):
+        ranked = [r for r in rows if r.model == model and r.headline is not None and r.headline_tasks]
+        if ranked:
+            out.append(_ranking(ranked, label, model if len(models) > 1 else None))
     for task in arranged.tasks:
         if task in arranged.groups or task not in arranged.series:
             continue
@@ -75,13 +78,11 @@ def _definition(spec: HeadlineSpec, options: ReportOptions) -> str:
     else:
         how = f"the shortest of the effective lengths of {_names(tasks)}"
     guards = list(spec.guards or ())
-    beside = (
-        f" Quality guards, shown beside it and left out of its rank: {_names(guards)}." if guards else ""
-    )
+    beside = f" Quality guards, shown beside it and left out of its rank: {_names(guards)}." if guards else ""
     return f"The headline answers {spec.question}: {how}.{beside}"
 
 
-def _ranking(rows: list[LeaderRow], label: Label) -> str:
+def _ranking(rows: list[LeaderRow], label: Label, model: str | None) -> str:
     groups: dict[str, list[str]] = {}
     for r in rows:
         assert r.headline is not None
@@ -90,8 +91,9 @@ def _ranking(rows: list[LeaderRow], label: Label) -> str:
             f"{label(r.model, r.method_label)} {r.headline.text()}{mark}"
         )
     parts = [f"rank {rank}: {', '.join(names)}" for rank, names in groups.items()]
+    whose = f"{model}: headline" if model else "Headline"
     return (
-        "Headline effective length by rank (a range where the data cannot order rows; rows are ordered "
+        f"{whose} effective length by rank (a range where the data cannot order rows; rows are ordered "
         "only where a Holm-adjusted paired test or disjoint effective-length ranges separate them): "
         + "; ".join(parts)
         + "."
