@@ -371,3 +371,20 @@ def test_the_first_records_format_still_reports(tmp_path: Path):
     (tmp_path / "records.jsonl").write_bytes(V1.read_bytes())
     summary = build_summary(load_results(tmp_path))
     assert summary.format == FORMAT and summary.sentences and summary.leaderboard[0].headline is not None
+
+
+@pytest.mark.skipif(
+    shutil.which("chromium") is None, reason="no headless Chromium (apt-get install chromium)"
+)
+def test_the_page_opens_with_the_sentences_in_a_real_browser(tmp_path: Path):
+    from .test_report import browser_dom
+
+    d = tmp_path / "r"
+    two_methods(d)
+    write_report(d, pictures=True)
+    dom = browser_dom(d / "report.html", tmp_path / "profile")
+    summary = json.loads((d / "leaderboard.json").read_text())
+    first = summary["sentences"][0]
+    assert '<section class="headline">' in dom and first in dom
+    assert dom.index('<section class="headline">') < dom.index("Effective context length")
+    assert "yarn@8 leads (1.00)" in dom.split("Effective context length")[0]
