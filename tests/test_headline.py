@@ -215,6 +215,11 @@ def test_the_headline_is_configurable_and_checked(tmp_path: Path):
     spec = {"tasks": ["passkey", "perplexity"], "rule": "shortest", "question": "what survives both"}
     summary = build_summary(results, ReportOptions.model_validate({"headline": spec}))
     assert summary.sentences[0].startswith("The headline answers what survives both: the shortest")
+    mean = build_summary(
+        results, ReportOptions.model_validate({"headline": {"tasks": ["passkey", "perplexity"]}})
+    )
+    assert mean.headline.tasks == ("passkey",)
+    assert any("cannot hold perplexity: perplexity left out" in w for w in mean.warnings)
     with pytest.raises(ValueError, match="weights name tasks outside"):
         ReportOptions.model_validate({"headline": {"tasks": ["passkey"], "weights": {"niah": 2}}})
     with pytest.raises(ValueError, match="extra"):

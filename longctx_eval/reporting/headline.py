@@ -47,15 +47,39 @@ class RowHeadline:
     effective: Effective
 
 
-def resolve(spec: HeadlineSpec | None, arranged: Arranged, board_tasks: list[str]) -> HeadlineSpec:
-    """The definition with its defaults filled in from the results."""
+def resolve(
+    spec: HeadlineSpec | None, arranged: Arranged, board_tasks: list[str]
+) -> tuple[HeadlineSpec, list[str]]:
+    """The definition with its defaults filled in from the results, and what had to be left out
+    of it (a task without results; a perplexity task in a mean of accuracies)."""
     spec = spec or HeadlineSpec()
-    metric = {t: arranged.series[t][0].metric for t in board_tasks if arranged.series.get(t)}
-    tasks = spec.tasks or tuple(t for t in board_tasks if metric.get(t) == "accuracy")
-    guards = (
-        spec.guards if spec.guards is not None else tuple(t for t in board_tasks if metric.get(t) == "ppl")
+    metric = {t: arranged.series[t][0].metric for t in arranged.series if arranged.series[t]}
+    problems = []
+    if spec.tasks is None:
+        tasks = tuple(t for t in board_tasks if metric.get(t) == "accuracy")
+    else:
+        missing = [t for t in spec.tasks if t not in metric]
+        if missing:
+            problems.append(f"headline tasks without results, left out: {', '.join(missing)}")
+        tasks = tuple(t for t in spec.tasks if t in metric)
+        if spec.rule == "mean":
+            ppl = [t for t in tasks if metric[t] != "accuracy"]
+            if ppl:
+                problems.append(
+                    f"a mean of accuracies cannot hold perplexity: {', '.join(ppl)} left out of the "
+                    "headline (rule: shortest takes any task)"
+                )
+            tasks = tuple(t for t in tasks if metric[t] == "accuracy")
+    default_guards = tuple(t for t in board_tasks if metric.get(t) == "ppl")
+    guards = spec.guards if spec.guards is not None else default_guards
+    resolved = spec.model_copy(
+        update={
+            "tasks": tasks,
+            "guards": tuple(g for g in guards if g not in tasks),
+            "weights": {t: w for t, w in spec.weights.items() if t in tasks},
+        }
     )
-    return spec.model_copy(update={"tasks": tasks, "guards": tuple(g for g in guards if g not in tasks)})
+    return resolved, problems
 
 
 def leaves(spec: HeadlineSpec, arranged: Arranged) -> dict[str, float]:

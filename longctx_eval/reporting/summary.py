@@ -145,7 +145,7 @@ def build_summary(results: Results, options: ReportOptions | None = None, title:
     grouped = {m for members in arranged.groups.values() for m in members}
     board_tasks = [t for t in arranged.tasks if t not in grouped]
     tables = [_table(arranged, t) for t in arranged.tasks]
-    spec = headline.resolve(options.headline, arranged, board_tasks)
+    spec, left_out = headline.resolve(options.headline, arranged, board_tasks)
     rows, comparisons, lengths = _leaderboard(results, arranged, board_tasks, options, spec)
     paired = []
     for t in arranged.tasks:
@@ -177,7 +177,7 @@ def build_summary(results: Results, options: ReportOptions | None = None, title:
         headline_lengths=lengths,
         headline_comparisons=comparisons,
         sentences=wins.sentences(results, arranged, spec, rows, options),
-        warnings=checks.warnings(results, arranged, spec),
+        warnings=left_out + checks.warnings(results, arranged, spec),
     )
 
 
