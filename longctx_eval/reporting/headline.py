@@ -28,8 +28,8 @@ from longctx_eval.reporting.paired import (
     EXACT_TEST,
     SIGN_FLIP_TEST,
     PairedDiff,
-    _same_samples,
     adjust,
+    same_samples,
 )
 from longctx_eval.reporting.results import Results
 from longctx_eval.reporting.series import Arranged, Point, Series, member_interval
@@ -244,7 +244,7 @@ def _aggregate_test(
         sa, sb = series.get((task, a)), series.get((task, b))
         xs = cache.of(sa.value_at(length) if sa else None)
         ys = cache.of(sb.value_at(length) if sb else None)
-        if not xs or not ys or len(xs) != len(ys) or not _same_samples(xs, ys):
+        if not xs or not ys or len(xs) != len(ys) or not same_samples(xs, ys):
             return None
         fx, fy = [x.score for x in xs], [y.score for y in ys]
         if any(v is None for v in fx + fy):

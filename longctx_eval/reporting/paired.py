@@ -97,7 +97,7 @@ def paired_differences(results: Results, series: list[Series], against: str) -> 
             q = ref.value_at(p.length)
             if q is None:
                 continue
-            diff = _pair(results, s, p, q, against)
+            diff = pair_cells(results, s, p, q, against)
             if diff is not None:
                 out.append(diff)
     return out
@@ -117,7 +117,7 @@ def paired_across_models(results: Results, series: list[Series]) -> list[PairedD
             continue
         for p in s.points:
             q = ref.value_at(p.length)
-            diff = None if q is None else _pair(results, s, p, q, f"{ref.model} {ref.method_label}")
+            diff = None if q is None else pair_cells(results, s, p, q, f"{ref.model} {ref.method_label}")
             if diff is not None:
                 out.append(diff)
     return out
@@ -127,14 +127,16 @@ def _seed(*parts: object) -> int:
     return int(hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:8], 16)
 
 
-def _pair(results: Results, s: Series, p: Point, q: Point, against: str) -> PairedDiff | None:
+def pair_cells(results: Results, s: Series, p: Point, q: Point, against: str) -> PairedDiff | None:
+    """Series `s`'s point `p` against point `q` (another row's, same task and length) on the same
+    samples; None when they cannot be paired (not both ok, or not the same samples)."""
     if p.record is None or q.record is None or p.status != "ok" or q.status != "ok":
         return None
     a, b = results.samples(p.record), results.samples(q.record)
     if not a or len(a) != len(b):
         return None
     a, b = sorted(a, key=lambda x: x.index), sorted(b, key=lambda x: x.index)
-    if not _same_samples(a, b):
+    if not same_samples(a, b):
         return None
     seed = _seed(s.model, s.task, p.length, s.method_label, against)
     common = {"model": s.model, "task": s.task, "length": p.length, "method_label": s.method_label}
@@ -232,7 +234,7 @@ def _num(sample: Sample, name: str) -> float | None:
     return float(value) if isinstance(value, (int, float)) else None
 
 
-def _same_samples(a: Sequence[Sample], b: Sequence[Sample]) -> bool:
+def same_samples(a: Sequence[Sample], b: Sequence[Sample]) -> bool:
     for x, y in zip(a, b, strict=True):
         if x.index != y.index:
             return False

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from longctx_eval.headline_spec import HeadlineSpec
 from longctx_eval.reporting.effective import ReportOptions
-from longctx_eval.reporting.paired import ALPHA, PairedDiff, _pair, adjust
+from longctx_eval.reporting.paired import ALPHA, PairedDiff, adjust, pair_cells
 from longctx_eval.reporting.results import Results
 from longctx_eval.reporting.series import Arranged, Series
 
@@ -116,7 +116,7 @@ def _task_sentence(results: Results, task: str, series: list[Series], label: Lab
             if s is leader:
                 continue
             assert p is not None
-            d = _pair(results, s, p, lp, leader.method_label) if lp is not None else None
+            d = pair_cells(results, s, p, lp, leader.method_label) if lp is not None else None
             others.append((s, d))
             if d is not None:
                 family.append(d)
