@@ -171,19 +171,15 @@ def _mean_series(parts: dict[str, Series], weights: dict[str, float]) -> Series:
 
 
 class _Samples:
-    """Each cell's samples read once, sorted by index."""
+    """Each cell's samples, sorted by index (reading is cached by the summary's Results)."""
 
     def __init__(self, results: Results) -> None:
         self.results = results
-        self.cache: dict[str, list[Sample]] = {}
 
     def of(self, p: Point | None) -> list[Sample] | None:
         if p is None or p.record is None or p.status != "ok":
             return None
-        cid = p.record.cell_id
-        if cid not in self.cache:
-            self.cache[cid] = sorted(self.results.samples(p.record), key=lambda x: x.index)
-        return self.cache[cid]
+        return sorted(self.results.samples(p.record), key=lambda x: x.index)
 
 
 def by_model(rows: dict[Key, RowHeadline]) -> dict[str, dict[Key, RowHeadline]]:
