@@ -235,6 +235,9 @@ def test_the_headline_is_configurable_and_checked(tmp_path: Path):
     with pytest.raises(ConfigError) as err:
         parse_sweep(raw)
     assert ("headline.tasks.1", "unknown task 'nope' (valid: passkey)") in err.value.problems
+    good = parse_sweep({**raw, "headline": {"tasks": ["passkey"], "weights": {"passkey": 2}}})
+    assert good.headline is not None and good.headline.weights == {"passkey": 2}
+    assert good.model_dump(mode="json")["headline"]["tasks"] == ["passkey"]  # what the manifest keeps
 
 
 def test_the_sweeps_headline_is_read_from_its_manifest(tmp_path: Path):
