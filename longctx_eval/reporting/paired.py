@@ -127,9 +127,12 @@ def _seed(*parts: object) -> int:
     return int(hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:8], 16)
 
 
-def pair_cells(results: Results, s: Series, p: Point, q: Point, against: str) -> PairedDiff | None:
+def pair_cells(
+    results: Results, s: Series, p: Point, q: Point, against: str, interval: bool = True
+) -> PairedDiff | None:
     """Series `s`'s point `p` against point `q` (another row's, same task and length) on the same
-    samples; None when they cannot be paired (not both ok, or not the same samples)."""
+    samples; None when they cannot be paired (not both ok, or not the same samples). Without
+    `interval`, only the test (the sentences need no bootstrap)."""
     if p.record is None or q.record is None or p.status != "ok" or q.status != "ok":
         return None
     a, b = results.samples(p.record), results.samples(q.record)
@@ -141,7 +144,7 @@ def pair_cells(results: Results, s: Series, p: Point, q: Point, against: str) ->
     seed = _seed(s.model, s.task, p.length, s.method_label, against)
     common = {"model": s.model, "task": s.task, "length": p.length, "method_label": s.method_label}
     if s.metric == "ppl":
-        return _ppl_ratio(a, b, common, against, seed)
+        return _ppl_ratio(a, b, common, against, seed, interval)
     xs, ys = [x.score for x in a], [y.score for y in b]
     if any(v is None for v in xs + ys):
         return None
@@ -156,8 +159,9 @@ def pair_cells(results: Results, s: Series, p: Point, q: Point, against: str) ->
         low, high = paired_difference_exact(mine, theirs, len(fx))
         p_value: float | None = mcnemar_exact(mine, theirs)
     else:
-        low, high = paired_bootstrap_mean_difference(fx, fy, seed)
+        low, high = paired_bootstrap_mean_difference(fx, fy, seed) if interval else (math.nan, math.nan)
         p_value = sign_flip_p_value([x - y for x, y in zip(fx, fy, strict=True)], seed)
+    single = single or math.isnan(low)  # no interval asked for: none reported
     return PairedDiff(
         **common,
         against=against,
@@ -174,7 +178,12 @@ def pair_cells(results: Results, s: Series, p: Point, q: Point, against: str) ->
 
 
 def _ppl_ratio(
-    a: Sequence[Sample], b: Sequence[Sample], common: dict[str, Any], against: str, seed: int
+    a: Sequence[Sample],
+    b: Sequence[Sample],
+    common: dict[str, Any],
+    against: str,
+    seed: int,
+    interval: bool = True,
 ) -> PairedDiff | None:
     columns = [[_num(x, name) for x in side] for side in (a, b) for name in ("nll_sum", "n_scored_tokens")]
     if any(v is None for col in columns for v in col):
@@ -184,7 +193,7 @@ def _ppl_ratio(
     single = len(a) < 2
     low, high = (
         (None, None)
-        if single
+        if single or not interval
         else paired_bootstrap_ppl_ratio(nll_a, nll_b, [int(t) for t in tok_a], [int(t) for t in tok_b], seed)
     )
     return PairedDiff(

@@ -116,7 +116,7 @@ def _task_sentence(results: Results, task: str, series: list[Series], label: Lab
             if s is leader:
                 continue
             assert p is not None
-            d = pair_cells(results, s, p, lp, leader.method_label) if lp is not None else None
+            d = pair_cells(results, s, p, lp, leader.method_label, interval=False) if lp is not None else None
             others.append((s, d))
             if d is not None:
                 family.append(d)
