@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -118,6 +119,7 @@ def _binom_cdf(k: int, n: int, p: float) -> float:
     return sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(0, k + 1))
 
 
+@functools.lru_cache(maxsize=65536)  # tables repeat the same (k, n) many times
 def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
     """Exact (Clopper–Pearson) interval of a binomial proportion: the parameters no one-sided exact
     test at (1 − level)/2 rejects. Found by bisection on the exact binomial tails."""
@@ -127,7 +129,7 @@ def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
 
     def solve(f: Any) -> float:  # f increasing in p; the p where f crosses 0
         lo, hi = 0.0, 1.0
-        for _ in range(80):
+        for _ in range(55):  # 2^-55: below a double's resolution of [0, 1]
             mid = (lo + hi) / 2
             if f(mid) < 0:
                 lo = mid
@@ -161,18 +163,26 @@ def paired_difference_exact(
     return (2 * lo - 1) * m / n, (2 * hi - 1) * m / n
 
 
+EXACT_FLIPS = 12  # up to this many pairs every sign pattern is enumerated (4,096): exact
+
+
 def sign_flip_p_value(
     differences: Sequence[float], seed: int, resamples: int = 4000, statistic: Any = None
 ) -> float:
     """Two-sided paired randomisation test: under "no difference" each pair's two systems are
-    exchangeable, so each difference's sign is a fair coin. Monte Carlo with the (1 + hits) /
-    (1 + resamples) correction (never 0). `statistic` maps a ±1 sign matrix (resamples × pairs)
-    to one value per row; by default the mean of the signed differences."""
+    exchangeable, so each difference's sign is a fair coin. Exact (every sign pattern) up to
+    `EXACT_FLIPS` pairs; beyond, Monte Carlo with the (1 + hits) / (1 + resamples) correction
+    (never 0). `statistic` maps a ±1 sign matrix (patterns × pairs) to one value per row; by
+    default the mean of the signed differences."""
     d = np.asarray(differences, dtype=np.float64)
     if len(d) == 0 or not np.any(d):
         return 1.0
-    rng = np.random.default_rng(seed)
-    signs = rng.choice(np.array([-1.0, 1.0]), size=(resamples, len(d)))
+    exact = len(d) <= EXACT_FLIPS
+    if exact:
+        patterns = np.arange(2 ** len(d))[:, None] >> np.arange(len(d))[None, :] & 1
+        signs = np.where(patterns == 1, -1.0, 1.0)
+    else:
+        signs = np.random.default_rng(seed).choice(np.array([-1.0, 1.0]), size=(resamples, len(d)))
     if statistic is None:
         observed = abs(float(d.mean()))
         flipped = np.abs((signs * d).mean(axis=1))
@@ -180,7 +190,7 @@ def sign_flip_p_value(
         observed = abs(float(statistic(np.ones((1, len(d))))[0]))
         flipped = np.abs(statistic(signs))
     hits = int(np.sum(flipped >= observed - 1e-12))
-    return (1 + hits) / (1 + resamples)
+    return hits / len(signs) if exact else (1 + hits) / (1 + resamples)
 
 
 def holm(p_values: Sequence[float | None]) -> list[float | None]:

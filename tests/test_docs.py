@@ -113,6 +113,11 @@ def test_readme_leaderboard_is_the_report_of_the_committed_quickstart_records(tm
     assert body == (EXAMPLE / "leaderboard.md").read_text().split("\n", 1)[1].strip()
     block = README.split(BEGIN, 1)[1].split(END, 1)[0]
     assert _one_level_down(body) in block
+    # The narrative is the report's generated sentences, first thing after the one-paragraph intro.
+    import json
+
+    sentences = json.loads((tmp_path / "r" / "leaderboard.json").read_text())["sentences"]
+    assert sentences and block.split("\n\n")[1] == sentences[0]
 
 
 def _headings(markdown: str) -> list[str]:

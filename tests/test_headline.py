@@ -215,6 +215,11 @@ def test_the_headline_is_configurable_and_checked(tmp_path: Path):
     spec = {"tasks": ["passkey", "perplexity"], "rule": "shortest", "question": "what survives both"}
     summary = build_summary(results, ReportOptions.model_validate({"headline": spec}))
     assert summary.sentences[0].startswith("The headline answers what survives both: the shortest")
+    mean = build_summary(
+        results, ReportOptions.model_validate({"headline": {"tasks": ["passkey", "perplexity"]}})
+    )
+    assert mean.headline.tasks == ("passkey",)
+    assert any("cannot hold perplexity: perplexity left out" in w for w in mean.warnings)
     with pytest.raises(ValueError, match="weights name tasks outside"):
         ReportOptions.model_validate({"headline": {"tasks": ["passkey"], "weights": {"niah": 2}}})
     with pytest.raises(ValueError, match="extra"):
@@ -230,6 +235,9 @@ def test_the_headline_is_configurable_and_checked(tmp_path: Path):
     with pytest.raises(ConfigError) as err:
         parse_sweep(raw)
     assert ("headline.tasks.1", "unknown task 'nope' (valid: passkey)") in err.value.problems
+    good = parse_sweep({**raw, "headline": {"tasks": ["passkey"], "weights": {"passkey": 2}}})
+    assert good.headline is not None and good.headline.weights == {"passkey": 2}
+    assert good.model_dump(mode="json")["headline"]["tasks"] == ["passkey"]  # what the manifest keeps
 
 
 def test_the_sweeps_headline_is_read_from_its_manifest(tmp_path: Path):
@@ -371,3 +379,20 @@ def test_the_first_records_format_still_reports(tmp_path: Path):
     (tmp_path / "records.jsonl").write_bytes(V1.read_bytes())
     summary = build_summary(load_results(tmp_path))
     assert summary.format == FORMAT and summary.sentences and summary.leaderboard[0].headline is not None
+
+
+@pytest.mark.skipif(
+    shutil.which("chromium") is None, reason="no headless Chromium (apt-get install chromium)"
+)
+def test_the_page_opens_with_the_sentences_in_a_real_browser(tmp_path: Path):
+    from .test_report import browser_dom
+
+    d = tmp_path / "r"
+    two_methods(d)
+    write_report(d, pictures=True)
+    dom = browser_dom(d / "report.html", tmp_path / "profile")
+    summary = json.loads((d / "leaderboard.json").read_text())
+    first = summary["sentences"][0]
+    assert '<section class="headline">' in dom and first in dom
+    assert dom.index('<section class="headline">') < dom.index("Effective context length")
+    assert "yarn@8 leads (1.00)" in dom.split("Effective context length")[0]

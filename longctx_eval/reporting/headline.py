@@ -28,8 +28,8 @@ from longctx_eval.reporting.paired import (
     EXACT_TEST,
     SIGN_FLIP_TEST,
     PairedDiff,
-    _same_samples,
     adjust,
+    same_samples,
 )
 from longctx_eval.reporting.results import Results
 from longctx_eval.reporting.series import Arranged, Point, Series, member_interval
@@ -47,15 +47,39 @@ class RowHeadline:
     effective: Effective
 
 
-def resolve(spec: HeadlineSpec | None, arranged: Arranged, board_tasks: list[str]) -> HeadlineSpec:
-    """The definition with its defaults filled in from the results."""
+def resolve(
+    spec: HeadlineSpec | None, arranged: Arranged, board_tasks: list[str]
+) -> tuple[HeadlineSpec, list[str]]:
+    """The definition with its defaults filled in from the results, and what had to be left out
+    of it (a task without results; a perplexity task in a mean of accuracies)."""
     spec = spec or HeadlineSpec()
-    metric = {t: arranged.series[t][0].metric for t in board_tasks if arranged.series.get(t)}
-    tasks = spec.tasks or tuple(t for t in board_tasks if metric.get(t) == "accuracy")
-    guards = (
-        spec.guards if spec.guards is not None else tuple(t for t in board_tasks if metric.get(t) == "ppl")
+    metric = {t: arranged.series[t][0].metric for t in arranged.series if arranged.series[t]}
+    problems = []
+    if spec.tasks is None:
+        tasks = tuple(t for t in board_tasks if metric.get(t) == "accuracy")
+    else:
+        missing = [t for t in spec.tasks if t not in metric]
+        if missing:
+            problems.append(f"headline tasks without results, left out: {', '.join(missing)}")
+        tasks = tuple(t for t in spec.tasks if t in metric)
+        if spec.rule == "mean":
+            ppl = [t for t in tasks if metric[t] != "accuracy"]
+            if ppl:
+                problems.append(
+                    f"a mean of accuracies cannot hold perplexity: {', '.join(ppl)} left out of the "
+                    "headline (rule: shortest takes any task)"
+                )
+            tasks = tuple(t for t in tasks if metric[t] == "accuracy")
+    default_guards = tuple(t for t in board_tasks if metric.get(t) == "ppl")
+    guards = spec.guards if spec.guards is not None else default_guards
+    resolved = spec.model_copy(
+        update={
+            "tasks": tasks,
+            "guards": tuple(g for g in guards if g not in tasks),
+            "weights": {t: w for t, w in spec.weights.items() if t in tasks},
+        }
     )
-    return spec.model_copy(update={"tasks": tasks, "guards": tuple(g for g in guards if g not in tasks)})
+    return resolved, problems
 
 
 def leaves(spec: HeadlineSpec, arranged: Arranged) -> dict[str, float]:
@@ -147,47 +171,55 @@ def _mean_series(parts: dict[str, Series], weights: dict[str, float]) -> Series:
 
 
 class _Samples:
-    """Each cell's samples read once, sorted by index."""
+    """Each cell's samples, sorted by index (reading is cached by the summary's Results)."""
 
     def __init__(self, results: Results) -> None:
         self.results = results
-        self.cache: dict[str, list[Sample]] = {}
 
     def of(self, p: Point | None) -> list[Sample] | None:
         if p is None or p.record is None or p.status != "ok":
             return None
-        cid = p.record.cell_id
-        if cid not in self.cache:
-            self.cache[cid] = sorted(self.results.samples(p.record), key=lambda x: x.index)
-        return self.cache[cid]
+        return sorted(self.results.samples(p.record), key=lambda x: x.index)
 
 
-def compare_rows(
-    results: Results,
-    arranged: Arranged,
-    spec: HeadlineSpec,
-    rows: dict[Key, RowHeadline],
-) -> list[PairedDiff]:
-    """Every pair of rows tested on the same headline tasks, at every length both have a mean:
-    a paired test of the difference of their headline means, Holm-adjusted over all of them."""
-    weights = leaves(spec, arranged)
-    series = {(t, s.key): s for t in weights for s in arranged.series[t]}
-    cache = _Samples(results)
-    keys = list(rows)
-    out = []
-    for i, a in enumerate(keys):
-        for b in keys[i + 1 :]:
-            if rows[a].tested != rows[b].tested:
-                continue
-            for p in rows[a].series.points:
-                q = rows[b].series.value_at(p.length)
-                if p.value is None or q is None or q.value is None:
-                    continue
-                diff = _aggregate_test(cache, series, weights, a, b, p.length, p.value - q.value)
-                if diff is not None:
-                    out.append(diff)
-    adjust(out, f"the headline's {len(out)} comparisons of rows")
+def by_model(rows: dict[Key, RowHeadline]) -> dict[str, dict[Key, RowHeadline]]:
+    """The rows of each model (and backend): a rank orders the methods of one model. Comparing
+    every row with every other across many models would be quadratic in the models; `compare`'s
+    question across models has its own paired section (the same method under each model)."""
+    out: dict[str, dict[Key, RowHeadline]] = {}
+    for key, row in rows.items():
+        out.setdefault(key[0], {})[key] = row
     return out
+
+
+class Comparer:
+    """Paired tests of the headline means of two rows, on the very same samples."""
+
+    def __init__(self, results: Results, arranged: Arranged, spec: HeadlineSpec) -> None:
+        self.weights = leaves(spec, arranged)
+        self.series = {(t, s.key): s for t in self.weights for s in arranged.series[t]}
+        self.cache = _Samples(results)
+
+    def rows(self, rows: dict[Key, RowHeadline], model: str) -> list[PairedDiff]:
+        """Every pair of the rows (one model's) tested on the same headline tasks, at every length
+        both have a mean; Holm-adjusted over all of them."""
+        keys = list(rows)
+        out = []
+        for i, a in enumerate(keys):
+            for b in keys[i + 1 :]:
+                if rows[a].tested != rows[b].tested:
+                    continue
+                for p in rows[a].series.points:
+                    q = rows[b].series.value_at(p.length)
+                    if p.value is None or q is None or q.value is None:
+                        continue
+                    diff = _aggregate_test(
+                        self.cache, self.series, self.weights, a, b, p.length, p.value - q.value
+                    )
+                    if diff is not None:
+                        out.append(diff)
+        adjust(out, f"the {len(out)} comparisons of {model}'s rows in the headline")
+        return out
 
 
 def _aggregate_test(
@@ -208,7 +240,7 @@ def _aggregate_test(
         sa, sb = series.get((task, a)), series.get((task, b))
         xs = cache.of(sa.value_at(length) if sa else None)
         ys = cache.of(sb.value_at(length) if sb else None)
-        if not xs or not ys or len(xs) != len(ys) or not _same_samples(xs, ys):
+        if not xs or not ys or len(xs) != len(ys) or not same_samples(xs, ys):
             return None
         fx, fy = [x.score for x in xs], [y.score for y in ys]
         if any(v is None for v in fx + fy):

@@ -97,7 +97,7 @@ def paired_differences(results: Results, series: list[Series], against: str) -> 
             q = ref.value_at(p.length)
             if q is None:
                 continue
-            diff = _pair(results, s, p, q, against)
+            diff = pair_cells(results, s, p, q, against)
             if diff is not None:
                 out.append(diff)
     return out
@@ -117,7 +117,7 @@ def paired_across_models(results: Results, series: list[Series]) -> list[PairedD
             continue
         for p in s.points:
             q = ref.value_at(p.length)
-            diff = None if q is None else _pair(results, s, p, q, f"{ref.model} {ref.method_label}")
+            diff = None if q is None else pair_cells(results, s, p, q, f"{ref.model} {ref.method_label}")
             if diff is not None:
                 out.append(diff)
     return out
@@ -127,19 +127,24 @@ def _seed(*parts: object) -> int:
     return int(hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:8], 16)
 
 
-def _pair(results: Results, s: Series, p: Point, q: Point, against: str) -> PairedDiff | None:
+def pair_cells(
+    results: Results, s: Series, p: Point, q: Point, against: str, interval: bool = True
+) -> PairedDiff | None:
+    """Series `s`'s point `p` against point `q` (another row's, same task and length) on the same
+    samples; None when they cannot be paired (not both ok, or not the same samples). Without
+    `interval`, only the test (the sentences need no bootstrap)."""
     if p.record is None or q.record is None or p.status != "ok" or q.status != "ok":
         return None
     a, b = results.samples(p.record), results.samples(q.record)
     if not a or len(a) != len(b):
         return None
     a, b = sorted(a, key=lambda x: x.index), sorted(b, key=lambda x: x.index)
-    if not _same_samples(a, b):
+    if not same_samples(a, b):
         return None
     seed = _seed(s.model, s.task, p.length, s.method_label, against)
     common = {"model": s.model, "task": s.task, "length": p.length, "method_label": s.method_label}
     if s.metric == "ppl":
-        return _ppl_ratio(a, b, common, against, seed)
+        return _ppl_ratio(a, b, common, against, seed, interval)
     xs, ys = [x.score for x in a], [y.score for y in b]
     if any(v is None for v in xs + ys):
         return None
@@ -154,8 +159,9 @@ def _pair(results: Results, s: Series, p: Point, q: Point, against: str) -> Pair
         low, high = paired_difference_exact(mine, theirs, len(fx))
         p_value: float | None = mcnemar_exact(mine, theirs)
     else:
-        low, high = paired_bootstrap_mean_difference(fx, fy, seed)
+        low, high = paired_bootstrap_mean_difference(fx, fy, seed) if interval else (math.nan, math.nan)
         p_value = sign_flip_p_value([x - y for x, y in zip(fx, fy, strict=True)], seed)
+    single = single or math.isnan(low)  # no interval asked for: none reported
     return PairedDiff(
         **common,
         against=against,
@@ -172,7 +178,12 @@ def _pair(results: Results, s: Series, p: Point, q: Point, against: str) -> Pair
 
 
 def _ppl_ratio(
-    a: Sequence[Sample], b: Sequence[Sample], common: dict[str, Any], against: str, seed: int
+    a: Sequence[Sample],
+    b: Sequence[Sample],
+    common: dict[str, Any],
+    against: str,
+    seed: int,
+    interval: bool = True,
 ) -> PairedDiff | None:
     columns = [[_num(x, name) for x in side] for side in (a, b) for name in ("nll_sum", "n_scored_tokens")]
     if any(v is None for col in columns for v in col):
@@ -182,7 +193,7 @@ def _ppl_ratio(
     single = len(a) < 2
     low, high = (
         (None, None)
-        if single
+        if single or not interval
         else paired_bootstrap_ppl_ratio(nll_a, nll_b, [int(t) for t in tok_a], [int(t) for t in tok_b], seed)
     )
     return PairedDiff(
@@ -232,7 +243,7 @@ def _num(sample: Sample, name: str) -> float | None:
     return float(value) if isinstance(value, (int, float)) else None
 
 
-def _same_samples(a: Sequence[Sample], b: Sequence[Sample]) -> bool:
+def same_samples(a: Sequence[Sample], b: Sequence[Sample]) -> bool:
     for x, y in zip(a, b, strict=True):
         if x.index != y.index:
             return False

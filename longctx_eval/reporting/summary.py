@@ -8,10 +8,12 @@ value table with intervals; and each method's paired difference to the reference
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 from pydantic import BaseModel, Field
 
 from longctx_eval.headline_spec import HeadlineSpec
-from longctx_eval.records import CellRecord
+from longctx_eval.records import CellRecord, Sample
 from longctx_eval.reporting import checks, headline, wins
 from longctx_eval.reporting.effective import (
     Effective,
@@ -139,13 +141,38 @@ def value_text(p: Point, metric: str) -> str:
     return text
 
 
+class _SampleCache(Results):
+    """Results whose samples are read once while a summary is built: the paired tables, the
+    headline's tests and the sentences each pair a leader or a reference cell with many others.
+    Bounded (least recently used), so that a report over 100k cells does not hold every sample."""
+
+    SIZE = 4096
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._cache: OrderedDict[str, list[Sample]] = OrderedDict()
+
+    def samples(self, record: CellRecord) -> list[Sample]:
+        found = self._cache.get(record.cell_id)
+        if found is None:
+            found = self._cache[record.cell_id] = super().samples(record)
+            if len(self._cache) > self.SIZE:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(record.cell_id)
+        return found
+
+
 def build_summary(results: Results, options: ReportOptions | None = None, title: str = "") -> Summary:
     options = options or ReportOptions()
+    results = _SampleCache(
+        results.records, results.source, results.manifests, results.frequencies, results.superseded
+    )
     arranged = arrange(results)
     grouped = {m for members in arranged.groups.values() for m in members}
     board_tasks = [t for t in arranged.tasks if t not in grouped]
     tables = [_table(arranged, t) for t in arranged.tasks]
-    spec = headline.resolve(options.headline, arranged, board_tasks)
+    spec, left_out = headline.resolve(options.headline, arranged, board_tasks)
     rows, comparisons, lengths = _leaderboard(results, arranged, board_tasks, options, spec)
     paired = []
     for t in arranged.tasks:
@@ -177,7 +204,7 @@ def build_summary(results: Results, options: ReportOptions | None = None, title:
         headline_lengths=lengths,
         headline_comparisons=comparisons,
         sentences=wins.sentences(results, arranged, spec, rows, options),
-        warnings=checks.warnings(results, arranged, spec),
+        warnings=left_out + checks.warnings(results, arranged, spec),
     )
 
 
@@ -248,11 +275,15 @@ def _leaderboard(
     heads = headline.row_headlines(
         arranged, spec, options, effective_of, {k: r.effective for k, r in rows.items()}
     )
-    comparisons = headline.compare_rows(results, arranged, spec, heads) if spec.rule == "mean" else []
-    beats = headline.ahead(heads, comparisons)
+    comparer = headline.Comparer(results, arranged, spec)
+    comparisons: list[PairedDiff] = []
+    placed: list[tuple[tuple[str, str], int, int]] = []
+    for model, group in headline.by_model(heads).items():
+        tests = comparer.rows(group, model) if spec.rule == "mean" else []
+        comparisons += tests
+        placed += headline.order(group, headline.ahead(group, tests))
     lengths = sorted({p.length for h in heads.values() for p in h.series.points})
     n_tasks = len(spec.tasks or ())
-    placed = headline.order(heads, beats)
     for key, low, high in placed:
         row, h = rows[key], heads[key]
         row.headline, row.headline_tasks = h.effective, h.tested
@@ -267,7 +298,7 @@ def _leaderboard(
         key=lambda r: (-(r.overall.effective_length or 0), r.model, r.method_label),
     )
     for r in rest:
-        r.rank_low = r.rank_high = r.rank = len(rows)
+        r.rank_low = r.rank_high = r.rank = sum(1 for k in rows if k[0] == r.model)
         r.marks.append("tested on none of the headline's tasks")
     return ranked + rest, comparisons, lengths
 

@@ -61,12 +61,14 @@ def headline_lines(summary: Summary) -> list[str]:
 def headline_caption(summary: Summary) -> str:
     tasks = ", ".join(summary.headline.tasks or ())
     return (
-        f"Headline: mean accuracy of {tasks} by length, [95% interval: MOVER over each task's Wilson "
-        "interval]. Rank: 1 + the rows certainly ahead, to the rows count − those certainly behind; a "
-        "row is certainly ahead where a paired test of the headline means (exact McNemar on the pooled "
-        "discordant pairs for 0/1 scores) is significant after Holm's adjustment over all "
-        f"{len(summary.headline_comparisons)} comparisons of rows and lengths, and never the other way, "
-        "or where its effective-length range lies wholly above the other's."
+        f"Headline @length: mean accuracy of {tasks} [95% interval: MOVER over each task's Wilson "
+        "interval]. Rank, among the rows of one model: 1 + the rows certainly ahead, to the rows "
+        "count − those certainly behind. A row is certainly ahead where a paired test of the headline "
+        "means on the same samples (exact McNemar on the pooled discordant pairs for 0/1 scores) is "
+        "below 0.05 after Holm's adjustment over all comparisons of that model's rows and lengths "
+        f"({len(summary.headline_comparisons)} in all), and never the other way, or where its "
+        "effective-length range lies wholly above the other's. A row tested on fewer of the headline's "
+        "tasks is noted and ranked below those tested on more."
     )
 
 

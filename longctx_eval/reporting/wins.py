@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from longctx_eval.headline_spec import HeadlineSpec
 from longctx_eval.reporting.effective import ReportOptions
-from longctx_eval.reporting.paired import ALPHA, PairedDiff, _pair, adjust
+from longctx_eval.reporting.paired import ALPHA, PairedDiff, adjust, pair_cells
 from longctx_eval.reporting.results import Results
 from longctx_eval.reporting.series import Arranged, Series
 
@@ -33,7 +33,9 @@ def length_text(n: int, original: int) -> str:
     return f"{n} ({ratio:g}L)" if ratio == int(ratio) else f"{n} ({ratio:.2g}L)"
 
 
-def _names(labels: list[str]) -> str:
+def _names(labels: list[str], most: int = 8) -> str:
+    if len(labels) > most:  # thousands of rows: the first few, and how many more
+        labels = [*labels[: most - 1], f"{len(labels) - most + 1} more"]
     if len(labels) <= 1:
         return "".join(labels)
     return ", ".join(labels[:-1]) + " and " + labels[-1]
@@ -45,9 +47,10 @@ def sentences(
     models = {r.model for r in rows}
     label: Label = (lambda m, x: f"{m} {x}") if len(models) > 1 else (lambda m, x: x)
     out = [_definition(spec, options)]
-    ranked = [r for r in rows if r.headline is not None and r.headline_tasks]
-    if ranked:
-        out.append(_ranking(ranked, label))
+    for model in dict.fromkeys(r.model for r in rows):
+        ranked = [r for r in rows if r.model == model and r.headline is not None and r.headline_tasks]
+        if ranked:
+            out.append(_ranking(ranked, label, model if len(models) > 1 else None))
     for task in arranged.tasks:
         if task in arranged.groups or task not in arranged.series:
             continue
@@ -79,7 +82,7 @@ def _definition(spec: HeadlineSpec, options: ReportOptions) -> str:
     return f"The headline answers {spec.question}: {how}.{beside}"
 
 
-def _ranking(rows: list[LeaderRow], label: Label) -> str:
+def _ranking(rows: list[LeaderRow], label: Label, model: str | None) -> str:
     groups: dict[str, list[str]] = {}
     for r in rows:
         assert r.headline is not None
@@ -88,8 +91,9 @@ def _ranking(rows: list[LeaderRow], label: Label) -> str:
             f"{label(r.model, r.method_label)} {r.headline.text()}{mark}"
         )
     parts = [f"rank {rank}: {', '.join(names)}" for rank, names in groups.items()]
+    whose = f"{model}: headline" if model else "Headline"
     return (
-        "Headline effective length by rank (a range where the data cannot order rows; rows are ordered "
+        f"{whose} effective length by rank (a range where the data cannot order rows; rows are ordered "
         "only where a Holm-adjusted paired test or disjoint effective-length ranges separate them): "
         + "; ".join(parts)
         + "."
@@ -112,7 +116,7 @@ def _task_sentence(results: Results, task: str, series: list[Series], label: Lab
             if s is leader:
                 continue
             assert p is not None
-            d = _pair(results, s, p, lp, leader.method_label) if lp is not None else None
+            d = pair_cells(results, s, p, lp, leader.method_label, interval=False) if lp is not None else None
             others.append((s, d))
             if d is not None:
                 family.append(d)
