@@ -1,7 +1,8 @@
 """Reports from results directories alone (no model, no GPU).
 
 `write_report(dir)` writes leaderboard.json (the one summary every rendering is drawn from),
-leaderboard.md / .csv / .tex, report.html (self-contained) and the pictures under plots/;
+leaderboard.md / .csv / .tex, report.html and the pictures under plots/ beside it (the page
+links the larger ones: docs/report.md);
 `compare(dirs, out)` merges several results directories into `out` first.
 """
 
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from longctx_eval.reporting.effective import ReportOptions
 from longctx_eval.reporting.html import render
-from longctx_eval.reporting.plots import make_figures, relative_perplexity
+from longctx_eval.reporting.plots import make_figures, palette_of, relative_perplexity
 from longctx_eval.reporting.results import MergeError, Results, load_results
 from longctx_eval.reporting.series import arrange
 from longctx_eval.reporting.summary import Summary, build_summary
@@ -81,10 +82,11 @@ def _write(
     paths = list(written)
     if pictures:
         arranged = arrange(results)
+        palette = palette_of(results)  # one colour per method label in every figure
         figures = (
-            make_figures(results, arranged)
-            + relative_perplexity(summary)
-            + usage_figures(results, arranged, options.against)
+            make_figures(results, arranged, palette)
+            + relative_perplexity(summary, palette)
+            + usage_figures(results, arranged, options.against, palette)
         )
         plots = out / "plots"
         plots.mkdir(parents=True, exist_ok=True)

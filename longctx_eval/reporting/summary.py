@@ -25,6 +25,7 @@ from longctx_eval.reporting.effective import (
 from longctx_eval.reporting.paired import PairedDiff, paired_across_models, paired_differences
 from longctx_eval.reporting.results import Results
 from longctx_eval.reporting.series import Arranged, Point, Series, arrange
+from longctx_eval.reporting.usage_table import UsageSection, usage_sections
 from longctx_eval.stats import paired_bootstrap_ppl_ratio
 
 FORMAT = "longctx-eval/leaderboard/v1"
@@ -100,6 +101,8 @@ class Summary(BaseModel):
     scoring_gaps: list[ScoringGap] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
     superseded: int = 0  # cells a later run of an edited sweep replaced (report --all lists them)
+    # The numbers behind the page's frequency-usage pictures (reporting.usage_table).
+    usage: list[UsageSection] = Field(default_factory=list)
 
 
 def value_text(p: Point, metric: str) -> str:
@@ -147,6 +150,7 @@ def build_summary(results: Results, options: ReportOptions | None = None, title:
         scoring_gaps=_scoring_gaps(results),
         notes=_notes(results, arranged, rows, options),
         superseded=len(results.superseded),
+        usage=usage_sections(results, arranged, options.against),
     )
 
 
