@@ -19,7 +19,7 @@ from longctx_eval.reporting.series import arrange
 from longctx_eval.reporting.summary import Summary, build_summary
 from longctx_eval.reporting.tables import csv_text, latex, markdown
 from longctx_eval.reporting.usage_figures import usage_figures
-from longctx_eval.store import PARAMS, RECORDS, ROPE, SAMPLES, atomic_write, dumps
+from longctx_eval.store import PARAMS, RECORDS, ROPE, SAMPLES, atomic_write, dumps, gc_frozen
 
 _MARKER = "merged_from.json"  # marks a directory `compare` made (and may overwrite)
 
@@ -63,6 +63,20 @@ def _title(results: Results, directory: Path) -> str:
 
 
 def _write(
+    results: Results,
+    out: Path,
+    options: ReportOptions,
+    title: str,
+    pictures: bool,
+    show_superseded: bool = False,
+) -> list[Path]:
+    # The loaded records stay out of garbage collections while the report is built: 65 against
+    # 69 s, and 69 against 74 s, for report --no-pictures of 10k cells (interleaved, load 12).
+    with gc_frozen():
+        return _write_unfrozen(results, out, options, title, pictures, show_superseded)
+
+
+def _write_unfrozen(
     results: Results,
     out: Path,
     options: ReportOptions,
