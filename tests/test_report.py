@@ -484,7 +484,8 @@ def find_browser() -> str | None:
     return None
 
 
-def browser_dom(page: Path, profile: Path) -> str:
+def browser_dom(page: Path | str, profile: Path) -> str:
+    """The page's DOM after load; `page` a file, or an address (with a query string)."""
     return subprocess.run(
         [
             str(find_browser()),
@@ -498,7 +499,7 @@ def browser_dom(page: Path, profile: Path) -> str:
             "--disable-sync",
             f"--user-data-dir={profile}",
             "--dump-dom",
-            page.as_uri(),
+            page.as_uri() if isinstance(page, Path) else page,
         ],
         capture_output=True,
         text=True,
