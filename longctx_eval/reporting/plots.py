@@ -7,6 +7,9 @@
 - loss by position within the context, at the longest length each method reached;
 - the rotary frequency picture per model: wavelength of each pair before and after each method,
   with the original context marked.
+
+Every method is drawn in its colour from the report's one `Palette` (longctx_eval/colors.py), each
+artist tagged with its label (`gid`), so `Figure.colors` records what was really drawn.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from longctx_eval.reporting.series import Arranged, Series
 class Figure:
     name: str  # file name stem, safe for a path
     title: str
-    kind: str  # heatmap | accuracy | perplexity | loss_by_position | rope | usage
+    kind: str  # heatmap | accuracy | perplexity | perplexity_relative | loss_by_position | rope | usage
     task: str | None  # None for the per-model rope picture
     png: bytes
     caption: str = ""  # what is plotted, beyond the title (shown under the picture)
