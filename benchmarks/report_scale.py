@@ -223,7 +223,7 @@ def measure(size: int, work: Path, templates: Templates, pictures: bool = True) 
         f"built in {built:.0f} s): {shown}, report --no-pictures {row['report_no_pictures_s']:.2f} s "
         f"({row['samples_reads_per_file']:.2f} reads per samples file), "
         f"store read {row['store_read_s']:.2f} s, load_results {row['load_results_s']:.2f} s; plan of "
-        f"{row['plan_cells']} cells {row['plan_s']:.2f} s; load average {row['report_load']:.2f}",
+        f"{row['plan_cells']} cells {row['plan_s']:.2f} s; load average {row['report_no_pictures_load']:.2f}",
         flush=True,
     )
     for d in (a, b, merged):
