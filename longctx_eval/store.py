@@ -180,7 +180,7 @@ def _read_record_line(path: Path, n: int, raw_line: bytes, out: RecordFile) -> N
         return
     problem, record = _parse_line(raw_line)
     if problem is not None:
-        warnings.warn(f"{path}:{n}: skipping a {problem}", stacklevel=4)
+        warnings.warn(f"{path}:{n}: skipping a {problem}", stacklevel=3)
         return
     assert record is not None
     upgraded, inline = upgrade_record(record)
@@ -189,7 +189,7 @@ def _read_record_line(path: Path, n: int, raw_line: bytes, out: RecordFile) -> N
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
-        warnings.warn(f"{path}:{n}: skipping a record with a bad field ({where}: {err['msg']})", stacklevel=4)
+        warnings.warn(f"{path}:{n}: skipping a record with a bad field ({where}: {err['msg']})", stacklevel=3)
         return
     if inline is not None and rec.rope_key is not None:
         out.inline_frequencies[rec.rope_key] = inline
