@@ -25,7 +25,13 @@ Before the reports, the same sizes for what comes before them:
   run does first) and `load_results` (what report and compare do first), on the merged directory.
   Writing is one append and fsync per cell (`ResultStore.write_cell`), linear by construction.
 
-    python benchmarks/report_scale.py [--sizes 1000 10000 100000] [--work DIR]
+Also recorded: how many times `report --no-pictures` parsed a samples file per cell
+(`Results.samples_files_read`), the size of report.html and of plots/.
+
+    python benchmarks/report_scale.py [--sizes 1000 10000 100000] [--work DIR] [--pictures-up-to N]
+
+`--pictures-up-to N` skips `compare` and `report` with pictures above N cells (on a busy 2-core
+machine the 100k pair takes the better part of an hour).
 """
 
 from __future__ import annotations
@@ -162,7 +168,8 @@ def timed(fn: Any) -> tuple[float, float]:
     return time.perf_counter() - t0, load_average()
 
 
-def measure(size: int, work: Path, templates: Templates) -> dict[str, Any]:
+def measure(size: int, work: Path, templates: Templates, pictures: bool = True) -> dict[str, Any]:
+    import longctx_eval.reporting as reporting
     from longctx_eval.reporting import compare, load_results, write_report
     from longctx_eval.store import ResultStore
 
@@ -174,21 +181,49 @@ def measure(size: int, work: Path, templates: Templates) -> dict[str, Any]:
     cells += build(b, templates, range(half, models), methods, n_lengths)
     built = time.perf_counter() - t0
     row: dict[str, Any] = {"size": size, "cells": cells, "shape": [models, methods, n_lengths]}
-    row["compare_s"], row["compare_load"] = timed(lambda: compare([a, b], merged))
-    row["pictures"] = len(list((merged / "plots").glob("*.png")))
-    row["report_s"], row["report_load"] = timed(lambda: write_report(merged))
-    row["report_no_pictures_s"], row["report_no_pictures_load"] = timed(
-        lambda: write_report(merged, pictures=False)
-    )
+    if pictures:
+        row["compare_s"], row["compare_load"] = timed(lambda: compare([a, b], merged))
+        row["pictures"] = len(list((merged / "plots").glob("*.png")))
+        row["report_s"], row["report_load"] = timed(lambda: write_report(merged))
+        row["report_html_mb"] = (merged / "report.html").stat().st_size / 1e6
+        row["plots_mb"] = sum(p.stat().st_size for p in (merged / "plots").glob("*.png")) / 1e6
+    else:  # the merged directory without the report: records and samples of both shards
+        shutil.copytree(a, merged)
+        with open(merged / "records.jsonl", "a", encoding="utf-8") as f:
+            f.write((b / "records.jsonl").read_text(encoding="utf-8"))
+        for src in (b / "samples").iterdir():
+            shutil.copyfile(src, merged / "samples" / src.name)
+    loaded: list[Any] = []
+    original = reporting.load_results
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        loaded.append(original(*args, **kwargs))
+        return loaded[-1]
+
+    reporting.load_results = counted  # to read how often the report parsed each samples file
+    try:
+        row["report_no_pictures_s"], row["report_no_pictures_load"] = timed(
+            lambda: write_report(merged, pictures=False)
+        )
+    finally:
+        reporting.load_results = original
+    with_samples = sum(1 for _ in (merged / "samples").glob("*.jsonl"))
+    row["samples_reads_per_file"] = loaded[-1].samples_files_read / max(1, with_samples)
     row["store_read_s"], row["store_read_load"] = timed(lambda: ResultStore(merged).finished_ids())
     row["load_results_s"], row["load_results_load"] = timed(lambda: load_results(merged))
     row["plan_cells"], row["plan_s"], row["plan_load"] = plan_seconds(size)
+    shown = (
+        f"compare {row['compare_s']:.1f} s, report {row['report_s']:.1f} s ({row['pictures']} pictures, "
+        f"report.html {row['report_html_mb']:.2f} MB, plots {row['plots_mb']:.0f} MB)"
+        if pictures
+        else "no pictures"
+    )
     print(
         f"{cells:>7} cells ({models} models × {methods} methods × {n_lengths} lengths × 5 tasks; "
-        f"built in {built:.0f} s): compare {row['compare_s']:.1f} s, report {row['report_s']:.1f} s "
-        f"({row['pictures']} pictures), report --no-pictures {row['report_no_pictures_s']:.2f} s, "
+        f"built in {built:.0f} s): {shown}, report --no-pictures {row['report_no_pictures_s']:.2f} s "
+        f"({row['samples_reads_per_file']:.2f} reads per samples file), "
         f"store read {row['store_read_s']:.2f} s, load_results {row['load_results_s']:.2f} s; plan of "
-        f"{row['plan_cells']} cells {row['plan_s']:.2f} s; load average {row['report_load']:.2f}",
+        f"{row['plan_cells']} cells {row['plan_s']:.2f} s; load average {row['report_no_pictures_load']:.2f}",
         flush=True,
     )
     for d in (a, b, merged):
@@ -200,11 +235,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 100_000])
     parser.add_argument("--work", type=Path, default=None, help="where to build (default: a temporary dir)")
+    parser.add_argument(
+        "--pictures-up-to",
+        type=int,
+        default=None,
+        help="skip compare and report with pictures above this size",
+    )
     args = parser.parse_args()
     os.environ.setdefault("MPLBACKEND", "Agg")
     templates = Templates(SOURCE)
     with tempfile.TemporaryDirectory(dir=args.work) as tmp:
-        rows = [measure(size, Path(tmp), templates) for size in sorted(args.sizes)]
+        rows = [
+            measure(size, Path(tmp), templates, args.pictures_up_to is None or size <= args.pictures_up_to)
+            for size in sorted(args.sizes)
+        ]
     growth = {}
     for small, large in itertools.pairwise(rows):
         cells = large["cells"] / small["cells"]
@@ -216,6 +260,8 @@ def main() -> None:
             "load_results_s",
             "plan_s",
         ):
+            if op not in small or op not in large:
+                continue
             ratio = large[op] / small[op]
             growth[f"{op[:-2]} {large['size']}/{small['size']}"] = ratio
             target = 1.2 * cells

@@ -484,7 +484,8 @@ def find_browser() -> str | None:
     return None
 
 
-def browser_dom(page: Path, profile: Path) -> str:
+def browser_dom(page: Path | str, profile: Path) -> str:
+    """The page's DOM after load; `page` a file, or an address (with a query string)."""
     return subprocess.run(
         [
             str(find_browser()),
@@ -498,7 +499,7 @@ def browser_dom(page: Path, profile: Path) -> str:
             "--disable-sync",
             f"--user-data-dir={profile}",
             "--dump-dom",
-            page.as_uri(),
+            page.as_uri() if isinstance(page, Path) else page,
         ],
         capture_output=True,
         text=True,
@@ -558,7 +559,7 @@ def test_a_real_sweeps_page_shows_the_usage_section_and_relative_perplexity(
     names = {p.name.split("-")[0] for p in (out / "plots").glob("*.png")}
     assert {"perplexity_relative", "usage"} <= names
     page = (out / "report.html").read_text()
-    assert "<h2>Frequency usage</h2>" in page and "relative to none" in page
+    assert "<summary>Frequency usage</summary>" in page and "relative to none" in page
     tag = body_tag(browser_dom(out / "report.html", tmp_path / "profile"))
     counts = image_counts(tag)
     assert counts["data-images"] == len(list((out / "plots").glob("*.png"))) >= 8

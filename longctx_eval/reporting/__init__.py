@@ -1,7 +1,8 @@
 """Reports from results directories alone (no model, no GPU).
 
 `write_report(dir)` writes leaderboard.json (the one summary every rendering is drawn from),
-leaderboard.md / .csv / .tex, report.html (self-contained) and the pictures under plots/;
+leaderboard.md / .csv / .tex, report.html and the pictures under plots/ beside it (the page
+links the larger ones: docs/report.md);
 `compare(dirs, out)` merges several results directories into `out` first.
 """
 
@@ -14,13 +15,13 @@ from pathlib import Path
 from longctx_eval.headline_spec import HeadlineSpec
 from longctx_eval.reporting.effective import ReportOptions
 from longctx_eval.reporting.html import render
-from longctx_eval.reporting.plots import make_figures, relative_perplexity
+from longctx_eval.reporting.plots import make_figures, palette_of, relative_perplexity
 from longctx_eval.reporting.results import MergeError, Results, load_results
 from longctx_eval.reporting.series import arrange
 from longctx_eval.reporting.summary import Summary, build_summary
 from longctx_eval.reporting.tables import csv_text, latex, markdown
 from longctx_eval.reporting.usage_figures import usage_figures
-from longctx_eval.store import PARAMS, RECORDS, ROPE, SAMPLES, atomic_write, dumps
+from longctx_eval.store import PARAMS, RECORDS, ROPE, SAMPLES, atomic_write, dumps, gc_frozen
 
 _log = logging.getLogger("longctx_eval.report")
 _MARKER = "merged_from.json"  # marks a directory `compare` made (and may overwrite)
@@ -72,6 +73,20 @@ def _write(
     pictures: bool,
     show_superseded: bool = False,
 ) -> list[Path]:
+    # The loaded records stay out of garbage collections while the report is built: 65 against
+    # 69 s, and 69 against 74 s, for report --no-pictures of 10k cells (interleaved, load 12).
+    with gc_frozen():
+        return _write_unfrozen(results, out, options, title, pictures, show_superseded)
+
+
+def _write_unfrozen(
+    results: Results,
+    out: Path,
+    options: ReportOptions,
+    title: str,
+    pictures: bool,
+    show_superseded: bool = False,
+) -> list[Path]:
     summary = build_summary(results, _with_headline(options, results), title)
     for warning in summary.warnings:  # also at the top of leaderboard.md and report.html
         _log.warning("warning: %s", warning)
@@ -86,10 +101,11 @@ def _write(
     paths = list(written)
     if pictures:
         arranged = arrange(results)
+        palette = palette_of(results)  # one colour per method label in every figure
         figures = (
-            make_figures(results, arranged)
-            + relative_perplexity(summary)
-            + usage_figures(results, arranged, options.against)
+            make_figures(results, arranged, palette)
+            + relative_perplexity(summary, palette)
+            + usage_figures(results, arranged, options.against, palette)
         )
         plots = out / "plots"
         plots.mkdir(parents=True, exist_ok=True)

@@ -6,32 +6,26 @@ import json
 from typing import Any
 
 from longctx_eval.reporting.summary import Summary
+from longctx_eval.reporting.table_model import Table as TableModel
+from longctx_eval.reporting.table_model import leaderboard_table, task_table
 from longctx_eval.reporting.tables import heading
 
 
 def print_summary(summary: Summary, console: Any) -> None:
-    """The effective lengths, then every task's values by length."""
+    """The effective lengths, then every task's values by length (the report's table model)."""
+    for table in [leaderboard_table(summary), *(task_table(t, heading(t)) for t in summary.tables)]:
+        console.print(_rich(table))
+
+
+def _rich(model: TableModel) -> Any:
     from rich.table import Table
 
-    tasks = summary.leaderboard_tasks
-    board = Table(title="effective context length", title_justify="left")
-    for col in ("model", "method", "rank", "headline", *tasks):
-        board.add_column(_plain(col), justify="left" if col in ("model", "method") else "right")
-    for row in summary.leaderboard:
-        cells = [row.effective[t].text() if t in row.effective else "" for t in tasks]
-        head = row.headline.text() if row.headline is not None else ""
-        board.add_row(*map(_plain, [row.model, row.method_label, row.rank_text, head, *cells]))
-    console.print(board)
-    for task in summary.tables:
-        table = Table(title=_plain(heading(task)), title_justify="left")
-        table.add_column("model")
-        table.add_column("method")
-        for n in task.lengths:
-            table.add_column(str(n), justify="right")
-        for trow in task.rows:
-            texts = [v.text if v else "" for v in trow.values]
-            table.add_row(*map(_plain, [trow.model, trow.method_label, *texts]))
-        console.print(table)
+    table = Table(title=_plain(model.title), title_justify="left")
+    for column in model.columns:
+        table.add_column(_plain(column.name), justify=column.align)
+    for texts in model.texts():
+        table.add_row(*map(_plain, texts))
+    return table
 
 
 def _plain(text: str) -> str:

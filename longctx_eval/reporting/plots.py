@@ -7,6 +7,9 @@
 - loss by position within the context, at the longest length each method reached;
 - the rotary frequency picture per model: wavelength of each pair before and after each method,
   with the original context marked.
+
+Every method is drawn in its colour from the report's one `Palette` (longctx_eval/colors.py), each
+artist tagged with its label (`gid`), so `Figure.colors` records what was really drawn.
 """
 
 from __future__ import annotations
@@ -14,11 +17,13 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from longctx_eval import pictures
+from longctx_eval.colors import Palette
 from longctx_eval.pictures import png, pyplot
 from longctx_eval.records import RopeFrequencies
 from longctx_eval.reporting.results import Results
@@ -29,10 +34,19 @@ from longctx_eval.reporting.series import Arranged, Series
 class Figure:
     name: str  # file name stem, safe for a path
     title: str
-    kind: str  # heatmap | accuracy | perplexity | loss_by_position | rope | usage
+    kind: str  # heatmap | accuracy | perplexity | perplexity_relative | loss_by_position | rope | usage
     task: str | None  # None for the per-model rope picture
     png: bytes
     caption: str = ""  # what is plotted, beyond the title (shown under the picture)
+    model: str | None = None  # the model it shows (the page's "show one model" filter)
+    # method label -> the colour its artists were drawn in, read back from the figure (`drawn`)
+    colors: dict[str, str] = field(default_factory=dict)
+
+
+def drawn(fig: Any) -> tuple[bytes, dict[str, str]]:
+    """The figure as PNG, and method label -> the colour it was drawn in (`pictures.colours`)."""
+    colours = pictures.colours(fig)
+    return png(fig), colours
 
 
 def _slug(*parts: str) -> str:
@@ -64,18 +78,24 @@ def _length_axis(ax: Any, lengths: list[int], original: int) -> None:
     ax.set_xlabel("context length (tokens)")
 
 
-def make_figures(results: Results, arranged: Arranged) -> list[Figure]:
+def palette_of(results: Results) -> Palette:
+    """The report's one palette: every method label of its records (see `colors`)."""
+    return Palette({r.method_label for r in results.records})
+
+
+def make_figures(results: Results, arranged: Arranged, palette: Palette | None = None) -> list[Figure]:
+    palette = palette or palette_of(results)
     figures: list[Figure] = []
     for task in arranged.tasks:
         series = arranged.series[task]
         if series[0].metric == "accuracy":
             if task not in arranged.groups:
                 figures += heatmaps(results, series)
-            figures += curves(series, "accuracy")
+            figures += curves(series, "accuracy", palette)
         else:
-            figures += curves(series, "perplexity")
-            figures += loss_by_position(series)
-    figures += rope_pictures(results)
+            figures += curves(series, "perplexity", palette)
+            figures += loss_by_position(series, palette)
+    figures += rope_pictures(results, palette)
     return figures
 
 
@@ -157,7 +177,13 @@ def _heatmap(
         "context length (columns)"
     )
     return Figure(
-        _slug("heatmap", s.task, s.model, s.method_label), title, "heatmap", s.task, png(fig), caption
+        _slug("heatmap", s.task, s.model, s.method_label),
+        title,
+        "heatmap",
+        s.task,
+        png(fig),
+        caption,
+        model=s.model,
     )
 
 
@@ -182,21 +208,25 @@ def _auto_note(group: list[Series]) -> str:
     return f"@auto methods ran at factor max(1, length / {L}) at each length."
 
 
-def relative_perplexity(summary: Any) -> list[Figure]:
+def relative_perplexity(summary: Any, palette: Palette | None = None) -> list[Figure]:
     """Perplexity of each method over `against`'s at the same length, on the same documents, with
     the paired 95% band: the document-to-document spread that blurs the absolute plot cancels."""
     plt = pyplot()
     out = []
     ratios = [d for d in summary.paired if d.kind == "ratio"]
+    palette = palette or Palette({d.method_label for d in ratios})
     for (task, model), diffs in _grouped(ratios).items():
         fig, ax = plt.subplots(figsize=(6.4, 4.0))
         for method, ds in _by_method(diffs).items():
             ds = sorted(ds, key=lambda d: d.length)
             xs = [d.length for d in ds]
-            (line,) = ax.plot(xs, [d.estimate for d in ds], marker="o", markersize=3, label=method)
+            colour = palette[method]
+            ax.plot(
+                xs, [d.estimate for d in ds], marker="o", markersize=3, label=method, color=colour, gid=method
+            )
             if all(d.low is not None and d.high is not None for d in ds):
                 ax.fill_between(
-                    xs, [d.low for d in ds], [d.high for d in ds], color=line.get_color(), alpha=0.15
+                    xs, [d.low for d in ds], [d.high for d in ds], color=colour, alpha=0.15, gid=method
                 )
         ax.axhline(1.0, color="black", linewidth=0.8)
         _log_y(ax)
@@ -215,8 +245,18 @@ def relative_perplexity(summary: Any) -> list[Figure]:
             f"each method's perplexity divided by {against}'s at the same length on the same documents "
             "(below 1: better), with its paired 95% bootstrap band over documents"
         )
+        picture, colours = drawn(fig)
         out.append(
-            Figure(_slug("perplexity_relative", task, model), title, "perplexity", task, png(fig), caption)
+            Figure(
+                _slug("perplexity_relative", task, model),
+                title,
+                "perplexity_relative",
+                task,
+                picture,
+                caption,
+                model=model,
+                colors=colours,
+            )
         )
     return out
 
@@ -235,10 +275,11 @@ def _by_method(diffs: list[Any]) -> dict[str, list[Any]]:
     return out
 
 
-def curves(series: list[Series], kind: str) -> list[Figure]:
+def curves(series: list[Series], kind: str, palette: Palette | None = None) -> list[Figure]:
     """One picture per model: a line per method@factor with its 95% band."""
     plt = pyplot()
     out = []
+    palette = palette or Palette({s.method_label for s in series})
     for model, group in _by_model(series).items():
         fig, ax = plt.subplots(figsize=(6.4, 4.0))
         lengths = sorted({p.length for s in group for p in s.points})
@@ -247,10 +288,13 @@ def curves(series: list[Series], kind: str) -> list[Figure]:
             if not pts:
                 continue
             xs = [p.length for p in pts]
-            (line,) = ax.plot(xs, [p.value for p in pts], marker="o", markersize=3, label=s.method_label)
+            colour, label = palette[s.method_label], s.method_label
+            ax.plot(
+                xs, [p.value for p in pts], marker="o", markersize=3, label=label, color=colour, gid=label
+            )
             if all(p.low is not None and p.high is not None for p in pts):
                 ax.fill_between(
-                    xs, [p.low for p in pts], [p.high for p in pts], color=line.get_color(), alpha=0.15
+                    xs, [p.low for p in pts], [p.high for p in pts], color=colour, alpha=0.15, gid=label
                 )
         if kind == "perplexity":
             _log_y(ax)
@@ -268,17 +312,30 @@ def curves(series: list[Series], kind: str) -> list[Figure]:
             f"{what} of {group[0].task} against context length (log scale), one line per method, "
             f"with its 95% {band} band; the dotted line is the native length L. {_auto_note(group)}"
         )
-        out.append(Figure(_slug(kind, group[0].task, model), title, kind, group[0].task, png(fig), caption))
+        picture, colours = drawn(fig)
+        out.append(
+            Figure(
+                _slug(kind, group[0].task, model),
+                title,
+                kind,
+                group[0].task,
+                picture,
+                caption,
+                model=model,
+                colors=colours,
+            )
+        )
     return out
 
 
-def loss_by_position(series: list[Series]) -> list[Figure]:
+def loss_by_position(series: list[Series], palette: Palette | None = None) -> list[Figure]:
     """Mean NLL by position bin, at the longest length each method reached."""
     plt = pyplot()
     out = []
+    palette = palette or Palette({s.method_label for s in series})
     for model, group in _by_model(series).items():
         fig, ax = plt.subplots(figsize=(6.4, 4.0))
-        drawn = False
+        any_drawn = False
         for s in group:
             pts = [
                 p
@@ -294,10 +351,12 @@ def loss_by_position(series: list[Series]) -> list[Figure]:
                 [(b["start"] + b["end"]) / 2 for b in bins],
                 [b["nll"] for b in bins],
                 marker=".",
-                label=f"{s.method_label} @ {p.length}",
+                label=f"{s.method_label} at {p.length}",
+                color=palette[s.method_label],
+                gid=s.method_label,
             )
-            drawn = True
-        if not drawn:
+            any_drawn = True
+        if not any_drawn:
             plt.close(fig)
             continue
         if group[0].original_context:
@@ -311,23 +370,27 @@ def loss_by_position(series: list[Series]) -> list[Figure]:
             "mean NLL of the tokens in each position bin of the context, at the longest length each "
             "method was scored at (the label says which); the dotted line is the native length L"
         )
+        picture, colours = drawn(fig)
         out.append(
             Figure(
                 _slug("loss_by_position", group[0].task, model),
                 title,
                 "loss_by_position",
                 group[0].task,
-                png(fig),
+                picture,
                 caption,
+                model=model,
+                colors=colours,
             )
         )
     return out
 
 
-def rope_pictures(results: Results) -> list[Figure]:
+def rope_pictures(results: Results, palette: Palette | None = None) -> list[Figure]:
     """Wavelength per rotary pair before and after each method, per model."""
     plt = pyplot()
     out = []
+    palette = palette or palette_of(results)
     by_model: dict[str, dict[str, RopeFrequencies]] = defaultdict(dict)
     original: dict[str, int] = {}
     for r in sorted(results.records, key=lambda r: r.length):
@@ -340,7 +403,15 @@ def rope_pictures(results: Results) -> list[Figure]:
         fig, ax = plt.subplots(figsize=(6.4, 4.0))
         first = next(iter(methods.values()))
         base = [2 * math.pi / f for f in first.base_inv_freq]
-        ax.plot(range(len(base)), base, color="black", linestyle="--", linewidth=1.5, label="plain RoPE")
+        ax.plot(
+            range(len(base)),
+            base,
+            color=palette["none"],
+            linestyle="--",
+            linewidth=1.5,
+            label="plain RoPE (none)",
+            gid="none",
+        )
         top = max(base) * 4  # where stopped pairs (frequency 0, wavelength ∞) are drawn
         stopped_any = False
         for label, rope in methods.items():
@@ -348,11 +419,19 @@ def rope_pictures(results: Results) -> list[Figure]:
                 continue
             inv = rope.inv_freq
             pairs = [i for i, f in enumerate(inv) if f > 0]
-            (line,) = ax.plot(pairs, [2 * math.pi / inv[i] for i in pairs], linewidth=1, label=label)
+            colour = palette[label]
+            ax.plot(
+                pairs,
+                [2 * math.pi / inv[i] for i in pairs],
+                linewidth=1,
+                label=label,
+                color=colour,
+                gid=label,
+            )
             stopped = [i for i, f in enumerate(inv) if f <= 0]
             if stopped:
                 stopped_any = True
-                ax.scatter(stopped, [top] * len(stopped), marker="^", color=line.get_color(), s=14, zorder=3)
+                ax.scatter(stopped, [top] * len(stopped), marker="^", color=colour, s=14, zorder=3, gid=label)
         if stopped_any:
             ax.axhline(top, color="grey", linewidth=0.5)
             ax.text(0, top, " ∞: stopped (p-RoPE)", color="grey", va="bottom", fontsize=8)
@@ -370,5 +449,8 @@ def rope_pictures(results: Results) -> list[Figure]:
             "each method at the longest length it ran; pairs above the dotted line L never complete a "
             "turn within the native context; triangles at the top are pairs a method stops (θ = 0)"
         )
-        out.append(Figure(_slug("rope", model), title, "rope", None, png(fig), caption))
+        picture, colours = drawn(fig)
+        out.append(
+            Figure(_slug("rope", model), title, "rope", None, picture, caption, model=model, colors=colours)
+        )
     return out

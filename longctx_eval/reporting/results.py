@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,9 @@ class MergeError(ValueError):
     pass
 
 
+SAMPLES_HELD = 200_000  # samples kept in memory by `Results.samples` (about 0.8 GB at most)
+
+
 @dataclass
 class Results:
     """The records of one or more results directories, ready for tables and pictures."""
@@ -47,15 +51,37 @@ class Results:
     def __post_init__(self) -> None:
         # Computed once: a per-record scan here made reports quadratic in the number of records.
         self.backends = sorted({r.backend_kind for r in self.records})
+        # The most recently read cells' samples: a report pairs every method's cell with the
+        # reference method's cell at the same length, and reads a cell in several passes (paired
+        # differences, across models, intervals, pictures). Bounded, because all samples of 100k
+        # cells take about 8 GB as objects (4 KB a sample).
+        self._samples: OrderedDict[str, list[Sample]] = OrderedDict()
+        self._samples_held = 0
+        self.samples_files_read = 0  # how many times a samples file was parsed (benchmarks count it)
 
     def model_label(self, record: CellRecord) -> str:
         """The model's name, with its backend when several backends are compared."""
         return f"{record.model} [{record.backend_kind}]" if len(self.backends) > 1 else record.model
 
     def samples(self, record: CellRecord) -> list[Sample]:
-        """The cell's samples ([] when its directory has none)."""
-        directory = self.source.get(record.cell_id)
-        return read_samples(directory, record.cell_id) if directory is not None else []
+        """The cell's samples ([] when its directory has none). Do not modify the list: it is
+        shared with later callers."""
+        cid = record.cell_id
+        cached = self._samples.get(cid)
+        if cached is not None:
+            self._samples.move_to_end(cid)
+            return cached
+        directory = self.source.get(cid)
+        if directory is None:
+            return []
+        found = read_samples(directory, cid)
+        self.samples_files_read += 1
+        self._samples[cid] = found
+        self._samples_held += len(found)
+        while self._samples_held > SAMPLES_HELD and len(self._samples) > 1:
+            _, dropped = self._samples.popitem(last=False)
+            self._samples_held -= len(dropped)
+        return found
 
     def rope(self, record: CellRecord) -> RopeFrequencies | None:
         """The rotary frequencies the cell ran with, if recorded."""

@@ -27,6 +27,7 @@ from longctx_eval.reporting.effective import (
 from longctx_eval.reporting.paired import ALPHA, PairedDiff, adjust, paired_across_models, paired_differences
 from longctx_eval.reporting.results import Results
 from longctx_eval.reporting.series import Arranged, Point, Series, arrange
+from longctx_eval.reporting.usage_table import UsageSection, usage_sections
 from longctx_eval.stats import (
     bootstrap_perplexity,
     mover_mean_interval,
@@ -124,6 +125,8 @@ class Summary(BaseModel):
     headline_comparisons: list[PairedDiff] = Field(default_factory=list)  # row pairs, Holm-adjusted
     sentences: list[str] = Field(default_factory=list)  # who wins where, generated from the data
     warnings: list[str] = Field(default_factory=list)  # what compare/report found suspicious
+    # The numbers behind the page's frequency-usage pictures (reporting.usage_table).
+    usage: list[UsageSection] = Field(default_factory=list)
 
 
 def value_text(p: Point, metric: str) -> str:
@@ -205,6 +208,7 @@ def build_summary(results: Results, options: ReportOptions | None = None, title:
         headline_comparisons=comparisons,
         sentences=wins.sentences(results, arranged, spec, rows, options),
         warnings=left_out + checks.warnings(results, arranged, spec),
+        usage=usage_sections(results, arranged, options.against),
     )
 
 

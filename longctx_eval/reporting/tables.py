@@ -15,6 +15,7 @@ from typing import Any
 from longctx_eval.reporting.paired import PairedDiff
 from longctx_eval.reporting.results import Results, cell_row
 from longctx_eval.reporting.summary import Summary, TaskTable
+from longctx_eval.reporting.table_model import Table, leaderboard_table, task_table
 
 CSV_COLUMNS = [
     "model",
@@ -76,44 +77,8 @@ def markdown(summary: Summary) -> str:
     lines = [f"# {md_escape(summary.title)}", ""]
     for sentence in headline_lines(summary):
         lines += [md_escape(sentence), ""]
-    lines += ["## Effective context length", ""]
-    tasks = summary.leaderboard_tasks
-    lengths = summary.headline_lengths
-    lines.append(
-        _md_row(
-            [
-                "model",
-                "method",
-                "rank",
-                "headline",
-                *tasks,
-                "retention at L",
-                *(f"headline @{n}" for n in lengths),
-                "note",
-            ]
-        )
-    )
-    lines.append("|---|---|---:|---:|" + "---:|" * len(tasks) + "---:|" + "---:|" * len(lengths) + "---|")
-    for row in summary.leaderboard:
-        cells = [row.effective[t].text() if t in row.effective else "" for t in tasks]
-        retention = f"{row.min_retention:.2f}" if row.min_retention is not None else ""
-        head = row.headline.text() if row.headline is not None else ""
-        means = [v.text if v else "" for v in row.headline_values] or [""] * len(lengths)
-        lines.append(
-            _md_row(
-                [
-                    row.model,
-                    row.method_label,
-                    row.rank_text,
-                    head,
-                    *cells,
-                    retention,
-                    *means,
-                    "; ".join(row.marks),
-                ]
-            )
-        )
-    lines += ["", f"_{md_escape(headline_caption(summary))}_", ""]
+    lines += _md_table(leaderboard_table(summary), "##")
+    lines += [f"_{md_escape(headline_caption(summary))}_", ""]
     for table in summary.tables:
         lines += _md_task_table(table)
     lines += _md_paired(summary)
@@ -129,11 +94,14 @@ def heading(table: TaskTable) -> str:
 
 
 def _md_task_table(table: TaskTable) -> list[str]:
-    lines = [f"## {md_escape(heading(table))}", ""]
-    lines.append(_md_row(["model", "method", *map(str, table.lengths)]))
-    lines.append("|---|---|" + "---:|" * len(table.lengths))
-    for row in table.rows:
-        lines.append(_md_row([row.model, row.method_label, *(v.text if v else "" for v in row.values)]))
+    return _md_table(task_table(table, heading(table)), "##")
+
+
+def _md_table(table: Table, level: str) -> list[str]:
+    """A table model as Markdown, under a heading of `level`."""
+    lines = [f"{level} {md_escape(table.title)}", "", _md_row(table.names)]
+    lines.append("|" + "".join("---:|" if c.align == "right" else "---|" for c in table.columns))
+    lines += [_md_row(texts) for texts in table.texts()]
     return [*lines, ""]
 
 
@@ -270,30 +238,17 @@ def _tex_value(text: str) -> str:
 
 def latex(summary: Summary) -> str:
     """booktabs tables: the effective lengths, then one table per task."""
-    tasks = summary.leaderboard_tasks
-    out = [
-        "% longctx-eval leaderboard (needs \\usepackage{booktabs})",
-        r"\begin{tabular}{ll" + "r" * (len(tasks) + 2) + "}",
-        r"\toprule",
-        "model & method & rank & headline & " + " & ".join(tex_escape(t) for t in tasks) + r" \\",
-        r"\midrule",
-    ]
-    for row in summary.leaderboard:
-        cells = [row.effective[t].text() if t in row.effective else "" for t in tasks]
-        head = row.headline.text() if row.headline is not None else ""
-        values = [row.model, row.method_label, row.rank_text, head, *cells]
-        out.append(" & ".join(_tex_value(c) for c in values) + r" \\")
-    out += [r"\bottomrule", r"\end{tabular}", ""]
-    for table in summary.tables:
+    out = ["% longctx-eval leaderboard (needs \\usepackage{booktabs})"]
+    for table in [leaderboard_table(summary), *(task_table(t, heading(t)) for t in summary.tables)]:
         out += [
-            f"% {tex_escape(heading(table))}",
-            r"\begin{tabular}{ll" + "r" * len(table.lengths) + "}",
+            f"% {tex_escape(table.title)}",
+            r"\begin{tabular}{" + "".join("l" if c.align == "left" else "r" for c in table.columns) + "}",
             r"\toprule",
-            "model & method & " + " & ".join(str(n) for n in table.lengths) + r" \\",
+            " & ".join(tex_escape(n) for n in table.names) + r" \\",
             r"\midrule",
+            *(" & ".join(_tex_value(c) for c in texts) + r" \\" for texts in table.texts()),
+            r"\bottomrule",
+            r"\end{tabular}",
+            "",
         ]
-        for trow in table.rows:
-            cells = [_tex_value(v.text) if v else "" for v in trow.values]
-            out.append(" & ".join([tex_escape(trow.model), tex_escape(trow.method_label), *cells]) + r" \\")
-        out += [r"\bottomrule", r"\end{tabular}", ""]
     return "\n".join(out)

@@ -8,30 +8,38 @@ out-of-distribution share per method at the longest analysed length, beside the 
 
 from __future__ import annotations
 
-from collections import defaultdict
+from typing import Any
 
+from longctx_eval.colors import Palette
+from longctx_eval.pictures import colours, png
 from longctx_eval.records import CellRecord
 from longctx_eval.reporting.plots import Figure, _slug
 from longctx_eval.reporting.results import Results
 from longctx_eval.reporting.series import Arranged, Series
+from longctx_eval.reporting.usage_table import analysis_records, reference_cell, scores_at, series_by_model
 from longctx_eval.usage import plots as usage_plots
 
 
-def usage_figures(results: Results, arranged: Arranged, against: str = "none") -> list[Figure]:
+def usage_figures(
+    results: Results, arranged: Arranged, against: str = "none", palette: Palette | None = None
+) -> list[Figure]:
     out: list[Figure] = []
-    series = _series_by_model(arranged)
-    for task, records in arranged.other.items():
-        ok = [r for r in records if r.status == "ok" and r.metrics.get("entropy_mean") is not None]
-        by_model: dict[str, list[CellRecord]] = defaultdict(list)
-        for r in ok:
-            by_model[results.model_label(r)].append(r)
-        for model, recs in by_model.items():
-            out += _model_figures(results, arranged, series, task, model, recs, against)
+    palette = palette or Palette({r.method_label for r in results.records})
+    series = series_by_model(arranged)
+    for (task, model), recs in analysis_records(results, arranged).items():
+        out += _model_figures(results, arranged, series, task, model, recs, against, palette)
     return out
 
 
-def _figure(task: str, model: str, kind: str, title: str, png: bytes) -> Figure:
-    return Figure(_slug("usage", kind, task, model), title, "usage", task, png)
+def _figure(task: str, model: str, kind: str, title: str, picture: bytes | Any) -> Figure:
+    """A usage picture: PNG bytes (no method drawn), or an open figure whose methods' colours are
+    read back (`pictures.colours`) before it is turned into PNG."""
+    if isinstance(picture, bytes):
+        return Figure(_slug("usage", kind, task, model), title, "usage", task, picture, model=model)
+    drawn = colours(picture)
+    return Figure(
+        _slug("usage", kind, task, model), title, "usage", task, png(picture), model=model, colors=drawn
+    )
 
 
 def _model_figures(
@@ -42,9 +50,10 @@ def _model_figures(
     model: str,
     recs: list[CellRecord],
     against: str,
+    palette: Palette,
 ) -> list[Figure]:
     out = []
-    native = min(recs, key=lambda r: (r.method_label != against, abs(r.length - r.original_context)))
+    native = reference_cell(recs, against)
     samples = results.samples(native)
     where = f"{native.method_label} at {native.length} tokens"
     if samples:
@@ -65,7 +74,7 @@ def _model_figures(
                     task,
                     model,
                     "heads",
-                    f"{model}: ‖q^i‖·‖k^i‖ per head and pair in its most positional layer ({where})",
+                    f"{model}: ‖qᵢ‖·‖kᵢ‖ per head and pair i in its most positional layer ({where})",
                     usage_plots.head_pair_heatmap(grids["q_norm"], grids["k_norm"], heads),
                 )
             )
@@ -82,7 +91,7 @@ def _model_figures(
                 model,
                 "decay",
                 f"{model}: q·R(r)·k over distance r at {longest} tokens, per method",
-                usage_plots.decay_plot(curves),
+                usage_plots.decay_figure(curves, colors=palette.as_dict()),
             )
         )
     out.append(
@@ -91,10 +100,12 @@ def _model_figures(
             model,
             "entropy",
             f"{model}: mean attention entropy against length, per method",
-            usage_plots.entropy_plot(usage_plots.entropy_points(recs), native.original_context or None),
+            usage_plots.entropy_figure(
+                usage_plots.entropy_points(recs), native.original_context or None, colors=palette.as_dict()
+            ),
         )
     )
-    score_name, scores = _scores_at(arranged, series, model, longest)
+    score_name, scores = scores_at(arranged, series, model, longest)
     rows = usage_plots.ood_rows(recs, scores, longest)
     if rows:
         out.append(
@@ -104,35 +115,7 @@ def _model_figures(
                 "ood",
                 f"{model}: out-of-distribution share of the q·k norm at {longest} tokens, "
                 f"beside {score_name}",
-                usage_plots.ood_plot(rows, score_name, longest),
+                usage_plots.ood_figure(rows, score_name, longest, colors=palette.as_dict()),
             )
         )
     return out
-
-
-def _scores_at(
-    arranged: Arranged, by_model: dict[str, dict[str, list[Series]]], model: str, length: int
-) -> tuple[str, dict[str, float | None]]:
-    """Each method's headline score at `length` from the first accuracy task (else perplexity);
-    `by_model`: task -> model -> series (`_series_by_model`: looking a model's series up instead of
-    scanning every model's keeps the usage section linear in models)."""
-    tasks = sorted(arranged.tasks, key=lambda t: arranged.series[t][0].metric != "accuracy")
-    for task in tasks:
-        scores = {
-            s.method_label: p.value
-            for s in by_model.get(task, {}).get(model, [])
-            if (p := s.value_at(length)) is not None
-        }
-        if scores:
-            metric = arranged.series[task][0].metric
-            return f"{task} {metric} at {length}", scores
-    return "no score at this length", {}
-
-
-def _series_by_model(arranged: Arranged) -> dict[str, dict[str, list[Series]]]:
-    """task -> model -> its series, in the arrangement's order."""
-    index: dict[str, dict[str, list[Series]]] = {}
-    for task, series in arranged.series.items():
-        for s in series:
-            index.setdefault(task, {}).setdefault(s.model, []).append(s)
-    return index
