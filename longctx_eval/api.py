@@ -327,17 +327,20 @@ def analyze(
             specs.append(method_spec((name, factor or 1.0, params)))
         except (UnknownNameError, FactorsFileError, ValueError) as exc:
             raise ConfigError([("method", str(exc))]) from None
+    from longctx_eval.quiet import quiet_libraries
+
     try:
         found = resolve_model(model, tokenizer=False)
-        return run_analysis(
-            found.path,
-            dataset,
-            length,
-            documents=documents,
-            methods=specs,
-            target_lengths=target_lengths,
-            **options,
-        )
+        with quiet_libraries():
+            return run_analysis(
+                found.path,
+                dataset,
+                length,
+                documents=documents,
+                methods=specs,
+                target_lengths=target_lengths,
+                **options,
+            )
     except ModelNotFound as exc:
         raise ConfigError([("model", str(exc))]) from None
     except (UsageError, RopeConfigError, DatasetError, ValueError) as exc:
