@@ -91,7 +91,11 @@ def test_debug_after_the_command_shows_the_traceback(
     code, out = call_main(["validate", str(config)], capsys)
     assert code == 4 and "internal error: RuntimeError: a bug in the plugin" in out
     assert "Traceback" not in out
-    for args in (["validate", str(config), "--debug"], ["--debug", "validate", str(config)]):
+    for args in (
+        ["run", str(config), "--output", str(tmp_path / "out"), "--debug"],
+        ["validate", str(config), "--debug"],
+        ["--debug", "validate", str(config)],
+    ):
         monkeypatch.setitem(cli._DEBUG, "on", False)
         with pytest.raises(RuntimeError, match="a bug in the plugin"):
             main(args)
