@@ -40,10 +40,79 @@ def sweep_config(config: SweepInput) -> SweepConfig:
 
 def validate(config: SweepInput) -> Plan:
     """Check a sweep (and its models' configs and tokenizers) without running anything: the plan of
-    cells it would run. Raises ConfigError with every problem."""
+    cells it would run. Raises ConfigError with every problem, in one round: when the sweep itself
+    has problems, what parses of it is also checked against its models (lengths against each
+    task's fixed text, tokenizers, factor files)."""
     from longctx_eval.plan import make_plan
 
-    return make_plan(sweep_config(config))
+    try:
+        sweep = sweep_config(config)
+    except ConfigError as exc:
+        raise ConfigError(exc.problems + _problems_beyond(config, exc.problems)) from None
+    return make_plan(sweep)
+
+
+_LISTS = ("models", "methods", "lengths", "tasks")
+
+
+def _problems_beyond(config: SweepInput, found: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The problems `make_plan` finds in the parts of a sweep that parsed: the sweep without the
+    keys and entries `found` names, with the plan's field paths mapped back to the original
+    entries. [] when nothing sensible is left to check."""
+    from longctx_eval.config import parse_sweep, read_sweep_file
+    from longctx_eval.plan import make_plan
+
+    if isinstance(config, SweepConfig):
+        return []
+    if isinstance(config, (str, Path)):
+        try:
+            raw, source_dir = read_sweep_file(config), Path(config).parent
+        except ConfigError:
+            return []
+    else:
+        raw, source_dir = dict(config), Path(".")
+    if not isinstance(raw, dict):
+        return []
+    raw = dict(raw)
+    dropped: dict[str, set[int]] = {key: set() for key in _LISTS}
+    for loc, _ in found:
+        top, _, rest = loc.partition(".")
+        index = rest.split(".")[0].split("(")[0]
+        if top in _LISTS and index.isdigit() and isinstance(raw.get(top), list):
+            dropped[top].add(int(index))
+        elif top in ("backend", "executor", "description", "seed", "tasks_path") or (
+            top and top not in (*_LISTS, "name")
+        ):
+            raw.pop(top, None)  # an unknown key, or a section the defaults stand in for
+        elif top == "name":
+            raw["name"] = "sweep"
+        else:
+            return []  # the whole file or list is malformed: nothing to build a plan from
+    kept: dict[str, list[int]] = {}
+    for key in _LISTS:
+        entries = raw.get(key)
+        if isinstance(entries, list):
+            kept[key] = [i for i in range(len(entries)) if i not in dropped[key]]
+            raw[key] = [entries[i] for i in kept[key]]
+            if not raw[key]:
+                return []
+    try:
+        make_plan(parse_sweep(raw, source_dir=source_dir))
+    except ConfigError as exc:
+        known = set(found)
+        return [p for p in (_renumber(loc, msg, kept) for loc, msg in exc.problems) if p not in known]
+    except Exception:
+        return []  # only extra information: the problems already found stand on their own
+    return []
+
+
+def _renumber(loc: str, message: str, kept: dict[str, list[int]]) -> tuple[str, str]:
+    """`lengths.1` of the reduced sweep is the original's entry kept[lengths][1]."""
+    top, _, rest = loc.partition(".")
+    head, dot, tail = rest.partition(".")
+    if top in kept and head.isdigit() and int(head) < len(kept[top]):
+        return f"{top}.{kept[top][int(head)]}{dot}{tail}", message
+    return loc, message
 
 
 def progress_display(choice: ProgressChoice | Progress) -> Progress:
@@ -69,8 +138,12 @@ def run(
     """Run every cell of a sweep not finished yet, then (unless sharded) write the report.
 
     `output` defaults to results/<name>/; `shard` is "K/N" (0-based K) to run one part of the grid.
-    Cell failures are recorded, not raised: see the returned summary's counts.
+    Cell failures are recorded, not raised: see the returned summary's counts. An error before any
+    cell is written (a device that is not there, say) leaves the output directory as it was.
     """
+    import time
+
+    from longctx_eval.quiet import quiet_libraries
     from longctx_eval.runner import run_plan
     from longctx_eval.shard import parse_shard
 
@@ -82,12 +155,35 @@ def run(
             raise ConfigError([("shard", str(exc))]) from None
     plan = validate(config)
     out = Path(output) if output is not None else Path("results") / plan.config.name
-    summary = run_plan(plan, out, progress_display(progress), shard=part)
-    if report and not summary.interrupted and part is None and summary.has_results:
-        from longctx_eval.reporting import write_report
+    display = progress_display(progress)
+    with quiet_libraries():
+        summary = run_plan(plan, out, display, shard=part)
+        if report and not summary.interrupted and part is None and summary.has_results:
+            from longctx_eval.reporting import write_report
 
-        write_report(out)  # shards may share a directory: report once all are done
+            # Shards may share a directory: report once all are done.
+            display.note(f"report: writing the leaderboards, plots and report.html into {out} ...")
+            start = time.monotonic()
+            paths = write_report(out)
+            display.note(f"report: {len(paths)} files written in {time.monotonic() - start:.1f}s")
     return summary
+
+
+NO_RECORDS = "no records in {directory} (expected {records})"
+
+
+def require_records(directories: Sequence[str | Path]) -> None:
+    """Raise FileNotFoundError naming each directory that holds no records: the one error that
+    `load_results`, `report` and `compare` give for a missing or empty results directory."""
+    from longctx_eval.store import RECORDS
+
+    empty = []
+    for d in map(Path, directories):
+        path = d / RECORDS
+        if not path.is_file() or not path.read_bytes().strip():
+            empty.append(NO_RECORDS.format(directory=d, records=path))
+    if empty:
+        raise FileNotFoundError("; ".join(empty))
 
 
 def report(
@@ -96,21 +192,30 @@ def report(
     pictures: bool = True,
     show_superseded: bool = False,
 ) -> list[Path]:
-    """Write leaderboard.json/.md/.csv/.tex, plots and report.html into `directory` from its records."""
+    """Write leaderboard.json/.md/.csv/.tex, plots and report.html into `directory` from its records.
+
+    Raises FileNotFoundError when the directory holds no records (`load_results` gives the same)."""
     from longctx_eval.reporting import write_report
 
-    return write_report(
-        directory, report_options(options), pictures=pictures, show_superseded=show_superseded
-    )
+    checked = report_options(options)
+    require_records([directory])
+    return write_report(directory, checked, pictures=pictures, show_superseded=show_superseded)
 
 
 def compare(
-    dirs: list[str | Path], output: str | Path, options: ReportOptions | Mapping[str, Any] | None = None
+    dirs: Sequence[str | Path],
+    output: str | Path,
+    options: ReportOptions | Mapping[str, Any] | None = None,
+    pictures: bool = True,
+    show_superseded: bool = False,
 ) -> list[Path]:
-    """Merge several results directories (runs, models, backends, shards) into `output` and report."""
+    """Merge several results directories (runs, models, backends, shards) into `output` and report
+    there; takes `report`'s options. Raises FileNotFoundError when a directory holds no records."""
     from longctx_eval.reporting import compare as compare_dirs
 
-    return compare_dirs(dirs, output, report_options(options))
+    checked = report_options(options)
+    require_records(dirs)
+    return compare_dirs(dirs, output, checked, pictures=pictures, show_superseded=show_superseded)
 
 
 def report_options(options: ReportOptions | Mapping[str, Any] | None) -> ReportOptions:
@@ -128,11 +233,15 @@ def report_options(options: ReportOptions | Mapping[str, Any] | None) -> ReportO
         raise ConfigError(validation_problems(exc)) from None
 
 
-def load_results(dirs: str | Path | list[str | Path]) -> Results:
-    """The records of a results directory (or several, merged), typed, with `.to_pandas()`."""
+def load_results(dirs: str | Path | Sequence[str | Path]) -> Results:
+    """The records of a results directory (or several, merged), typed, with `.to_pandas()`.
+
+    Raises FileNotFoundError, the error `report` prints, when a directory holds no records."""
     from longctx_eval.reporting import load_results as load
 
-    return load(dirs)
+    directories = [dirs] if isinstance(dirs, (str, Path)) else list(dirs)
+    require_records(directories)
+    return load(directories)
 
 
 def rope_table(
@@ -219,17 +328,20 @@ def analyze(
             specs.append(method_spec((name, factor or 1.0, params)))
         except (UnknownNameError, FactorsFileError, ValueError) as exc:
             raise ConfigError([("method", str(exc))]) from None
+    from longctx_eval.quiet import quiet_libraries
+
     try:
         found = resolve_model(model, tokenizer=False)
-        return run_analysis(
-            found.path,
-            dataset,
-            length,
-            documents=documents,
-            methods=specs,
-            target_lengths=target_lengths,
-            **options,
-        )
+        with quiet_libraries():
+            return run_analysis(
+                found.path,
+                dataset,
+                length,
+                documents=documents,
+                methods=specs,
+                target_lengths=target_lengths,
+                **options,
+            )
     except ModelNotFound as exc:
         raise ConfigError([("model", str(exc))]) from None
     except (UsageError, RopeConfigError, DatasetError, ValueError) as exc:

@@ -35,12 +35,50 @@ _DEBUG = {"on": bool(os.environ.get("LONGCTX_EVAL_DEBUG"))}
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+# Options of the whole command line, accepted before or after the command's name (main() takes them
+# out of the arguments wherever they are; click alone knows them only before the command).
+GLOBAL_OPTIONS = ("--debug", "--version")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from longctx_eval import __version__
+
+        typer.echo(f"longctx-eval {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def _options(
-    debug: Annotated[bool, typer.Option("--debug", help="show tracebacks of unexpected errors")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="show tracebacks of unexpected errors (also after the command)")
+    ] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version and exit")
+    ] = False,
 ) -> None:
     if debug:
         _DEBUG["on"] = True
+
+
+def split_global_options(args: list[str]) -> tuple[list[str], list[str]]:
+    """(the global options given anywhere before a `--`, the other arguments in order)."""
+    end = args.index("--") if "--" in args else len(args)
+    found = [a for a in args[:end] if a in GLOBAL_OPTIONS]
+    rest = [a for a in args[:end] if a not in GLOBAL_OPTIONS] + args[end:]
+    return found, rest
+
+
+def _console(stderr: bool = False) -> Any:
+    """A rich console whose tables fit the terminal, or, piped into a file, print whole."""
+    import sys
+
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    if stream.isatty():
+        return Console(stderr=stderr)
+    return Console(stderr=stderr, width=100_000, soft_wrap=True)  # no terminal: never wrap
 
 
 class ProgressStyle(StrEnum):
@@ -123,8 +161,6 @@ def run(
     """Run a sweep: every cell not finished yet. Exit 0: all ok; 1: some cell failed; 2: bad config;
     3: the environment refused (disk, permissions, device); 130/143: stopped by SIGINT/SIGTERM
     (finished cells are kept: run again to resume)."""
-    from rich.console import Console
-
     from longctx_eval import api
     from longctx_eval.reporting import build_summary, load_results
     from longctx_eval.reporting.console import print_summary
@@ -133,7 +169,7 @@ def run(
     if summary.interrupted:
         typer.echo(summary.stop_message(), err=True)
         raise typer.Exit(128 + (summary.stopped_by or 2))
-    console = Console(stderr=True)
+    console = _console(stderr=True)
     if summary.has_results:
         print_summary(build_summary(load_results(summary.out_dir)), console)
     console.print(summary.counts_line())
@@ -164,6 +200,10 @@ PplMultipleOpt = Annotated[
     typer.Option(help="perplexity passes at or below this × the reference method's native-length value"),
 ]
 AgainstOpt = Annotated[str, typer.Option(help="reference method of relative rules and paired differences")]
+PicturesOpt = Annotated[bool, typer.Option(help="also write plots/*.png and report.html")]
+ShowAllOpt = Annotated[
+    bool, typer.Option("--all", help="also list cells an edited sweep's later run superseded")
+]
 
 
 @app.command()
@@ -174,10 +214,8 @@ def report(
     relative: RelativeOpt = None,
     ppl_multiple: PplMultipleOpt = 1.5,
     against: AgainstOpt = "none",
-    pictures: Annotated[bool, typer.Option(help="also write plots/*.png and report.html")] = True,
-    show_all: Annotated[
-        bool, typer.Option("--all", help="also list cells an edited sweep's later run superseded")
-    ] = False,
+    pictures: PicturesOpt = True,
+    show_all: ShowAllOpt = False,
 ) -> None:
     """Write leaderboard.json/.md/.csv/.tex, plots and report.html into DIR from its records alone."""
     from longctx_eval import api
@@ -198,16 +236,16 @@ def compare(
     relative: RelativeOpt = None,
     ppl_multiple: PplMultipleOpt = 1.5,
     against: AgainstOpt = "none",
+    pictures: PicturesOpt = True,
+    show_all: ShowAllOpt = False,
 ) -> None:
-    """Merge several results directories (models, runs, backends, shards) into one report."""
+    """Merge several results directories (models, runs, backends, shards) into one report (report's
+    options)."""
     from longctx_eval import api
 
-    missing = [str(d) for d in directories if not (d / "records.jsonl").exists()]
-    if missing:
-        _die([f"no records in {d}" for d in missing])
     options = {"threshold": threshold, "relative": relative, "ppl_multiple": ppl_multiple, "against": against}
     with _named_as_options():
-        paths = api.compare(list(directories), output, options)
+        paths = api.compare(list(directories), output, options, pictures=pictures, show_superseded=show_all)
     typer.echo(f"merged {len(directories)} directories into {output} ({len(paths)} files)")
 
 
@@ -257,8 +295,6 @@ def rope(
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Show what a method does to each rotary pair of a model (needs only the model's config)."""
-    from rich.console import Console
-
     from longctx_eval import api
     from longctx_eval.reporting.console import print_rope_table
 
@@ -278,7 +314,7 @@ def rope(
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2))
         return
-    print_rope_table(result, result.label, Console())
+    print_rope_table(result, result.label, _console())
 
 
 @app.command()
@@ -398,11 +434,9 @@ def longrope_search(
     ] = None,
 ) -> None:
     """Search LongRoPE's per-pair factors for a model (evolutionary search on perplexity; resumable)."""
-    from rich.console import Console
-
     from longctx_eval.longrope_search.from_options import search_from_options
 
-    console = Console(stderr=True)
+    console = _console(stderr=True)
     options = dict(locals())
     options.pop("console")
     result = search_from_options(options, on_progress=lambda line: console.print(line, markup=False))
@@ -441,13 +475,19 @@ def train_reference_command(
     )
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    import sys
+
+    from longctx_eval.quiet import drop_expected_log_lines, one_line_warnings
     from longctx_eval.threads import choose_wait_policy
 
     # transformers logs advice (unused keys, generation flags) that would bury the progress display.
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    drop_expected_log_lines()
+    one_line_warnings()
     choose_wait_policy()  # before torch is imported (see longctx_eval.threads)
-    app()
+    found, rest = split_global_options(list(sys.argv[1:] if argv is None else argv))
+    app(args=found + rest, prog_name="longctx-eval")
 
 
 if __name__ == "__main__":

@@ -244,6 +244,11 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 def load_sweep(path: str | Path) -> SweepConfig:
     """Read and validate a sweep YAML file (raises ConfigError)."""
+    return parse_sweep(read_sweep_file(path), source_dir=Path(path).parent)
+
+
+def read_sweep_file(path: str | Path) -> Any:
+    """A sweep YAML file as read, not yet validated (raises ConfigError if unreadable)."""
     path = Path(path)
     try:
         text = path.read_text()
@@ -260,7 +265,7 @@ def load_sweep(path: str | Path) -> SweepConfig:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError([("", f"{path}: YAML syntax error{where}: {problem}")]) from None
-    return parse_sweep(raw, source_dir=path.parent)
+    return raw
 
 
 def parse_sweep(raw: Any, source_dir: str | Path = ".") -> SweepConfig:

@@ -17,6 +17,8 @@ from pydantic import BaseModel
 from longctx_eval.catalog import _first_doc_line, settings
 
 PAGE = Path("docs") / "reference" / "config.md"
+# Modules of what this package ships (the built-in tasks are installed as longctx_eval_tasks).
+SHIPPED = ("longctx_eval.", "longctx_eval_tasks.")
 
 HEAD = """\
 # Config reference
@@ -84,10 +86,14 @@ def config_reference() -> str:
     ]
     for name in TASKS:
         cls = TASKS.get(name)
+        if not cls.__module__.startswith(SHIPPED):
+            continue  # a user's plugin (tasks_path, LONGCTX_EVAL_TASKS_PATH): `ls -v` shows it
         parts += [f"### `{name}`", f"{_first_doc_line(cls)} (`{cls.__module__}`)", _table(cls.Params)]
     parts += ["## Task groups", "A group's entry expands into several tasks."]
     for name in TASK_GROUPS:
         group = TASK_GROUPS.get(name)
+        if not group.__module__.startswith(SHIPPED):
+            continue
         parts += [f"### `{name}`", _first_doc_line(group), _table(group.Params)]
     parts += ["## `backend`", "`backend: {kind: NAME, ...}`."]
     for name in BACKENDS:

@@ -7,6 +7,7 @@ records, not exceptions.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import signal
 import socket
@@ -28,7 +29,7 @@ from longctx_eval.progress import Progress
 from longctx_eval.records import CellRecord
 from longctx_eval.shard import Shard, shard_cells, shard_series
 from longctx_eval.signals import GracefulStop, StopRequested
-from longctx_eval.store import FINISHED, ResultStore, latest_by_cell, read_records
+from longctx_eval.store import FINISHED, MANIFEST, RECORDS, ResultStore, latest_by_cell, read_records
 from longctx_eval.worker import shared_record
 
 RESULTS_FORMAT = "longctx-eval/results/v1"
@@ -88,6 +89,53 @@ class RunSummary:
 
 def run_plan(
     plan: Plan, out_dir: Path, progress: Progress, backend: Backend | None = None, shard: Shard | None = None
+) -> RunSummary:
+    """Run the plan's unfinished cells into `out_dir`. An exception before any cell was written (a
+    device that is not there, say) leaves the directory as it was: no manifest, no lock file."""
+    before = _DirectoryState(Path(out_dir))
+    try:
+        return _run_plan(plan, out_dir, progress, backend, shard)
+    except Exception:
+        before.restore_if_nothing_written()
+        raise
+
+
+class _DirectoryState:
+    """What a results directory held before a run started, to undo the run's start-up writes."""
+
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+        self.existed = directory.exists()
+        self.entries = {p.name for p in directory.iterdir()} if self.existed else set()
+        self.manifest = _read_bytes(directory / MANIFEST)
+        self.records = _read_bytes(directory / RECORDS)
+
+    def restore_if_nothing_written(self) -> None:
+        if _read_bytes(self.dir / RECORDS) != self.records or not self.dir.exists():
+            return  # cells were written: they are kept, and the manifest that describes them
+        if self.manifest is not None:
+            (self.dir / MANIFEST).write_bytes(self.manifest)
+        for name in sorted({p.name for p in self.dir.iterdir()} - self.entries):
+            path = self.dir / name
+            if path.is_dir():
+                with contextlib.suppress(OSError):  # only empty folders (claims/, samples/)
+                    path.rmdir()
+            elif name in (MANIFEST, ".lock"):
+                path.unlink(missing_ok=True)
+        if not self.existed:
+            with contextlib.suppress(OSError):
+                self.dir.rmdir()
+
+
+def _read_bytes(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def _run_plan(
+    plan: Plan, out_dir: Path, progress: Progress, backend: Backend | None, shard: Shard | None
 ) -> RunSummary:
     store = ResultStore(out_dir)
     store.clean_stray_files()
@@ -187,7 +235,8 @@ class _Writer:
             self.session.close()
         self.claims.release_all()
         self.summary.taken_elsewhere += self.claims.taken_elsewhere
-        self.progress.finish(stopped=isinstance(exc, StopRequested))
+        # A run ended by a signal or an error says so itself: no "done" line.
+        self.progress.finish(stopped=exc is not None)
         self.stop.__exit__(kind, exc, trace)
         if isinstance(exc, StopRequested):
             self.summary.stopped_by = exc.signum

@@ -46,7 +46,10 @@ class RayWorker:
         self.worker = Worker(self.plan)
 
     def run(self, cell_id: str) -> Finished:
-        return self.worker.run(self.cells[cell_id])
+        from longctx_eval.quiet import quiet_libraries
+
+        with quiet_libraries():  # as in the driver: an actor's warnings reach the user's terminal
+            return self.worker.run(self.cells[cell_id])
 
 
 @dataclass

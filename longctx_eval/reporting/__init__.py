@@ -132,8 +132,15 @@ def _with_headline(options: ReportOptions, results: Results) -> ReportOptions:
     return options.model_copy(update={"headline": HeadlineSpec.model_validate(found[0])})
 
 
-def compare(dirs: Sequence[Path | str], out: Path | str, options: ReportOptions | None = None) -> list[Path]:
-    """Merge results directories (runs, models, backends, shards) into `out`, then report there."""
+def compare(
+    dirs: Sequence[Path | str],
+    out: Path | str,
+    options: ReportOptions | None = None,
+    pictures: bool = True,
+    show_superseded: bool = False,
+) -> list[Path]:
+    """Merge results directories (runs, models, backends, shards) into `out`, then report there
+    (with `write_report`'s options)."""
     out = Path(out)
     paths = [Path(d) for d in dirs]
     if any(out.resolve() == d.resolve() for d in paths):
@@ -162,8 +169,11 @@ def compare(dirs: Sequence[Path | str], out: Path | str, options: ReportOptions 
     atomic_write(out / RECORDS, "".join(dumps(r) + "\n" for r in results.records))
     atomic_write(out / _MARKER, dumps({"merged_from": [str(d) for d in paths]}) + "\n")
     merged = Results(
-        results.records, {r.cell_id: out for r in results.records}, results.manifests, results.frequencies
+        results.records,
+        {r.cell_id: out for r in results.records},
+        results.manifests,
+        results.frequencies,
+        results.superseded,
     )
-    return _write(
-        merged, out, options or ReportOptions(), f"longctx-eval: {' + '.join(d.name for d in paths)}", True
-    )
+    title = f"longctx-eval: {' + '.join(d.name for d in paths)}"
+    return _write(merged, out, options or ReportOptions(), title, pictures, show_superseded)
