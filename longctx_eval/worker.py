@@ -274,9 +274,15 @@ def make_record(
     rope: RopeFrequencies | None = None,
     generation_policy: str | None = None,
 ) -> CellRecord:
+    from longctx_eval.protocols import of_task
+
     spec = cell.spec
+    params = cell.task.params.model_dump(mode="json")
+    comparable = of_task(cell.task.task, cell.task.label, params)
     return CellRecord.model_validate(
         {
+            "protocol": comparable.protocol,
+            "deviations": comparable.deviations,
             "cell_id": cell.cell_id,
             "model": cell.model.entry.name,
             "model_path": cell.model.entry.path,

@@ -44,7 +44,7 @@ def served_length(setting: RopeSetting) -> int:
 def served_frequencies(model: torch.nn.Module, seq_len: int) -> Iterator[None]:
     """Every rotary module of `model` at the frequencies transformers picks for `seq_len` tokens,
     frozen there (no per-forward update) until the block ends."""
-    modules = [m for _, m in rotary_modules(model)]
+    modules: list[Any] = [m for _, m in rotary_modules(model)]
     saved = [m.rope_type for m in modules]
     try:
         for m in modules:

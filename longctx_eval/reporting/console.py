@@ -22,7 +22,7 @@ def print_summary(summary: Summary, console: Any) -> None:
         board.add_row(*map(_plain, [row.model, row.method_label, str(row.rank), row.overall.text(), *cells]))
     console.print(board)
     for task in summary.tables:
-        table = Table(title=_plain(heading(task)), title_justify="left")
+        table = Table(title=_plain(heading(task)), title_justify="left", caption=task.comparability)
         table.add_column("model")
         table.add_column("method")
         for n in task.lengths:

@@ -101,6 +101,7 @@ def render(summary: Summary, results: Results, figures: list[Figure], show_super
             classes.append(["", "", *(t if t in ("fail", "skip") else "" for t in texts)])
         parts += [
             f"<h2>{e(heading(table))}</h2>",
+            *([f'<p class="protocol">{e(table.comparability)}</p>'] if table.comparability else []),
             _table(["model", "method", *map(str, table.lengths)], rows, classes),
             _figures([f for f in figures if f.task == table.task]),
         ]

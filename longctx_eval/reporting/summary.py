@@ -55,6 +55,11 @@ class TaskTable(BaseModel):
     lengths: list[int]
     rows: list[TableRow]
     members: list[str] | None = None  # a task group's average: the tasks it averages
+    # What the numbers are comparable to (longctx_eval.protocols): the protocol and the deviations
+    # from the benchmark the task is named after; `comparability` says both in one sentence.
+    protocol: str | None = None
+    deviations: list[str] = Field(default_factory=list)
+    comparability: str | None = None
 
 
 class LeaderRow(BaseModel):
@@ -122,7 +127,7 @@ def build_summary(results: Results, options: ReportOptions | None = None, title:
     arranged = arrange(results)
     grouped = {m for members in arranged.groups.values() for m in members}
     board_tasks = [t for t in arranged.tasks if t not in grouped]
-    tables = [_table(arranged, t) for t in arranged.tasks]
+    tables = _with_protocols(results, [_table(arranged, t) for t in arranged.tasks])
     rows = _leaderboard(results, arranged, board_tasks, options)
     paired = [
         d
@@ -185,6 +190,19 @@ def _table(arranged: Arranged, task: str) -> TaskTable:
         rows=rows,
         members=arranged.groups.get(task),
     )
+
+
+def _with_protocols(results: Results, tables: list[TaskTable]) -> list[TaskTable]:
+    """Each table with its task's protocol and deviations (longctx_eval.protocols)."""
+    from longctx_eval.protocols import of_records
+
+    found = of_records(results.records, results.task_params)
+    update = {
+        t.task: {"protocol": c.protocol, "deviations": c.deviations, "comparability": c.text()}
+        for t in tables
+        if (c := found.get(t.task)) is not None
+    }
+    return [t.model_copy(update=update.get(t.task, {})) for t in tables]
 
 
 def _leaderboard(

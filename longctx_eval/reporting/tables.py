@@ -81,6 +81,8 @@ def heading(table: TaskTable) -> str:
 
 def _md_task_table(table: TaskTable) -> list[str]:
     lines = [f"## {md_escape(heading(table))}", ""]
+    if table.comparability:
+        lines += [f"_{md_escape(table.comparability)}_", ""]
     lines.append(_md_row(["model", "method", *map(str, table.lengths)]))
     lines.append("|---|---|" + "---:|" * len(table.lengths))
     for row in table.rows:
@@ -233,6 +235,7 @@ def latex(summary: Summary) -> str:
     for table in summary.tables:
         out += [
             f"% {tex_escape(heading(table))}",
+            *([f"% {tex_escape(table.comparability)}"] if table.comparability else []),
             r"\begin{tabular}{ll" + "r" * len(table.lengths) + "}",
             r"\toprule",
             "model & method & " + " & ".join(str(n) for n in table.lengths) + r" \\",
