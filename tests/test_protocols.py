@@ -147,3 +147,31 @@ def test_key_token_perplexity_names_its_deviations_from_longppl(
     c = of_task("perplexity", "key_tokens", params)
     assert (c.protocol, c.deviations) == (protocol, expected)
     assert c.benchmark == ("LongPPL" if params["mode"] == "key_tokens" else None)
+
+
+def test_length_dependent_rows_show_their_generation_policy(tmp_path: Path):
+    from longctx_eval.reporting import load_results
+    from longctx_eval.reporting.summary import build_summary
+    from longctx_eval.reporting.tables import markdown
+
+    store = ResultStore(tmp_path)
+    for i, (label, policy) in enumerate(
+        [("dynamic_ntk@2", "prompt"), ("dynamic_ntk(generation=served)@2", "served"), ("none", None)]
+    ):
+        low, high = wilson_interval(8, 10)
+        r = {
+            "cell_id": f"c{i}",
+            "model": "m",
+            "method": label.split("@")[0].split("(")[0],
+            "method_label": label,
+            "task": "passkey",
+            "length": 256,
+            "status": "ok",
+            "metrics": {"accuracy": 0.8, "n": 10, "ci_low": low, "ci_high": high},
+            "generation_policy": policy,
+        }
+        store.write_cell(CellRecord.model_validate(r), None)
+    md = markdown(build_summary(load_results([tmp_path])))
+    assert "| m | dynamic_ntk@2 (prompt) |" in md
+    assert "| m | dynamic_ntk(generation=served)@2 |" in md and "| m | none |" in md
+    assert "served: what a vLLM server uses at every length" in md

@@ -97,7 +97,7 @@ def render(summary: Summary, results: Results, figures: list[Figure], show_super
         rows, classes = [], []
         for row in table.rows:
             texts = [v.text if v else "" for v in row.values]
-            rows.append([row.model, row.method_label, *texts])
+            rows.append([row.model, row.label(), *texts])
             classes.append(["", "", *(t if t in ("fail", "skip") else "" for t in texts)])
         parts += [
             f"<h2>{e(heading(table))}</h2>",

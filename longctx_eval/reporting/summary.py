@@ -46,6 +46,18 @@ class TableRow(BaseModel):
     method_label: str
     method: str
     values: list[ValueCell | None]  # one per table length (None: not evaluated there)
+    # Length-dependent methods: how they generated (the records' generation_policy), shown beside
+    # the row so a favourable reading never passes for what a served engine gives.
+    generation_policy: str | None = None
+
+    def label(self) -> str:
+        """The method label, with the generation policy where the label does not name it."""
+        policy = self.generation_policy
+        return (
+            f"{self.method_label} ({policy})"
+            if policy and "generation=" not in self.method_label
+            else self.method_label
+        )
 
 
 class TaskTable(BaseModel):
@@ -177,9 +189,17 @@ def _table(arranged: Arranged, task: str) -> TaskTable:
                     text=value_text(p, metric),
                 )
             )
+        policy = next(
+            (p.record.generation_policy for p in s.points if p.record and p.record.generation_policy), None
+        )
         rows.append(
             TableRow(
-                model=s.model, backend=s.backend, method_label=s.method_label, method=s.method, values=values
+                model=s.model,
+                backend=s.backend,
+                method_label=s.method_label,
+                method=s.method,
+                values=values,
+                generation_policy=policy,
             )
         )
     return TaskTable(
@@ -357,11 +377,15 @@ def _notes(results: Results, arranged: Arranged, rows: list[LeaderRow], options:
             "exact": "the whole sequence re-encoded at every generated token",
             "static": "vLLM: one static scale for every request (dynamic NTK), short or long factors by "
             "request length (LongRoPE)",
+            "served": "what a vLLM server uses at every length: LongRoPE's long factors, dynamic NTK's one "
+            "base at L·factor (generation and perplexity alike)",
+            "short_factor_engine": "vLLM with a second engine of short factors for LongRoPE requests "
+            "within L (a server does not do this)",
         }
         out.append(
             "Length-dependent methods (dynamic_ntk, longrope) while generating: "
             + "; ".join(f"{p}: {meaning.get(p, p)}" for p in policies)
-            + ". Perplexity is one forward pass per length and does not depend on this."
+            + ". Perplexity is one forward pass per length and depends on this only under served."
         )
     drifted = [r for r in results.records if r.metrics.get("depth_warning")]
     if drifted:

@@ -86,7 +86,7 @@ def _md_task_table(table: TaskTable) -> list[str]:
     lines.append(_md_row(["model", "method", *map(str, table.lengths)]))
     lines.append("|---|---|" + "---:|" * len(table.lengths))
     for row in table.rows:
-        lines.append(_md_row([row.model, row.method_label, *(v.text if v else "" for v in row.values)]))
+        lines.append(_md_row([row.model, row.label(), *(v.text if v else "" for v in row.values)]))
     return [*lines, ""]
 
 
