@@ -461,12 +461,15 @@ def train_reference_command(
         float | None, typer.Option(help="p_rope: fraction of highest-frequency pairs kept rotating (0.75)")
     ] = None,
     rope_theta: Annotated[float | None, typer.Option(help="rope base b (default: the recipe's 1000)")] = None,
+    init: Annotated[
+        str, typer.Option(help="initial weights: planted (induction circuit) or random (nothing planted)")
+    ] = "planted",
 ) -> None:
     """Train the reference model on CPU (about 21 minutes on 2 cores) and write its model card."""
     from longctx_eval.reference import train_reference_checked
 
     summary = train_reference_checked(
-        output, seed=seed, steps=steps, docs=docs, rope=rope, p=p, rope_theta=rope_theta
+        output, seed=seed, steps=steps, docs=docs, rope=rope, p=p, rope_theta=rope_theta, init=init
     )
     final = summary["final"]
     typer.echo(

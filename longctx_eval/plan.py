@@ -151,7 +151,7 @@ def _share_identical(config: SweepConfig, cells: list[Cell], warnings: list[str]
     out = []
     for c in cells:
         s = c.setting
-        if s.length_dependent and config.backend.generation_policy() != "prompt":
+        if s.length_dependent and config.backend.generation_policy(s) != "prompt":
             out.append(c)
             continue
         at = c.length if s.length_dependent else 1
@@ -233,7 +233,14 @@ def _specs(
         loc = f"methods.{i}"
         try:
             for spec, only in _expand(choice, model, config):
-                out.append((spec, spec.resolve(model.base), only))
+                setting = spec.resolve(model.base)
+                accepted = config.backend.generation_policies()
+                if setting.generation is not None and setting.generation not in accepted:
+                    raise ValueError(
+                        f"generation {setting.generation!r} is not one the {config.backend.kind} backend "
+                        f"runs (valid: {', '.join(accepted)})"
+                    )
+                out.append((spec, setting, only))
         except (ValueError, ArithmeticError, FactorsFileError) as exc:
             problems.append((loc, f"{exc} (model {model.entry.name!r})"))
     return out
@@ -273,7 +280,7 @@ def _longrope_params(
         params = factors.params(choice.factors_file)
         if choice.params.attention_factor is not None:
             params = params.model_copy(update={"attention_factor": choice.params.attention_factor})
-        return factors.factor, params
+        return factors.factor, params.model_copy(update={"generation": choice.params.generation})
     if inline:
         raise ValueError("inline longrope factors need a factor: use a factors_file instead")
     shipped = model_config_factors(model.base)
@@ -281,7 +288,7 @@ def _longrope_params(
         raise ValueError("longrope needs factors: the model config has none; give a factors_file")
     rope = model.base.rope_parameters
     factor = float(rope.get("factor") or model.base.max_position_embeddings / model.base.original_context)
-    return factor, shipped
+    return factor, shipped.model_copy(update={"generation": choice.params.generation})
 
 
 def _check_lengths(config: SweepConfig, model: ModelPlan, tasks: list[Task], problems: Problems) -> None:
@@ -366,6 +373,6 @@ def _cell(
         "backend": config.backend.identity(),
     }
     if setting.length_dependent:  # how generation treats its length-dependent rotary changes results
-        identity["generation"] = config.backend.generation_policy()
+        identity["generation"] = config.backend.generation_policy(setting)
     cell_id = hashlib.sha256(canonical_json(identity).encode()).hexdigest()[:16]
     return Cell(cell_id, model, spec, setting, t, choice, length, seed)

@@ -85,6 +85,10 @@ class CellRecord(_Open):
     # Length-dependent rotaries (dynamic NTK, LongRoPE) only: how generation treated them, 'prompt',
     # 'transformers' or 'exact' on the HF backend (its `length_policy`), 'static' on vLLM.
     generation_policy: str | None = None
+    # What the numbers are comparable to (longctx_eval.protocols): 'ruler', 'longppl' or 'project',
+    # and the differences from the benchmark the task is named after (RULER, LongPPL).
+    protocol: str | None = None
+    deviations: list[str] = Field(default_factory=list)
     # The cell whose computation this one shares (the same model, task, length, frequencies and
     # attention factor: pi@auto at the native length is `none` there); None when computed itself.
     computed_as: str | None = None

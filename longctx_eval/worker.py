@@ -156,8 +156,14 @@ class Worker:
         self.backend.unload()
 
     def rope_of(self, cell: Cell) -> RopeFrequencies | None:
-        """The frequencies the cell ran with (at its length for length-dependent methods)."""
+        """The frequencies the cell ran with (at its length for length-dependent methods; under the
+        `served` policy at the engine's length, see backends/served.py)."""
         length = cell.length if cell.setting.length_dependent else 1
+        policy = self.plan.config.backend.generation_policy(cell.setting)
+        if cell.setting.length_dependent and policy == "served":
+            from longctx_eval.backends.served import served_length
+
+            length = served_length(cell.setting)
         key = (cell.group, length)
         if key not in self._rope:
             s = cell.setting
@@ -191,7 +197,8 @@ class Worker:
         trace: str | None = None,
     ) -> Finished:
         rope = self.rope_of(cell)
-        policy = self.plan.config.backend.generation_policy() if cell.setting.length_dependent else None
+        length_dependent = cell.setting.length_dependent
+        policy = self.plan.config.backend.generation_policy(cell.setting) if length_dependent else None
         record = make_record(cell, self.backend.describe(), status, duration, outcome, error, rope, policy)
         if trace is not None:
             record = record.model_copy(update={"traceback": trace})
@@ -274,9 +281,15 @@ def make_record(
     rope: RopeFrequencies | None = None,
     generation_policy: str | None = None,
 ) -> CellRecord:
+    from longctx_eval.protocols import of_task
+
     spec = cell.spec
+    params = cell.task.params.model_dump(mode="json")
+    comparable = of_task(cell.task.task, cell.task.label, params)
     return CellRecord.model_validate(
         {
+            "protocol": comparable.protocol,
+            "deviations": comparable.deviations,
             "cell_id": cell.cell_id,
             "model": cell.model.entry.name,
             "model_path": cell.model.entry.path,

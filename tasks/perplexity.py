@@ -49,7 +49,7 @@ import numpy as np
 from longctx_eval_tasks.perplexity_data import TokenizedDocuments, loss_by_position, sliding_windows
 from longctx_eval_tasks.perplexity_key_tokens import key_token_outcome
 from longctx_eval_tasks.perplexity_needle import needle_min_length, run_needle
-from pydantic import Field, PositiveInt
+from pydantic import Field, PositiveInt, model_validator
 
 from longctx_eval.data import DatasetError, load_documents, resolve_source
 from longctx_eval.haystack import Haystack
@@ -65,8 +65,18 @@ from longctx_eval.task import (
     task,
 )
 
+# LongPPL's own settings (Fang et al. 2024, `longppl`): short context K and stride W.
+LONGPPL_SHORT_CONTEXT = 4096
+LONGPPL_STRIDE = 1024
+
 
 class PerplexityParams(TaskParams):
+    protocol: Literal["longppl"] | None = Field(
+        None,
+        description="'longppl': LongPPL's protocol (key_tokens mode, a separate evaluator model that sees "
+        "the whole document, K = 4096 and W = 1024 unless given; docs/protocols.md); none: this project's "
+        "settings",
+    )
     dataset: str = data_file_field(
         description="local .txt/.jsonl/.json/.parquet file, or a hub dataset id (needle mode: the "
         "episodes' filler; 'noise' for the filler sentences)"
@@ -112,6 +122,27 @@ class PerplexityParams(TaskParams):
     needle_task: Literal["passkey", "niah"] = Field(
         "passkey", description="needle: whose episodes are scored (their default strings)"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _longppl_mode(cls, data: Any) -> Any:
+        """LongPPL is key-token perplexity: `protocol: longppl` implies `mode: key_tokens`."""
+        if isinstance(data, dict) and data.get("protocol") == "longppl" and "mode" not in data:
+            return {**data, "mode": "key_tokens"}
+        return data
+
+    @model_validator(mode="after")
+    def _longppl(self) -> PerplexityParams:
+        if self.protocol != "longppl":
+            return self
+        if self.mode != "key_tokens":
+            raise ValueError(f"protocol longppl scores key tokens: mode must be key_tokens (got {self.mode})")
+        if self.evaluator is None:
+            raise ValueError(
+                "protocol longppl needs evaluator: a separate long-context model with the same tokenizer "
+                "(a local directory or hub id) that picks the key tokens from the whole document"
+            )
+        return self
 
 
 @task

@@ -27,7 +27,13 @@ if TYPE_CHECKING:
 
 
 def key_settings(params: PerplexityParams, context: int, length: int) -> tuple[int, int, int]:
-    """(C, K, W) at this length: long context, short context and window stride."""
+    """(C, K, W) at this length: long context, short context and window stride. Under LongPPL's
+    protocol the evaluator sees the whole sequence (C = the length) and K, W are LongPPL's."""
+    from longctx_eval_tasks.perplexity import LONGPPL_SHORT_CONTEXT, LONGPPL_STRIDE
+
+    if params.protocol == "longppl":
+        c = min(params.evaluator_context or length, length)
+        return c, params.key_short_context or LONGPPL_SHORT_CONTEXT, params.key_stride or LONGPPL_STRIDE
     c = min(context, length)
     k = params.key_short_context or max(1, c // 4)
     w = params.key_stride or max(1, k // 4)

@@ -23,7 +23,8 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from pydantic import Field, PositiveInt, field_validator
+from longctx_eval_tasks.ruler_common import RULER_SAMPLES, RulerProtocol, protocol_field
+from pydantic import Field, PositiveInt, field_validator, model_validator
 
 from longctx_eval.task import GroupMember, TaskParams, task_group
 
@@ -53,10 +54,14 @@ MEMBERS: dict[str, tuple[str, dict[str, Any]]] = {
     "qa_1": ("ruler_qa", {"format": "squad"}),
     "qa_2": ("ruler_qa", {"format": "hotpotqa"}),
 }
+ESSAY_MEMBERS = tuple(label for label, (_, s) in MEMBERS.items() if s.get("haystack") == ESSAY)
 
 
 class RulerGroupParams(TaskParams):
-    samples: PositiveInt = Field(20, description="samples per member and cell (RULER: 500, later 100)")
+    protocol: RulerProtocol | None = protocol_field()
+    samples: PositiveInt = Field(
+        20, description="samples per member and cell (RULER: 500, later 100; protocol ruler: 500 if unset)"
+    )
     essay_haystack: str | None = Field(
         None,
         description="prose file or hub dataset for RULER's 'essay' members (Paul Graham's essays in "
@@ -81,6 +86,38 @@ class RulerGroupParams(TaskParams):
     max_new_tokens: PositiveInt | None = Field(
         None, description="one generation budget for every member (default: RULER's, per task)"
     )
+    english_words: str | None = Field(
+        None,
+        description="protocol ruler: English words for cwe past the 8,192-word list (RULER's "
+        "json/english_words.json, or a .txt file, one word a line)",
+    )
+
+    @model_validator(mode="after")
+    def _ruler_data(self) -> RulerGroupParams:
+        """Under RULER's protocol its data are required: nothing is silently replaced."""
+        if self.protocol != "ruler":
+            return self
+        missing = []
+        if self.essay_haystack is None and any(m not in self.exclude for m in ESSAY_MEMBERS):
+            missing.append(
+                "essay_haystack (RULER's Paul Graham essays for "
+                f"{', '.join(m for m in ESSAY_MEMBERS if m not in self.exclude)}: a local .txt/.jsonl/"
+                ".parquet file of essays, e.g. the one RULER's download_paulgraham_essay.py writes, or a "
+                "`datasets` dataset id)"
+            )
+        if self.squad is None and "qa_1" not in self.exclude:
+            missing.append("squad (SQuAD v2 dev for qa_1: a local .json/.jsonl/.parquet file or dataset id)")
+        if self.hotpotqa is None and "qa_2" not in self.exclude:
+            missing.append(
+                "hotpotqa (HotpotQA distractor dev for qa_2: a local .json/.jsonl/.parquet file or a "
+                "dataset id)"
+            )
+        if missing:
+            raise ValueError(
+                "protocol ruler needs RULER's data; missing: " + "; ".join(missing) + " (or leave the "
+                "member out with exclude:, which the report then lists as a deviation)"
+            )
+        return self
 
     @field_validator("exclude")
     @classmethod
@@ -100,6 +137,13 @@ class Ruler:
     def expand(params: RulerGroupParams) -> list[GroupMember]:
         out = []
         missing = []
+        noise = [m for m in ESSAY_MEMBERS if m not in params.exclude] if params.essay_haystack is None else []
+        if noise:
+            warnings.warn(
+                f"ruler: {', '.join(noise)} use the noise haystack, not RULER's essays (give "
+                "`essay_haystack:`); niah_single_2 then tests what niah_single_1 tests",
+                stacklevel=2,
+            )
         for label, (task_name, settings) in MEMBERS.items():
             if label in params.exclude:
                 continue
@@ -121,7 +165,13 @@ def member_settings(
     params: RulerGroupParams, label: str, task_name: str, settings: dict[str, Any]
 ) -> dict[str, Any] | None:
     """The member's settings as they would be written in the YAML (None: QA without its dataset)."""
-    out: dict[str, Any] = {"samples": params.samples, **settings}
+    ruler = params.protocol == "ruler"
+    samples = RULER_SAMPLES if ruler and "samples" not in params.model_fields_set else params.samples
+    out: dict[str, Any] = {"samples": samples, **settings}
+    if ruler:
+        out["protocol"] = "ruler"
+        if task_name == "ruler_cwe" and params.english_words is not None:
+            out["english_words"] = params.english_words
     if params.max_new_tokens is not None:
         out["max_new_tokens"] = params.max_new_tokens
     if out.get("haystack") == ESSAY:

@@ -31,6 +31,33 @@ from longctx_eval.records import Sample
 from longctx_eval.retrieval import RetrievalParams, accuracy_metrics, haystack_for
 from longctx_eval.task import CellContext, CellOutcome, TaskEnv, data_file_field
 
+# RULER's samples per task (`scripts/config_tasks.sh`: 500; later papers run 100): the default under
+# `protocol: ruler` where `samples` is not given.
+RULER_SAMPLES = 500
+# `protocol: ruler` (docs/protocols.md): RULER's own settings where they differ from this project's.
+RulerProtocol = Literal["ruler"]
+
+
+def protocol_field() -> Any:
+    return Field(
+        None,
+        description="'ruler': RULER's protocol (the length counts the generation budget, RULER's layout "
+        "seeding and vocabulary; docs/protocols.md); none: this project's settings (the prompt alone is "
+        "the length)",
+    )
+
+
+def prompt_tokens(protocol: str | None, length: int, max_new_tokens: int) -> int:
+    """Tokens of the prompt in a cell of `length`: the whole length, or under RULER's protocol the
+    length less the generation budget (RULER's `max_seq_length` holds both)."""
+    return length - max_new_tokens if protocol == "ruler" else length
+
+
+def budget_tokens(protocol: str | None, max_new_tokens: int) -> int:
+    """What the length must hold beyond the prompt's minimum (the budget, under RULER's protocol)."""
+    return max_new_tokens if protocol == "ruler" else 0
+
+
 # RULER's needle depths: 40 depth percents from 0 to 100, drawn without replacement per sample.
 RULER_DEPTHS: tuple[int, ...] = tuple(int(x) for x in np.round(np.linspace(0, 100, num=40)))
 
@@ -65,6 +92,7 @@ class RulerHaystackParams(RetrievalParams):
     """Settings of the RULER tasks that hide text in a haystack (NIAH, variable tracking)."""
 
     samples: PositiveInt = Field(20, description="samples per cell (RULER: 500, later 100)")
+    protocol: RulerProtocol | None = protocol_field()
     haystack: str = data_file_field(
         "noise",
         description="'noise' (RULER's filler paragraph, line after line), or a local .txt/.jsonl/.parquet "
@@ -138,7 +166,7 @@ def padding(fmt: PromptFormat, n: int) -> list[int]:
 class RulerSample(Sample):
     """One RULER sample as recorded (tasks add where their needles or documents sit)."""
 
-    n_prompt_tokens: int  # always the cell's length
+    n_prompt_tokens: int  # the cell's length (under protocol ruler: less the generation budget)
     targets: list[str]  # the references RULER's rule matches
     target: str  # the same, joined, for tables of wrong answers
     output: str
@@ -161,11 +189,14 @@ def run_episodes(
     max_new_tokens: int,
     metric: Metric,
     check_retokenization: bool,
+    prompt_length: int | None = None,
 ) -> CellOutcome:
-    """Generate greedily for every episode in one batch, score with RULER's rule, aggregate."""
+    """Generate greedily for every episode in one batch, score with RULER's rule, aggregate.
+    Every prompt has `prompt_length` tokens (default: the cell's length)."""
+    want = ctx.length if prompt_length is None else prompt_length
     for e in episodes:
-        if len(e.ids) != ctx.length:  # the contract every builder keeps; a slip must not pass silently
-            raise AssertionError(f"episode of {len(e.ids)} tokens in a cell of {ctx.length}")
+        if len(e.ids) != want:  # the contract every builder keeps; a slip must not pass silently
+            raise AssertionError(f"episode of {len(e.ids)} tokens where {want} were asked for")
     outputs = ctx.lm.generate([e.ids for e in episodes], max_new_tokens)
     score = SCORERS[metric]
     samples = []

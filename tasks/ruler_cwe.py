@@ -25,23 +25,42 @@ often in the list are:" → " 1. lantern 2. abbey …" (score = share of the 10 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-from longctx_eval_tasks.ruler_common import Episode, RulerSample, padding, random_letters, run_episodes
+from longctx_eval_tasks.ruler_common import (
+    Episode,
+    RulerProtocol,
+    RulerSample,
+    budget_tokens,
+    padding,
+    prompt_tokens,
+    protocol_field,
+    random_letters,
+    run_episodes,
+)
 from longctx_eval_tasks.ruler_words import WORDS
 from pydantic import Field, NonNegativeInt, PositiveInt
 
 from longctx_eval.haystack import PromptTooShortError
 from longctx_eval.prompts import PromptFormat
-from longctx_eval.task import CellContext, CellOutcome, TaskEnv, TaskParams, task
+from longctx_eval.task import CellContext, CellOutcome, TaskEnv, TaskParams, data_file_field, task
 
 _SINGLES_SCAN = 400  # words looked at for the once-only fill (it needs a few short ones)
 
 
 class RulerCweParams(TaskParams):
     samples: PositiveInt = Field(20, description="samples per cell (RULER: 500, later 100)")
+    protocol: RulerProtocol | None = protocol_field()
+    english_words: str | None = data_file_field(
+        None,
+        description="protocol ruler: the English words RULER draws from once the 8,192-word list is "
+        "used up (RULER's scripts/data/synthetic/json/english_words.json, or a .txt file, one word a "
+        "line); without protocol ruler, random six-letter strings are drawn there instead",
+    )
     num_cw: PositiveInt = Field(10, description="common words (the answer)")
     freq_cw: PositiveInt = Field(30, description="repeats of each common word")
     freq_ucw: PositiveInt = Field(3, description="repeats of each uncommon word")
@@ -105,6 +124,8 @@ class RulerCwe:
 
     def __init__(self, params: RulerCweParams, env: TaskEnv) -> None:
         self.params = params
+        self.env = env
+        self._english: list[str] | None = None
         # Per format (kept here, so its id is not reused) and shape: the shortest prompt.
         self._minimum: dict[tuple[int, Shape], tuple[PromptFormat, int]] = {}
 
@@ -131,9 +152,9 @@ class RulerCwe:
         return self.params.max_new_tokens
 
     def min_length(self, prompts: PromptFormat) -> int:
-        return self._shape_min(
-            prompts, Shape(self.params.short_freq_cw, self.params.short_freq_ucw, 20, 3, 1)
-        )
+        p = self.params
+        shortest = self._shape_min(prompts, Shape(p.short_freq_cw, p.short_freq_ucw, 20, 3, 1))
+        return shortest + budget_tokens(p.protocol, p.max_new_tokens)
 
     def _shape_min(self, fmt: PromptFormat, shape: Shape) -> int:
         """Tokens of a prompt of this shape with no uncommon word and the words longest in tokens: a
@@ -186,10 +207,13 @@ class RulerCwe:
             out += fmt.encode("\n")
         return out
 
-    def episode(self, fmt: PromptFormat, rng: np.random.Generator, length: int) -> Episode:
-        """One sample; its draws from `rng` are the same for every model and method."""
+    def episode(
+        self, fmt: PromptFormat, rng: np.random.Generator, length: int, shape_length: int | None = None
+    ) -> Episode:
+        """One sample of `length` tokens; its draws from `rng` are the same for every model and method.
+        The repeats are RULER's for `shape_length` (default: `length`)."""
         p = self.params
-        shape = self.shape(fmt, length)
+        shape = self.shape(fmt, shape_length or length)
         costs = ItemCosts(fmt)
         pool = [WORDS[int(i)] for i in rng.permutation(len(WORDS))]
         examples: list[int] = []
@@ -239,7 +263,7 @@ class RulerCwe:
         """The list's words: common ones, then as many uncommon as fit, then once-only fillers."""
         items = common * shape.freq_cw
         words_cost = sum(len(costs.word(w)) for w in common) * shape.freq_cw
-        rest = rest + _coded(rng, len(rest))  # past the word list, RULER too falls back to other words
+        rest = rest + self._beyond(rng, len(rest), set(rest) | set(common))
         k = 0
         while k < len(rest):
             extra = len(costs.word(rest[k])) * shape.freq_ucw
@@ -250,6 +274,11 @@ class RulerCwe:
             words_cost += extra
             k += 1
         n_uncommon, singles = k, 0
+        if k == len(rest) and self.params.protocol == "ruler":
+            raise ValueError(
+                "protocol ruler: this length needs more words than the 8,192-word list; RULER then draws "
+                "English words: give english_words: (RULER's json/english_words.json or a word list)"
+            )
         # The last few tokens: words that appear once, the shortest that still fit.
         for w in rest[k : k + _SINGLES_SCAN]:
             room = budget - costs.numbers_total(len(items) + 1) - words_cost
@@ -263,11 +292,39 @@ class RulerCwe:
 
     def run(self, ctx: CellContext) -> CellOutcome:
         rng = np.random.default_rng(ctx.seed)
-        episodes = [self.episode(ctx.prompts, rng, ctx.length) for _ in range(self.params.samples)]
         p = self.params
-        return run_episodes(ctx, episodes, p.max_new_tokens, "all", p.check_retokenization)
+        n = prompt_tokens(p.protocol, ctx.length, p.max_new_tokens)
+        # RULER picks its short or long repeats from max_seq_length, the budget included.
+        episodes = [self.episode(ctx.prompts, rng, n, ctx.length) for _ in range(self.params.samples)]
+        return run_episodes(ctx, episodes, p.max_new_tokens, "all", p.check_retokenization, n)
+
+    def _beyond(self, rng: np.random.Generator, n: int, used: set[str]) -> list[str]:
+        """Words past the shipped list: random six-letter strings (this project), or under RULER's
+        protocol real English words from `english_words`, as RULER switches to its english_words.json.
+        Under the protocol without that file a list that needs them cannot be built as RULER's."""
+        p = self.params
+        if p.protocol != "ruler":
+            return _coded(rng, n)
+        if p.english_words is None:
+            return []  # `_fit` says what is missing if the list runs out
+        if self._english is None:
+            self._english = read_word_list(self.env.resolve_path(p.english_words))
+        extra = [w for w in self._english if w not in used]
+        return [extra[int(i)] for i in rng.permutation(len(extra))]
 
 
 def _coded(rng: np.random.Generator, n: int) -> list[str]:
     """n random six-letter words, for lists longer than the shipped word list can fill."""
     return [random_letters(rng, 6) for _ in range(n // 4 + 64)]
+
+
+def read_word_list(path: Path) -> list[str]:
+    """Words from a JSON file (a list, or an object whose values are the words: RULER's
+    english_words.json) or a text file with one word a line; sorted, distinct, lowercase."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".json":
+        data = json.loads(text)
+        words = list(data.values()) if isinstance(data, dict) else list(data)
+    else:
+        words = text.split()
+    return sorted({str(w).strip().lower() for w in words if str(w).strip().isalpha()})

@@ -26,7 +26,18 @@ import math
 from typing import Any
 
 import numpy as np
-from longctx_eval_tasks.ruler_common import Episode, RulerSample, padding, random_letters, run_episodes, zeta
+from longctx_eval_tasks.ruler_common import (
+    Episode,
+    RulerProtocol,
+    RulerSample,
+    budget_tokens,
+    padding,
+    prompt_tokens,
+    protocol_field,
+    random_letters,
+    run_episodes,
+    zeta,
+)
 from pydantic import Field, PositiveInt
 
 from longctx_eval.haystack import PromptTooShortError
@@ -38,6 +49,7 @@ NOISE_WORD = "..."
 
 class RulerFweParams(TaskParams):
     samples: PositiveInt = Field(20, description="samples per cell (RULER: 500, later 100)")
+    protocol: RulerProtocol | None = protocol_field()
     alpha: float = Field(2.0, gt=1.0, description="Zipf exponent of the word counts")
     coded_wordlen: PositiveInt = Field(6, description="letters of each coded word")
     vocab_size: PositiveInt | None = Field(
@@ -97,7 +109,8 @@ class RulerFwe:
         p = self.params
         word = len(prompts.encode(" " + "z" * p.coded_wordlen)) + 1
         c = counts(least_n(p.alpha), 5, p.alpha)
-        return len(head) + len(tail) + c[0] * len(prompts.encode(" " + NOISE_WORD)) + sum(c[1:]) * word
+        text = c[0] * len(prompts.encode(" " + NOISE_WORD)) + sum(c[1:]) * word
+        return len(head) + len(tail) + text + budget_tokens(p.protocol, p.max_new_tokens)
 
     def vocab_size(self, length: int) -> int:
         return self.params.vocab_size or max(5, length // 50)
@@ -164,6 +177,7 @@ class RulerFwe:
 
     def run(self, ctx: CellContext) -> CellOutcome:
         rng = np.random.default_rng(ctx.seed)
-        episodes = [self.episode(ctx.prompts, rng, ctx.length) for _ in range(self.params.samples)]
         p = self.params
-        return run_episodes(ctx, episodes, p.max_new_tokens, "all", p.check_retokenization)
+        n = prompt_tokens(p.protocol, ctx.length, p.max_new_tokens)
+        episodes = [self.episode(ctx.prompts, rng, n) for _ in range(self.params.samples)]
+        return run_episodes(ctx, episodes, p.max_new_tokens, "all", p.check_retokenization, n)

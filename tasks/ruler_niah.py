@@ -36,12 +36,14 @@ from longctx_eval_tasks.ruler_common import (
     Episode,
     RulerHaystackParams,
     RulerSample,
+    budget_tokens,
     distinct,
     draw_depths,
     frame,
     longest_in_tokens,
     needle_records,
     oxford_join,
+    prompt_tokens,
     ruler_haystack,
     run_episodes,
     worst_draws,
@@ -165,7 +167,8 @@ class RulerNiah:
         # Random numbers and UUIDs differ in tokens by draw: 2 tokens of slack per one placed.
         words_only = {p.type_needle_k, p.type_needle_v} == {"words"}
         slack = 0 if words_only else 2 * (2 * n_needles + 2 * len(queries))
-        return len(head) + len(tail) + n_needles * needle + slack
+        budget = budget_tokens(p.protocol, p.max_new_tokens)
+        return len(head) + len(tail) + n_needles * needle + slack + budget
 
     def episode(self, fmt: PromptFormat, rng: np.random.Generator, length: int) -> Episode:
         """One sample; its draws from `rng` are the same for every model and method."""
@@ -227,6 +230,7 @@ class RulerNiah:
 
     def run(self, ctx: CellContext) -> CellOutcome:
         rng = np.random.default_rng(ctx.seed)
-        episodes = [self.episode(ctx.prompts, rng, ctx.length) for _ in range(self.params.samples)]
         p = self.params
-        return run_episodes(ctx, episodes, p.max_new_tokens, "all", p.check_retokenization)
+        n = prompt_tokens(p.protocol, ctx.length, p.max_new_tokens)
+        episodes = [self.episode(ctx.prompts, rng, n) for _ in range(self.params.samples)]
+        return run_episodes(ctx, episodes, p.max_new_tokens, "all", p.check_retokenization, n)

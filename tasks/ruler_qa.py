@@ -35,7 +35,16 @@ from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
-from longctx_eval_tasks.ruler_common import Episode, RulerSample, padding, run_episodes
+from longctx_eval_tasks.ruler_common import (
+    Episode,
+    RulerProtocol,
+    RulerSample,
+    budget_tokens,
+    padding,
+    prompt_tokens,
+    protocol_field,
+    run_episodes,
+)
 from pydantic import Field, NonNegativeInt, PositiveInt
 
 from longctx_eval.data import DatasetError, load_dataset, resolve_source
@@ -62,6 +71,7 @@ class RulerQaParams(TaskParams):
     split: str = Field("validation", description="split of a hub dataset")
     subset: str | None = Field(None, description="configuration of a hub dataset (hotpot_qa: distractor)")
     samples: PositiveInt = Field(20, description="questions per cell (RULER: 500, later 100)")
+    protocol: RulerProtocol | None = protocol_field()
     first_question: NonNegativeInt = Field(0, description="index of the first question used (file order)")
     max_new_tokens: PositiveInt = Field(32, description="generation budget (RULER: 32)")
     check_retokenization: bool = Field(True, description="record whether each prompt re-tokenizes to its ids")
@@ -259,10 +269,20 @@ class RulerQa:
             head, tail = self._frame(prompts, item.question)
             gold = pieces.headers_total(len(item.gold)) + sum(len(pieces.body(d)) for d in item.gold)
             need = max(need, len(head) + len(tail) + gold)
-        return need
+        return need + budget_tokens(self.params.protocol, self.params.max_new_tokens)
 
-    def episode(self, fmt: PromptFormat, item: QaItem, rng: np.random.Generator, length: int) -> Episode:
-        """One question; its draws from `rng` are the same for every model and method."""
+    def episode(
+        self,
+        fmt: PromptFormat,
+        item: QaItem,
+        rng: np.random.Generator,
+        length: int,
+        layout_seed: int | None = None,
+    ) -> Episode:
+        """One question; its draws from `rng` are the same for every model and method. With
+        `layout_seed` (protocol ruler) the documents are shuffled by a generator seeded afresh with
+        it, as RULER's `random.Random(seed).shuffle`: one layout for every question of the cell
+        that has as many documents (the gold paragraph at the same slot)."""
         pieces = self.pieces(fmt)
         head, tail = self._frame(fmt, item.question)
         budget = length - len(head) - len(tail)
@@ -281,7 +301,8 @@ class RulerQa:
                 cut = (d, pieces.body(d)[:room])
             break
         n = len(chosen) + (cut is not None)
-        order = [int(i) for i in rng.permutation(n)]
+        shuffle = rng if layout_seed is None else np.random.default_rng(layout_seed)
+        order = [int(i) for i in shuffle.permutation(n)]
         entries = [(d, pieces.body(d)) for d in chosen] + ([cut] if cut is not None else [])
         ids = list(head)
         gold_rows = []
@@ -318,10 +339,12 @@ class RulerQa:
 
     def run(self, ctx: CellContext) -> CellOutcome:
         rng = np.random.default_rng(ctx.seed)
+        p = self.params
+        n = prompt_tokens(p.protocol, ctx.length, p.max_new_tokens)
+        layout = ctx.seed if p.protocol == "ruler" else None
         episodes = []
         for i, item in enumerate(self.items()):
-            e = self.episode(ctx.prompts, item, rng, ctx.length)
+            e = self.episode(ctx.prompts, item, rng, n, layout)
             e.record["question_index"] = self.params.first_question + i
             episodes.append(e)
-        p = self.params
-        return run_episodes(ctx, episodes, p.max_new_tokens, "part", p.check_retokenization)
+        return run_episodes(ctx, episodes, p.max_new_tokens, "part", p.check_retokenization, n)

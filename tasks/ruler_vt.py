@@ -31,10 +31,12 @@ from longctx_eval_tasks.ruler_common import (
     Episode,
     RulerHaystackParams,
     RulerSample,
+    budget_tokens,
     draw_depths,
     frame,
     longest_in_tokens,
     needle_records,
+    prompt_tokens,
     random_letters,
     ruler_haystack,
     run_episodes,
@@ -142,7 +144,8 @@ class RulerVt:
         instruction, question, answer = self._texts(value, p.num_hops + 1)
         head, tail = frame(prompts, instruction, question, answer)
         per_line = max(len(prompts.encode("\n")) + len(prompts.encode(s)) for s in self._statements(lines))
-        return len(head) + len(tail) + n_lines * (per_line + 2)  # 2: slack for names that draw longer
+        slack = n_lines * (per_line + 2)  # 2: slack for names that draw longer
+        return len(head) + len(tail) + slack + budget_tokens(p.protocol, p.max_new_tokens)
 
     def _draw(self, rng: np.random.Generator, name_len: int) -> tuple[list[str], list[str], list[float]]:
         """(the first chain's names, the statements in prompt order, their depths)."""
@@ -202,6 +205,7 @@ class RulerVt:
 
     def run(self, ctx: CellContext) -> CellOutcome:
         rng = np.random.default_rng(ctx.seed)
-        episodes = [self.episode(ctx.prompts, rng, ctx.length) for _ in range(self.params.samples)]
         p = self.params
-        return run_episodes(ctx, episodes, p.max_new_tokens, "all", p.check_retokenization)
+        n = prompt_tokens(p.protocol, ctx.length, p.max_new_tokens)
+        episodes = [self.episode(ctx.prompts, rng, n) for _ in range(self.params.samples)]
+        return run_episodes(ctx, episodes, p.max_new_tokens, "all", p.check_retokenization, n)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM
@@ -197,3 +198,88 @@ def test_the_policy_is_part_of_length_dependent_cells_only(tiny_model_dir: Path)
     a, b = ids("prompt"), ids("transformers")
     assert all(a[k] == b[k] for k in a if k.startswith("none"))
     assert all(a[k] != b[k] for k in a if k.startswith("dynamic_ntk"))
+
+
+@pytest.mark.parametrize("length", [40, 58, 100])
+def test_served_policy_uses_longropes_long_factors_at_every_length(
+    tiny_model_dir: Path, tokenizer: Any, length: int
+):
+    # vLLM's Phi3LongRoPEScaledRotaryEmbedding: max_model_len > L, so the long factors everywhere,
+    # short prompts included (the prompt policy uses the short ones within L).
+    batch = prompts(5, length)
+    spec = longrope(tiny_model_dir)
+    got = ours(tiny_model_dir, "served", spec, batch)
+    assert spec.params is not None and isinstance(spec.params, LongRopeParams)
+    long = list(spec.params.long_factor)  # type: ignore[arg-type]
+    setting = longrope(tiny_model_dir, short=long, long=long).resolve(
+        read_rope_base(AutoConfig.from_pretrained(tiny_model_dir))
+    )
+    fixed = model_with(tiny_model_dir, setting.rope_parameters, setting.max_position_embeddings)
+    assert got == [plain_generate(fixed, ids, tokenizer.eos_token_id) for ids in batch]
+    # Greedy tokens of a random model barely depend on positions: the token NLLs do, and show
+    # which factors ran (the long ones, where the prompt policy uses the short ones within L).
+    served = nlls(tiny_model_dir, "served", spec, batch)
+    with torch.no_grad():
+        logits = fixed(input_ids=torch.tensor(batch)).logits.float()
+    expected = torch.nn.functional.cross_entropy(
+        logits[:, :-1].transpose(1, 2), torch.tensor(batch)[:, 1:], reduction="none"
+    )
+    assert torch.allclose(torch.tensor(np.array(served)), expected.double(), atol=1e-4)
+    prompt = nlls(tiny_model_dir, "prompt", spec, batch)
+    assert (np.abs(np.array(served) - np.array(prompt)).max() > 1e-3) == (length <= 64)
+
+
+def nlls(model_dir: Path, policy: str, spec: ScalingSpec, batch: list[list[int]]) -> list[Any]:
+    b = backend(model_dir, policy)
+    return b.apply(spec.resolve(read_rope_base(b.config))).token_nll(batch)
+
+
+@pytest.mark.parametrize("length", [40, 100])
+def test_served_policy_uses_dynamic_ntks_one_base_at_l_times_factor(
+    tiny_model_dir: Path, tokenizer: Any, length: int
+):
+    # vLLM's DynamicNTKScalingRotaryEmbedding: one base for an engine of L·α positions, whatever
+    # the request's length: b·(α·(L·α)/L − (α − 1))^(d/(d−2)), by the formula.
+    batch = prompts(6, length)
+    got = ours(tiny_model_dir, "served", ScalingSpec("dynamic_ntk", 2.0), batch)
+    fixed = model_with(
+        tiny_model_dir, {"rope_type": "default", "rope_theta": dynamic_base(tiny_model_dir, 2.0, 128)}, 64
+    )
+    assert got == [plain_generate(fixed, ids, tokenizer.eos_token_id) for ids in batch]
+
+
+def test_a_method_entry_names_its_own_policy_and_it_reaches_label_identity_and_record(tiny_model_dir: Path):
+    from longctx_eval.config import parse_sweep
+    from longctx_eval.plan import make_plan
+
+    from .conftest import sweep_dict
+
+    data = sweep_dict(
+        tiny_model_dir,
+        methods=[
+            {"method": "dynamic_ntk", "factors": [2]},
+            {"method": "dynamic_ntk", "factors": [2], "generation": "served"},
+        ],
+        backend={"kind": "hf", "length_policy": "prompt"},
+    )
+    plan = make_plan(parse_sweep(data))
+    labels = sorted({c.spec.label() for c in plan.cells})
+    assert labels == ["dynamic_ntk(generation=served)@2", "dynamic_ntk@2"]
+    policies = {c.spec.label(): plan.config.backend.generation_policy(c.setting) for c in plan.cells}
+    assert policies == {"dynamic_ntk@2": "prompt", "dynamic_ntk(generation=served)@2": "served"}
+    assert len({c.cell_id for c in plan.cells}) == len(plan.cells)
+
+
+def test_vllm_runs_only_the_served_policy(tiny_model_dir: Path):
+    from longctx_eval.backends import VLLMConfig
+    from longctx_eval.rope.methods import RopeSetting
+
+    cfg = VLLMConfig()
+    longrope_setting = RopeSetting({"rope_type": "longrope"}, 512)
+    assert cfg.generation_policy(longrope_setting) == "served"
+    assert VLLMConfig(longrope_short_engine=True).generation_policy(longrope_setting) == "short_factor_engine"
+    assert (
+        VLLMConfig(longrope_short_engine=True).generation_policy(RopeSetting({"rope_type": "dynamic"}, 64))
+        == "served"
+    )
+    assert cfg.generation_policies() == ("served",)

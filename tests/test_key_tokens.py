@@ -217,3 +217,51 @@ def test_no_key_token_is_a_skip_that_says_so(backend: HFBackend, docs_file: Path
     p = PerplexityParams(dataset=str(docs_file), documents=2, mode="key_tokens", key_gain=1e9)
     out = Perplexity(p, ENV).run(cell(backend, ScalingSpec("none")))
     assert out.status == "skipped" and "no key token in 2 documents" in (out.reason or "")
+
+
+def test_under_protocol_longppl_the_evaluator_sees_the_whole_document(
+    backend: HFBackend, tiny_model_dir: Path, docs_file: Path
+):
+    # LongPPL: C = the whole sequence (past the evaluator's trained 64 here), K = 4096 and W = 1024
+    # unless given (here K, W given small, since the tiny documents are shorter than 4096 tokens).
+    p = PerplexityParams(
+        dataset=str(docs_file),
+        documents=2,
+        protocol="longppl",
+        evaluator=str(tiny_model_dir),
+        key_gain=GAIN,
+        key_max_nll=MAX_NLL,
+        key_short_context=50,
+        key_stride=12,
+    )
+    assert p.mode == "key_tokens"
+    out = Perplexity(p, ENV).run(cell(backend, ScalingSpec("none")))
+    assert out.status == "ok"
+    assert (
+        out.metrics["evaluator_context"],
+        out.metrics["key_short_context"],
+        out.metrics["key_stride"],
+    ) == (
+        LENGTH,
+        50,
+        12,
+    )
+    evaluator = model_with(tiny_model_dir, ScalingSpec("none"))
+    for seq, sample in zip(doc_sequences(backend.tokenizer, docs_file, 2), out.samples, strict=True):
+        mask, margin = expected_key_tokens(evaluator, seq, LENGTH, 50, 12)
+        got = np.zeros_like(mask)
+        got[np.asarray(sample["key_positions"], dtype=int) - 1] = True
+        assert (got[margin > 1e-6] == mask[margin > 1e-6]).all()
+    from longctx_eval_tasks.perplexity_key_tokens import key_settings
+
+    bare = PerplexityParams(dataset=str(docs_file), protocol="longppl", evaluator="x")
+    assert key_settings(bare, 64, 10_000) == (10_000, 4096, 1024)
+
+
+def test_protocol_longppl_needs_a_separate_evaluator(docs_file: Path):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="protocol longppl needs evaluator"):
+        PerplexityParams(dataset=str(docs_file), protocol="longppl")
+    with pytest.raises(ValidationError, match="mode must be key_tokens"):
+        PerplexityParams(dataset=str(docs_file), protocol="longppl", evaluator="x", mode="truncate")

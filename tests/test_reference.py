@@ -4,6 +4,7 @@ loses perplexity at 8L unscaled."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from pathlib import Path
@@ -134,7 +135,11 @@ def test_shipped_docs_are_long_enough():
 
 @pytest.mark.parametrize(
     ("args", "message"),
-    [(["--steps", "0"], "--steps: must be >= 1"), ([], "is not empty; give a new directory")],
+    [
+        (["--steps", "0"], "--steps: must be >= 1"),
+        ([], "is not empty; give a new directory"),
+        (["--init", "zeros"], "--init: unknown initialisation 'zeros' (valid: planted, random)"),
+    ],
 )
 def test_train_reference_command_refuses_bad_input(tmp_path: Path, args: list[str], message: str):
     from typer.testing import CliRunner
@@ -145,3 +150,35 @@ def test_train_reference_command_refuses_bad_input(tmp_path: Path, args: list[st
     result = CliRunner().invoke(app, ["train-reference", "--output", str(tmp_path), *args])
     assert result.exit_code == 2 and message in result.output
     assert [p.name for p in tmp_path.iterdir()] == ["old.txt"]  # nothing written, nothing lost
+
+
+def test_random_init_settings_and_card():
+    from longctx_eval.reference import variant_settings
+    from longctx_eval.reference.card import render_card
+
+    assert not variant_settings(init="random").plant_circuit and variant_settings().plant_circuit
+    summary = json.loads((SHIPPED / "training_summary.json").read_text())
+    planted = render_card(summary)
+    assert "## What is planted" in planted and "induction head (layer 1, head 0)" in planted
+    summary["settings"]["plant_circuit"] = False
+    card = render_card(summary)
+    assert "--init random" in card and 'variant_settings(init="random")' in card
+    assert "Nothing: every weight starts from transformers' random initialisation" in card
+
+
+@pytest.mark.slow
+def test_random_init_plants_nothing(tmp_path: Path):
+    # The planted circuit zeroes every MLP output projection; with nothing planted they keep
+    # transformers' random values.
+    from longctx_eval.reference import variant_settings
+
+    small = dataclasses.replace(
+        variant_settings(init="random"),
+        train_chars=150_000,
+        tokenizer_chars=150_000,
+        vocab_size=1024,
+        batch_size=4,
+    )
+    train_reference(tmp_path / "m", seed=0, steps=1, settings=small, log=None)
+    model = AutoModelForCausalLM.from_pretrained(tmp_path / "m", dtype=torch.float32)
+    assert all(float(layer.mlp.down_proj.weight.abs().max()) > 0 for layer in model.model.layers)

@@ -609,3 +609,131 @@ def test_a_users_multikey_plugin_runs_through_a_sweep(tmp_path: Path, tiny_model
         for line in (out / "samples" / f"{r['cell_id']}.jsonl").read_text().splitlines():
             s = json.loads(line)
             assert len(s["needle_token_offsets"]) == 4 and s["depths"] == sorted(s["depths"])
+
+
+def ruler_protocol_config(qa_files: dict[str, Path], **extra: Any) -> Any:
+    from longctx_eval.config import parse_sweep
+
+    essay = qa_files["squad"].parent / "essays.txt"
+    essay.write_text(" ".join(f"An essay sentence number {i} about founders and cities." for i in range(400)))
+    entry = {
+        "task": "ruler",
+        "protocol": "ruler",
+        "samples": 2,
+        "essay_haystack": str(essay),
+        "squad": str(qa_files["squad"]),
+        "hotpotqa": str(qa_files["hotpotqa"]),
+        **extra,
+    }
+    base = {"name": "g", "models": [{"name": "m", "path": "x"}], "methods": ["none"], "lengths": [256]}
+    return parse_sweep({**base, "tasks": [entry]})
+
+
+def test_under_protocol_ruler_prompt_plus_budget_is_the_length_for_all_thirteen(qa_files: dict[str, Path]):
+    from longctx_eval.task import TASKS
+
+    tok = merging_bpe()
+    fmt = PromptFormat(tok)
+    config = ruler_protocol_config(qa_files)
+    assert [t.label for t in config.tasks] == list(ruler_group.MEMBERS)  # all 13, nothing replaced
+    seen = {}
+    for choice in config.tasks:
+        assert choice.params.protocol == "ruler"
+        task = TASKS.get(choice.task)(choice.params, ENV)
+        budget = choice.params.max_new_tokens
+        length = max(task.min_length(fmt) + 9, 1500 if choice.task == "ruler_cwe" else 0)
+        lm = Echo(tok, lambda t: "x")
+        out = task.run(cell(tok, lm, length))
+        assert lm.prompts and all(len(p) + budget == length for p in lm.prompts), choice.label
+        assert all(s["n_prompt_tokens"] + budget == length for s in out.samples)
+        seen[choice.label] = budget
+    # RULER's budgets (scripts/data/synthetic/constants.py): NIAH 128, VT 30, CWE 120, FWE 50, QA 32.
+    assert seen["niah_single_1"] == 128 and seen["vt"] == 30 and seen["cwe"] == 120
+    assert seen["fwe"] == 50 and seen["qa_1"] == seen["qa_2"] == 32
+
+
+def test_under_protocol_ruler_the_sample_count_is_rulers_unless_given(qa_files: dict[str, Path]):
+    from longctx_eval.config import parse_sweep
+
+    config = ruler_protocol_config(qa_files)  # samples: 2 given, kept
+    assert {t.params.samples for t in config.tasks} == {2}
+
+    base = {"name": "g", "models": [{"name": "m", "path": "x"}], "methods": ["none"], "lengths": [256]}
+    essay = qa_files["squad"].parent / "essays.txt"
+    unset = parse_sweep(
+        {
+            **base,
+            "tasks": [
+                {
+                    "task": "ruler",
+                    "protocol": "ruler",
+                    "essay_haystack": str(essay),
+                    "squad": str(qa_files["squad"]),
+                    "hotpotqa": str(qa_files["hotpotqa"]),
+                }
+            ],
+        }
+    )
+    assert {t.params.samples for t in unset.tasks} == {500}
+
+
+def test_under_protocol_ruler_qa_documents_keep_one_layout_per_cell(
+    tokenizer: Any, qa_files: dict[str, Path]
+):
+    def gold_slots(protocol: str | None) -> list[int]:
+        task = RulerQa(RulerQaParams(dataset=str(qa_files["hotpotqa"]), samples=6, protocol=protocol), ENV)
+        out = task.run(cell(tokenizer, Echo(tokenizer, lambda t: "x"), 900))
+        return [(s["n_documents"], s["gold_documents"][0]["document"]) for s in out.samples]
+
+    ruler = gold_slots("ruler")
+    # RULER shuffles with random.Random(seed) afresh for every sample: same count, same slots.
+    by_count: dict[int, set[int]] = {}
+    for n, slot in ruler:
+        by_count.setdefault(n, set()).add(slot)
+    assert all(len(slots) == 1 for slots in by_count.values())
+    assert len({slot for _, slot in gold_slots(None)}) > 1  # the project's: a layout per sample
+
+
+def test_protocol_ruler_without_its_data_exits_2_naming_what_is_missing(tmp_path: Path, tiny_model_dir: Path):
+    from longctx_eval.cli import app
+
+    data = sweep_dict(tiny_model_dir, tasks=[{"task": "ruler", "protocol": "ruler"}])
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(data))
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2
+    for missing in ("essay_haystack", "squad", "hotpotqa", "Paul Graham", "datasets"):
+        assert missing in result.output, missing
+    assert "Traceback" not in result.output
+    # Given the essays but not the QA data: only the QA data are named.
+    essay = tmp_path / "essays.txt"
+    essay.write_text("An essay.\n")
+    data = sweep_dict(
+        tiny_model_dir, tasks=[{"task": "ruler", "protocol": "ruler", "essay_haystack": str(essay)}]
+    )
+    path.write_text(yaml.safe_dump(data))
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2 and "squad" in result.output and "essay_haystack" not in result.output
+
+
+def test_the_essay_fallback_warns():
+    from longctx_eval.config import parse_sweep
+
+    base = {"name": "g", "models": [{"name": "m", "path": "x"}], "methods": ["none"], "lengths": [256]}
+    with pytest.warns(UserWarning, match="niah_single_2, niah_single_3, niah_multikey_1, .* noise haystack"):
+        parse_sweep({**base, "tasks": [{"task": "ruler", "exclude": ["qa_1", "qa_2"]}]})
+
+
+def test_under_protocol_ruler_cwe_draws_english_words_past_the_list(tokenizer: Any, tmp_path: Path):
+    from longctx_eval_tasks.ruler_words import WORDS
+
+    words = tmp_path / "english_words.json"
+    extra = [f"{w}zz" for w in ("alpha", "bravo", "charlie", "delta")] * 1
+    words.write_text(json.dumps({str(i): w for i, w in enumerate(extra)}))
+    task = RulerCwe(RulerCweParams(samples=1, protocol="ruler", english_words=str(words)), ENV)
+    got = task._beyond(np.random.default_rng(0), 10, set())
+    assert sorted(got) == sorted(extra)
+    coded = RulerCwe(RulerCweParams(samples=1), ENV)._beyond(np.random.default_rng(0), 10, set())
+    assert coded and all(len(w) == 6 and w not in WORDS for w in coded)  # the project's own strings
+    bare = RulerCwe(RulerCweParams(samples=1, protocol="ruler"), ENV)
+    assert bare._beyond(np.random.default_rng(0), 10, set()) == []

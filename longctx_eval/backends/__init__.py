@@ -27,10 +27,15 @@ class BackendConfig(BaseModel):
         """Settings that change results (they go into cell ids); speed knobs stay out."""
         return {"kind": self.kind}
 
-    def generation_policy(self) -> str:
+    def generation_policy(self, setting: RopeSetting | None = None) -> str:
         """How generation treats a rotary whose frequencies depend on the length (recorded, and
-        part of the cell ids of such cells): see HFConfig.length_policy."""
+        part of the cell ids of such cells): see HFConfig.length_policy. A method entry's own
+        `generation` (carried by its setting) takes precedence where the backend runs it."""
         return "static"
+
+    def generation_policies(self) -> tuple[str, ...]:
+        """The policies a method entry's `generation` may name on this backend."""
+        return ()
 
 
 class HFConfig(BackendConfig):
@@ -59,18 +64,24 @@ class HFConfig(BackendConfig):
         "count of the work says it saves time; float32 on a CPU only for now (checked to give the same "
         "tokens there); off for dynamic NTK/LongRoPE",
     )
-    length_policy: Literal["prompt", "transformers", "exact"] = Field(
+    length_policy: Literal["prompt", "served", "transformers", "exact"] = Field(
         "prompt",
         description="generating with dynamic NTK / LongRoPE: 'prompt' picks the frequencies once for the "
-        "prompt's length; 'transformers' recomputes them at every step while cached keys keep their old "
-        "rotation (plain HF generate); 'exact' re-encodes the whole sequence at every step (slow)",
+        "prompt's length; 'served' uses what a vLLM server uses at every length (LongRoPE's long factors "
+        "once the engine serves more than L tokens, dynamic NTK's one base at L·factor; also for "
+        "perplexity); 'transformers' recomputes them at every step while cached keys keep their old "
+        "rotation (plain HF generate); 'exact' re-encodes the whole sequence at every step (slow). "
+        "A method entry's `generation` overrides it for that method",
     )
 
     def identity(self) -> dict[str, Any]:
         return {"kind": self.kind, "dtype": self.dtype}
 
-    def generation_policy(self) -> str:
-        return self.length_policy
+    def generation_policy(self, setting: RopeSetting | None = None) -> str:
+        return (setting.generation if setting is not None else None) or self.length_policy
+
+    def generation_policies(self) -> tuple[str, ...]:
+        return ("prompt", "served", "transformers", "exact")
 
 
 class VLLMConfig(BackendConfig):
@@ -102,9 +113,22 @@ class VLLMConfig(BackendConfig):
     engine_args: dict[str, Any] = Field(
         default_factory=dict, description="other vLLM EngineArgs, passed through (checked against vLLM's)"
     )
+    longrope_short_engine: bool = Field(
+        False,
+        description="LongRoPE: serve requests within L from a second engine sized to L (short factors, as "
+        "transformers uses them there). A vLLM server does not: one engine longer than L uses the long "
+        "factors at every position (the default, policy 'served'). Recorded as policy 'short_factor_engine'",
+    )
 
     def identity(self) -> dict[str, Any]:
         return {"kind": self.kind, "dtype": self.dtype}
+
+    def generation_policy(self, setting: RopeSetting | None = None) -> str:
+        longrope = setting is not None and setting.rope_parameters.get("rope_type") == "longrope"
+        return "short_factor_engine" if self.longrope_short_engine and longrope else "served"
+
+    def generation_policies(self) -> tuple[str, ...]:
+        return ("served",)
 
 
 class ModelSource(Protocol):

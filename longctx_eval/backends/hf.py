@@ -153,6 +153,7 @@ class HFLanguageModel:
         self.b = backend
         self.model = backend.model
         self.tokenizer = backend.tokenizer
+        self.setting = setting
         self.length_dependent = setting is not None and setting.length_dependent
 
     @property
@@ -270,7 +271,15 @@ class HFLanguageModel:
     @property
     def policy(self) -> str:
         """How a length-dependent rotary (dynamic NTK, LongRoPE) is treated while generating."""
-        return self.b.cfg.length_policy if self.length_dependent else "transformers"
+        return self.b.cfg.generation_policy(self.setting) if self.length_dependent else "transformers"
+
+    def _served(self) -> contextlib.AbstractContextManager[None]:
+        """Under the `served` policy, the frequencies a vLLM server uses (backends/served.py)."""
+        if self.policy != "served" or self.setting is None:
+            return contextlib.nullcontext()
+        from longctx_eval.backends.served import served_frequencies, served_length
+
+        return served_frequencies(self.model, served_length(self.setting))
 
     def _run_generate(self, batch: list[int], **kwargs: Any) -> torch.Tensor:
         """model.generate under the length policy, refusing non-finite logits: a NaN model would
@@ -278,7 +287,8 @@ class HFLanguageModel:
         policy = self.policy
         if policy == "exact":  # no cache: every step re-encodes the whole sequence at its length
             kwargs["use_cache"] = False
-        with frozen_after_prefill(self.model) if policy == "prompt" else contextlib.nullcontext():
+        frozen = frozen_after_prefill(self.model) if policy == "prompt" else self._served()
+        with frozen:
             out = self.model.generate(**kwargs, output_logits=True, return_dict_in_generate=True)
         for step, logits in enumerate(out.logits):
             finite = torch.isfinite(logits).all(dim=-1)
@@ -304,7 +314,8 @@ class HFLanguageModel:
 
         def run(batch: list[int]) -> None:
             ids = torch.tensor([list(sequences[i]) for i in batch], device=self.b.device)
-            hidden = decoder(input_ids=ids, use_cache=False).last_hidden_state
+            with self._served():
+                hidden = decoder(input_ids=ids, use_cache=False).last_hidden_state
             for row, i in enumerate(batch):
                 nll = self._nll_from_hidden(hidden[row], ids[row], starts[i])
                 results[i] = check_finite(nll, f"NLL of sequence {i} (from token {starts[i]})")

@@ -108,7 +108,8 @@ class VLLMBackend:
         limit = engine_limit(setting)
         if limit is not None and length + new_tokens > limit[0]:
             return f"{length} + {new_tokens} tokens is beyond what vLLM serves: {limit[1]}"
-        if rope_type(setting) == "longrope" and new_tokens == 0 and length == trained_length(setting):
+        short_engine = self.cfg.longrope_short_engine and rope_type(setting) == "longrope"
+        if short_engine and new_tokens == 0 and length == trained_length(setting):
             return (
                 "vLLM scores exactly L tokens only with max_model_len L+1, which makes LongRoPE use its "
                 "long factors; transformers uses the short ones at L"
@@ -193,16 +194,28 @@ class VLLMLanguageModel:
         self.b, self.setting, self.max_tokens = backend, setting, max_tokens
         self.tokenizer = backend.tokenizer
 
-    def _engine_for(self, tokens: int) -> Any:
-        """LongRoPE requests within L get a short-factor engine, as transformers would use.
+    def _short_engine(self) -> bool:
+        """LongRoPE with `longrope_short_engine`: requests within L go to an engine of their own."""
+        return self.b.cfg.longrope_short_engine and rope_type(self.setting) == "longrope"
 
-        Other engines get one position more than the longest request: scoring a prompt needs one
-        generated token, whose position is never embedded (the request ends there).
+    def _engine_for(self, tokens: int) -> Any:
+        """One engine, as a server runs it, one position longer than the longest request (scoring
+        a prompt needs one generated token, whose position is never embedded).
+
+        LongRoPE: a server started from the scaled config serves up to L·s tokens, more than L, so
+        vLLM uses the long factors at every position; the engine here is sized past L whatever the
+        requests (the frequencies depend only on that), to the longest request where it is longer.
+        With `longrope_short_engine`, requests within L get an engine sized to L instead (short
+        factors, as transformers uses them there; a server does not do this).
         """
         L = trained_length(self.setting)
-        if rope_type(self.setting) == "longrope" and tokens <= L:
-            return self.b.engine(engine_rope(self.setting, L))
-        return self.b.engine(engine_rope(self.setting, self.max_tokens + 1))
+        needed = self.max_tokens + 1
+        if rope_type(self.setting) == "longrope":
+            if self._short_engine() and tokens <= L:
+                return self.b.engine(engine_rope(self.setting, L))
+            if self.setting.max_position_embeddings > L:
+                needed = max(needed, L + 1)
+        return self.b.engine(engine_rope(self.setting, needed))
 
     def _chunks(self, items: Sequence[Any]) -> list[tuple[int, int]]:
         n = self.b.cfg.request_chunk
@@ -210,7 +223,7 @@ class VLLMLanguageModel:
 
     def _engine_groups(self, lengths: Sequence[int]) -> dict[bool, list[int]]:
         """Request indices by engine regime (only LongRoPE has two)."""
-        short = rope_type(self.setting) == "longrope"
+        short = self._short_engine()
         L = trained_length(self.setting)
         groups: dict[bool, list[int]] = {}
         for i, n in enumerate(lengths):

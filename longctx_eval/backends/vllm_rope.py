@@ -14,8 +14,9 @@ checks `max_model_len` its own way, per rope type (vllm/model_executor/layers/ro
   tokens. transformers recomputes the base per forward pass; the two agree only at length L·α.
 - yarn: cache of original_max_position_embeddings × factor = L·s positions: at most L·s tokens.
 - longrope: cache of max_position_embeddings = L·s positions; the long factors are used for every
-  position once max_model_len > L, so requests within L get an engine of their own (short factors,
-  as transformers uses them there).
+  position once max_model_len > L, as a server started from the scaled config (max_model_len
+  L·s) uses them for every request; only with the backend's `longrope_short_engine` do requests
+  within L get an engine of their own (short factors, as transformers uses them there).
 
 A length beyond an engine's limit is not served: the cell is recorded as skipped with the reason.
 

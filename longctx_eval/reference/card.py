@@ -19,26 +19,49 @@ QUICKSTART = "configs/quickstart.yaml"
 VARIANTS_SWEEP = "configs/rope-variants.yaml"
 # Where each variant is shipped (the default keeps the historical name).
 SHIPPED = {"default": "models/reference", "p_rope": "models/reference-prope", "none": "models/reference-nope"}
+# A model trained from a random initialisation (`--init random`) is not shipped: where its card
+# says it was written.
+RANDOM_INIT_DIR = "reference-random-init"
 
 
 def _variant(s: dict[str, Any]) -> str:
     return str(s.get("rope", "default"))  # summaries written before the variants have no key
 
 
+def _planted(s: dict[str, Any]) -> bool:
+    return bool(s.get("plant_circuit", True))
+
+
+def _output(s: dict[str, Any]) -> str:
+    return SHIPPED[_variant(s)] if _planted(s) else RANDOM_INIT_DIR
+
+
 def sweep_of(summary: dict[str, Any]) -> str:
     """The sweep whose scores the card quotes."""
-    return QUICKSTART if _variant(summary["settings"]) == "default" else VARIANTS_SWEEP
+    s = summary["settings"]
+    return QUICKSTART if _variant(s) == "default" and _planted(s) else VARIANTS_SWEEP
 
 
 def _title(s: dict[str, Any]) -> str:
-    return {
+    title = {
         "default": "# longctx-eval reference model",
         "p_rope": f"# longctx-eval reference model, p-RoPE variant (p = {s.get('p')})",
         "none": "# longctx-eval reference model, NoPE variant",
     }[_variant(s)]
+    return title if _planted(s) else title + ", trained from a random initialisation"
 
 
 def _purpose(s: dict[str, Any], L: int, parameters: float) -> list[str]:
+    if not _planted(s):
+        return [
+            f"A {parameters / 1e6:.2f}M-parameter Llama (`LlamaForCausalLM`) trained on CPU by",
+            "`longctx_eval.reference` with the recipe, data, seed and steps of `models/reference` but",
+            "from transformers' own random initialisation: nothing is planted. It is the control for",
+            "the frequency-usage analysis (`longctx-eval analyze`): whatever its q, k and v do with",
+            "the rotary frequencies was learnt, not built in. From a random initialisation the",
+            "induction circuit retrieval needs is not expected to form within the CPU budget",
+            "(`longctx_eval/reference/init.py` says why): its training losses below show how far it got.",
+        ]
     if _variant(s) == "default":
         return [
             f"A {parameters / 1e6:.2f}M-parameter Llama (`LlamaForCausalLM`) trained from scratch",
@@ -58,7 +81,7 @@ def _purpose(s: dict[str, Any], L: int, parameters: float) -> list[str]:
 def _command(s: dict[str, Any], seed: int) -> list[str]:
     from longctx_eval.reference.train import ReferenceSettings  # here: train imports this module
 
-    variant, out = _variant(s), SHIPPED[_variant(s)]
+    variant, out = _variant(s), _output(s)
     flags, args = [], []  # the CLI's options and variant_settings' arguments, in step
     if variant != "default":
         flags.append(f"--rope {variant}")
@@ -69,6 +92,9 @@ def _command(s: dict[str, Any], seed: int) -> list[str]:
     if s["rope_theta"] != ReferenceSettings().rope_theta:
         flags.append(f"--rope-theta {s['rope_theta']:g}")
         args.append(f"rope_theta={s['rope_theta']:g}")
+    if not _planted(s):
+        flags.append("--init random")
+        args.append('init="random"')
     call = f", settings=variant_settings({', '.join(args)})" if args else ""
     imports = "train_reference, variant_settings" if args else "train_reference"
     return [
@@ -112,6 +138,8 @@ def _position(s: dict[str, Any], L: int, head_dim: int) -> list[str]:
 
 
 def _initialisation(s: dict[str, Any]) -> list[str]:
+    if not _planted(s):
+        return ["- initialisation: transformers' default random initialisation; nothing planted"]
     if _variant(s) == "none":
         return [
             "- initialisation: the RoPE model's planted induction circuit (`longctx_eval/reference/init.py`)",
@@ -123,6 +151,41 @@ def _initialisation(s: dict[str, Any]) -> list[str]:
         "- initialisation: a planted induction circuit (a previous-token head in layer 0, an induction",
         "  head in layer 1; `longctx_eval/reference/init.py` says why and how); other output projections",
         "  start at zero",
+    ]
+
+
+def _planted_account(s: dict[str, Any]) -> list[str]:
+    """What is built into the weights, and what that means for the frequency-usage analysis."""
+    if not _planted(s):
+        return [
+            "## What is planted",
+            "",
+            "Nothing: every weight starts from transformers' random initialisation. Whatever the",
+            "frequency-usage analysis finds in this model was learnt from the data.",
+        ]
+    previous = (
+        "layer 0's query and key are left random (no rotation to build a previous-token head from); its"
+        " value and output are planted"
+        if _variant(s) == "none"
+        else "a previous-token head (layer 0, head 0) whose query and key read one shared direction into"
+        " the 8 fastest rotary pairs (`FAST_PLANES`)"
+    )
+    return [
+        "## What is planted",
+        "",
+        "The copy circuit retrieval needs is built into the initial weights, because training from",
+        "a random initialisation does not find it within the CPU budget (`longctx_eval/reference/init.py`):",
+        f"- {previous};",
+        "- an induction head (layer 1, head 0) whose query and key match tokens through the 8 slowest",
+        "  rotary pairs (`SLOW_PLANES`), which barely turn within L.",
+        "",
+        "Training is free to move these weights, but it starts from them. So the frequency-usage",
+        "analysis on this model (positional high frequencies in layer 0, semantic low ones in layer 1)",
+        "shows that the tool finds a circuit where it is, not the finding of Barbero et al. (2024) on",
+        "Gemma: the layout was planted. The positional-head rule, the band contrast and the",
+        "out-of-distribution share it reports are this project's own measures; the per-pair q, k, v",
+        "norms are the paper's. `longctx-eval train-reference --init random` trains the same recipe",
+        "with nothing planted, the control for that question.",
     ]
 
 
@@ -178,6 +241,8 @@ def render_card(summary: dict[str, Any], scores_markdown: str | None = None) -> 
     lines += [
         "- held-out perplexity documents: `data/reference_docs.jsonl` (held-out stdlib modules,",
         f"  each at least {8 * L} tokens), written by `longctx_eval.reference.write_reference_docs`",
+        "",
+        *_planted_account(s),
         "",
         "## Scores (measured by the harness)",
         "",

@@ -64,7 +64,9 @@ class ReferenceSettings:
     steps: int = 2300
     batch_size: int = 12
     text_share: float = 0.5  # share of each batch that is plain text chunks
-    plant_circuit: bool = True  # start from a planted induction circuit (see reference/init.py)
+    # Start from a planted induction circuit (see reference/init.py); False (`--init random`) starts
+    # from transformers' own random initialisation, nothing planted, with the same data and budget.
+    plant_circuit: bool = True
     copy_share: float = 0.17  # share of copy rows (2 of 12): copying keeps being rewarded
     lr: float = 1e-3
     min_lr_ratio: float = 0.1
@@ -211,20 +213,21 @@ def train_reference_checked(
     rope: str = "default",
     p: float | None = None,
     rope_theta: float | None = None,
+    init: str = "planted",
 ) -> dict[str, Any]:
     """`longctx-eval train-reference`: the options checked first (ConfigError, every problem at
     once), then training, then (with `docs`) the held-out perplexity documents."""
     from longctx_eval.config import ConfigError
     from longctx_eval.reference.data import write_reference_docs
 
-    problems = check_variant(rope, p, rope_theta, _head_dim(ReferenceSettings()))
+    problems = check_variant(rope, p, rope_theta, _head_dim(ReferenceSettings()), init=init)
     if steps is not None and steps < 1:
         problems.append(("--steps", f"must be >= 1 (got {steps})"))
     if output.exists() and any(output.iterdir()):
         problems.append(("--output", f"{output} is not empty; give a new directory"))
     if problems:
         raise ConfigError(problems)
-    settings = variant_settings(rope, p, rope_theta)
+    settings = variant_settings(rope, p, rope_theta, init=init)
     summary = train_reference(output, seed=seed, steps=steps, settings=settings)
     if docs is not None:
         write_reference_docs(docs)
@@ -232,9 +235,10 @@ def train_reference_checked(
 
 
 def variant_settings(
-    rope: str = "default", p: float | None = None, rope_theta: float | None = None
+    rope: str = "default", p: float | None = None, rope_theta: float | None = None, init: str = "planted"
 ) -> ReferenceSettings:
-    """The recipe with its position encoding replaced (options checked by `check_variant`)."""
+    """The recipe with its position encoding (and `init`: "planted" or "random") replaced (options
+    checked by `check_variant`)."""
     from longctx_eval.reference.variants import P_DEFAULT
 
     base = ReferenceSettings()
@@ -244,6 +248,7 @@ def variant_settings(
             "rope": rope,
             "p": (p if p is not None else P_DEFAULT) if rope == "p_rope" else None,
             "rope_theta": base.rope_theta if rope_theta is None else rope_theta,
+            "plant_circuit": init == "planted",
         }
     )
 
@@ -268,7 +273,13 @@ def train_reference(
     if steps is not None:
         s = ReferenceSettings(**{**asdict(s), "steps": steps})
     # Settings always carry a rope_theta (transformers wants one even for NoPE): not an option here.
-    problems = check_variant(s.rope, s.p, None if s.rope == "none" else s.rope_theta, _head_dim(s))
+    problems = check_variant(
+        s.rope,
+        s.p,
+        None if s.rope == "none" else s.rope_theta,
+        _head_dim(s),
+        init="planted" if s.plant_circuit else "random",
+    )
     if s.rope == "p_rope" and s.p is None:
         problems.append(("p", "p_rope needs p"))
     if problems:

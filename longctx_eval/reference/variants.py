@@ -21,6 +21,9 @@ import math
 from typing import Any
 
 VARIANTS = ("default", "p_rope", "none")
+# Initial weights: the planted induction circuit (reference/init.py) or transformers' own random
+# initialisation with nothing planted (the control for the frequency-usage analysis).
+INITS = ("planted", "random")
 P_DEFAULT = 0.75  # the paper's Gemma ablation keeps 75% of the pairs rotating
 # Pairs the planted previous-token head needs rotating (reference/init.py's FAST_PLANES; kept
 # here as a number so that checking options imports no torch).
@@ -42,10 +45,13 @@ def rotating_pairs(p: float, head_dim: int) -> int:
 
 
 def check_variant(
-    rope: str, p: float | None, rope_theta: float | None, head_dim: int = 64
+    rope: str, p: float | None, rope_theta: float | None, head_dim: int = 64, init: str = "planted"
 ) -> list[tuple[str, str]]:
-    """Every problem with the train-reference options `--rope`, `--p`, `--rope-theta` (empty: fine)."""
+    """Every problem with the train-reference options `--rope`, `--p`, `--rope-theta`, `--init`
+    (empty: fine)."""
     problems: list[tuple[str, str]] = []
+    if init not in INITS:
+        problems.append(("--init", f"unknown initialisation {init!r} (valid: {', '.join(INITS)})"))
     if rope not in VARIANTS:
         problems.append(("--rope", f"unknown variant {rope!r} (valid: {', '.join(VARIANTS)})"))
         return problems
@@ -59,7 +65,7 @@ def check_variant(
         if not (math.isfinite(p) and 0.0 < p < 1.0):
             hint = " (p = 0 is --rope none, p = 1 is --rope default)" if p in (0.0, 1.0) else ""
             problems.append(("--p", f"must be strictly between 0 and 1 (got {p:g}){hint}"))
-        elif rotating_pairs(p, head_dim) < PREVIOUS_TOKEN_PLANES:
+        elif init == "planted" and rotating_pairs(p, head_dim) < PREVIOUS_TOKEN_PLANES:
             need = PREVIOUS_TOKEN_PLANES * 2 / head_dim
             problems.append(
                 (

@@ -20,7 +20,7 @@ def print_summary(summary: Summary, console: Any) -> None:
 def _rich(model: TableModel) -> Any:
     from rich.table import Table
 
-    table = Table(title=_plain(model.title), title_justify="left")
+    table = Table(title=_plain(model.title), title_justify="left", caption=model.caption or None)
     for column in model.columns:
         table.add_column(_plain(column.name), justify=column.align)
     for texts in model.texts():

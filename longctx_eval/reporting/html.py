@@ -136,8 +136,10 @@ def _table(
 
 
 def _model_table(table: TableModel) -> str:
-    """A table of the report's table model (tables render the same columns everywhere)."""
-    return _table(
+    """A table of the report's table model (tables render the same columns everywhere), after
+    its caption: what its numbers are comparable to."""
+    caption = f'<p class="protocol">{e(table.caption)}</p>' if table.caption else ""
+    return caption + _table(
         table.names,
         table.texts(),
         [[c.mark for c in row] for row in table.rows],

@@ -56,6 +56,18 @@ class TableRow(BaseModel):
     method_label: str
     method: str
     values: list[ValueCell | None]  # one per table length (None: not evaluated there)
+    # Length-dependent methods: how they generated (the records' generation_policy), shown beside
+    # the row so a favourable reading never passes for what a served engine gives.
+    generation_policy: str | None = None
+
+    def label(self) -> str:
+        """The method label, with the generation policy where the label does not name it."""
+        policy = self.generation_policy
+        return (
+            f"{self.method_label} ({policy})"
+            if policy and "generation=" not in self.method_label
+            else self.method_label
+        )
 
 
 class TaskTable(BaseModel):
@@ -65,6 +77,11 @@ class TaskTable(BaseModel):
     lengths: list[int]
     rows: list[TableRow]
     members: list[str] | None = None  # a task group's average: the tasks it averages
+    # What the numbers are comparable to (longctx_eval.protocols): the protocol and the deviations
+    # from the benchmark the task is named after; `comparability` says both in one sentence.
+    protocol: str | None = None
+    deviations: list[str] = Field(default_factory=list)
+    comparability: str | None = None
 
 
 class LeaderRow(BaseModel):
@@ -174,7 +191,7 @@ def build_summary(results: Results, options: ReportOptions | None = None, title:
     arranged = arrange(results)
     grouped = {m for members in arranged.groups.values() for m in members}
     board_tasks = [t for t in arranged.tasks if t not in grouped]
-    tables = [_table(arranged, t) for t in arranged.tasks]
+    tables = _with_protocols(results, [_table(arranged, t) for t in arranged.tasks])
     spec, left_out = headline.resolve(options.headline, arranged, board_tasks)
     rows, comparisons, lengths = _leaderboard(results, arranged, board_tasks, options, spec)
     paired = []
@@ -222,9 +239,17 @@ def _table(arranged: Arranged, task: str) -> TaskTable:
         for n in lengths:
             p = s.value_at(n)
             values.append(_value_cell(p, metric))
+        policy = next(
+            (p.record.generation_policy for p in s.points if p.record and p.record.generation_policy), None
+        )
         rows.append(
             TableRow(
-                model=s.model, backend=s.backend, method_label=s.method_label, method=s.method, values=values
+                model=s.model,
+                backend=s.backend,
+                method_label=s.method_label,
+                method=s.method,
+                values=values,
+                generation_policy=policy,
             )
         )
     return TaskTable(
@@ -235,6 +260,19 @@ def _table(arranged: Arranged, task: str) -> TaskTable:
         rows=rows,
         members=arranged.groups.get(task),
     )
+
+
+def _with_protocols(results: Results, tables: list[TaskTable]) -> list[TaskTable]:
+    """Each table with its task's protocol and deviations (longctx_eval.protocols)."""
+    from longctx_eval.protocols import of_records
+
+    found = of_records(results.records, results.task_params)
+    update = {
+        t.task: {"protocol": c.protocol, "deviations": c.deviations, "comparability": c.text()}
+        for t in tables
+        if (c := found.get(t.task)) is not None
+    }
+    return [t.model_copy(update=update.get(t.task, {})) for t in tables]
 
 
 def _leaderboard(
@@ -458,11 +496,15 @@ def _notes(results: Results, arranged: Arranged, rows: list[LeaderRow], options:
             "exact": "the whole sequence re-encoded at every generated token",
             "static": "vLLM: one static scale for every request (dynamic NTK), short or long factors by "
             "request length (LongRoPE)",
+            "served": "what a vLLM server uses at every length: LongRoPE's long factors, dynamic NTK's one "
+            "base at L·factor (generation and perplexity alike)",
+            "short_factor_engine": "vLLM with a second engine of short factors for LongRoPE requests "
+            "within L (a server does not do this)",
         }
         out.append(
             "Length-dependent methods (dynamic_ntk, longrope) while generating: "
             + "; ".join(f"{p}: {meaning.get(p, p)}" for p in policies)
-            + ". Perplexity is one forward pass per length and does not depend on this."
+            + ". Perplexity is one forward pass per length and depends on this only under served."
         )
     drifted = [r for r in results.records if r.metrics.get("depth_warning")]
     if drifted:

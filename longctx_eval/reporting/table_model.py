@@ -30,6 +30,7 @@ class Column(BaseModel):
 
 class Table(BaseModel):
     title: str
+    caption: str | None = None  # what the numbers are comparable to (a task's protocol and deviations)
     columns: list[Column]
     rows: list[list[TableCell]] = Field(default_factory=list)
     models: list[str] = Field(default_factory=list)  # each row's model (the page's one-model filter)
@@ -116,9 +117,10 @@ def task_table(table: TaskTable, title: str) -> Table:
             else TableCell()
             for v in row.values
         ]
-        rows.append([_text(row.model), _text(row.method_label), *cells])
+        rows.append([_text(row.model), _text(row.label()), *cells])
     return Table(
         title=title,
+        caption=table.comparability,
         columns=[
             Column(name="model", align="left"),
             Column(name="method", align="left"),

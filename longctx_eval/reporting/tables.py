@@ -99,7 +99,10 @@ def _md_task_table(table: TaskTable) -> list[str]:
 
 def _md_table(table: Table, level: str) -> list[str]:
     """A table model as Markdown, under a heading of `level`."""
-    lines = [f"{level} {md_escape(table.title)}", "", _md_row(table.names)]
+    lines = [f"{level} {md_escape(table.title)}", ""]
+    if table.caption:
+        lines += [f"_{md_escape(table.caption)}_", ""]
+    lines.append(_md_row(table.names))
     lines.append("|" + "".join("---:|" if c.align == "right" else "---|" for c in table.columns))
     lines += [_md_row(texts) for texts in table.texts()]
     return [*lines, ""]
@@ -242,6 +245,7 @@ def latex(summary: Summary) -> str:
     for table in [leaderboard_table(summary), *(task_table(t, heading(t)) for t in summary.tables)]:
         out += [
             f"% {tex_escape(table.title)}",
+            *([f"% {tex_escape(table.caption)}"] if table.caption else []),
             r"\begin{tabular}{" + "".join("l" if c.align == "left" else "r" for c in table.columns) + "}",
             r"\toprule",
             " & ".join(tex_escape(n) for n in table.names) + r" \\",

@@ -11,11 +11,12 @@ of the wrong length); each method here refuses them with a ValueError naming the
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat
 
@@ -46,6 +47,19 @@ class Llama3Params(MethodParams):
     high_freq_factor: PositiveFloat = Field(4.0, description="wavelengths below L/high are kept")
 
 
+# How generation treats a rotary whose frequencies depend on the length (dynamic NTK, LongRoPE):
+# the backend's own policy unless a method entry names one (docs/protocols.md).
+GenerationPolicy = Literal["prompt", "served", "transformers", "exact"]
+_GENERATION = (
+    "generation with this method: 'prompt', 'served' (what vLLM serves), 'transformers' or 'exact' "
+    "(see backend.length_policy); default: the backend's policy. Lets one sweep show two policies"
+)
+
+
+class DynamicParams(MethodParams):
+    generation: GenerationPolicy | None = Field(None, description=_GENERATION)
+
+
 class LongRopeParams(MethodParams):
     short_factor: tuple[PositiveFloat, ...] | None = Field(
         None, description="per-pair rescale factors used up to the original context"
@@ -57,6 +71,7 @@ class LongRopeParams(MethodParams):
         None, description="cos/sin multiplier; default sqrt(1 + ln s / ln L)"
     )
     source: str | None = Field(None, description="where the factors came from (file path or 'model config')")
+    generation: GenerationPolicy | None = Field(None, description=_GENERATION)
 
 
 class PRopeParams(MethodParams):
@@ -74,6 +89,8 @@ class RopeSetting:
 
     rope_parameters: dict[str, Any]
     max_position_embeddings: int
+    # The method entry's generation policy for a length-dependent rotary (None: the backend's).
+    generation: str | None = None
 
     @property
     def length_dependent(self) -> bool:
@@ -134,7 +151,9 @@ class ScalingSpec:
                 f"{self.method} cannot scale a model trained with p-RoPE or without rotary "
                 "(rope_type 'proportional'): transformers' rope types would rotate its stopped pairs"
             )
-        return self.definition.build(base, self.factor, self.params)
+        setting = self.definition.build(base, self.factor, self.params)
+        generation = getattr(self.params, "generation", None)
+        return dataclasses.replace(setting, generation=generation) if generation else setting
 
     def identity(self, base: RopeBase) -> dict[str, Any]:
         """Everything about the spec that changes a result (for cell ids)."""
@@ -210,7 +229,7 @@ def _ntk(base: RopeBase, factor: float, params: NoParams) -> RopeSetting:
     )
 
 
-def _dynamic(base: RopeBase, factor: float, params: NoParams) -> RopeSetting:
+def _dynamic(base: RopeBase, factor: float, params: DynamicParams) -> RopeSetting:
     _check_factor(factor)
     # transformers' dynamic type takes L from max_position_embeddings: raising it would move the
     # point where scaling starts.
@@ -308,7 +327,7 @@ for _method in (
     Method(
         "dynamic_ntk",
         "NTK with the scale recomputed from each sequence's length (per forward pass)",
-        NoParams,
+        DynamicParams,
         _dynamic,
     ),
     Method("yarn", "YaRN: NTK-by-parts ramp plus attention temperature", YarnParams, _yarn),
