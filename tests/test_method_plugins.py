@@ -21,7 +21,7 @@ from longctx_eval import api
 from longctx_eval.cli import app
 from longctx_eval.config import ConfigError, load_sweep, parse_sweep
 from longctx_eval.rope import METHODS, ScalingSpec, read_rope_base
-from longctx_eval.store import read_records
+from longctx_eval.store import ResultStore, read_records
 
 from .conftest import sweep_dict
 
@@ -99,6 +99,10 @@ def test_a_plugin_in_methods_path_and_yarn_at_4_run_like_built_ins(sweep: dict[s
     # The report lists it beside the built-ins.
     board = (sweep["out"] / "leaderboard.md").read_text()
     assert "halve_low(gain=1.25)@2" in board and "yarn@2" in board
+    # compare (and report) take a method@factor label as the reference of paired differences.
+    api.compare([sweep["out"]], sweep["out"].parent / "cmp", {"against": "yarn@2"})
+    merged = (sweep["out"].parent / "cmp" / "leaderboard.md").read_text()
+    assert "Paired differences against yarn@2" in merged
 
 
 def test_yarn_at_4_in_a_yaml_file_is_yarn_with_factor_4(tmp_path: Path, tiny_model_dir: Path):
@@ -247,7 +251,6 @@ def test_a_length_dependent_plugin_is_asked_per_length_and_fails_only_its_bad_ce
         """,
     )
     from longctx_eval.rope.frequencies import frequencies_at
-    from longctx_eval.rope.methods import RopeSetting  # noqa: F401  (the type the plan carries)
 
     config = sweep_dict(
         tiny_model_dir,
@@ -416,3 +419,54 @@ def test_vllm_cos_sin_cache_equals_the_plugins_frequencies():
     scale = freqs.attention_factor
     torch.testing.assert_close(cache[:, :32].double(), angles.cos() * scale, rtol=0, atol=2e-4)
     torch.testing.assert_close(cache[:, 32:].double(), angles.sin() * scale, rtol=0, atol=2e-4)
+
+
+@pytest.mark.slow
+@pytest.mark.vllm
+def test_a_static_plugin_on_the_vllm_engine_gives_hfs_greedy_outputs(tmp_path: Path):
+    """Resonance YaRN on the real vLLM (CPU) engine and on HF, reference model, at L and 2L."""
+    pytest.importorskip("vllm", reason="vLLM is not installed")
+    import subprocess
+    import sys
+
+    docs = REFERENCE.parents[1] / "data" / "reference_docs.jsonl"
+    outs = {}
+    for kind in ("hf", "vllm"):
+        config = sweep_dict(
+            REFERENCE,
+            backend={"kind": kind, "dtype": "float32"},
+            methods=["resonance_yarn@4"],
+            methods_path=[str(PLUGINS / "resonance.py")],
+            lengths=[256, 512],
+            tasks=[
+                {"task": "passkey", "samples": 10, "max_new_tokens": 8},
+                {"task": "perplexity", "dataset": str(docs), "documents": 2},
+            ],
+        )
+        path = tmp_path / f"{kind}.yaml"
+        path.write_text(yaml.safe_dump(config))
+        outs[kind] = tmp_path / kind
+        cmd = [
+            sys.executable,
+            "-m",
+            "longctx_eval.cli",
+            "run",
+            str(path),
+            "-o",
+            str(outs[kind]),
+            "--progress",
+            "plain",
+        ]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=1500)
+        assert done.returncode == 0, done.stderr[-3000:]
+    hf = {(r.task, r.length): r for r in read_records(outs["hf"])}
+    vl = {(r.task, r.length): r for r in read_records(outs["vllm"])}
+    for n in (256, 512):
+        assert hf[("passkey", n)].method_label == vl[("passkey", n)].method_label == "resonance_yarn@4"
+        a = ResultStore(outs["hf"]).read_samples(hf[("passkey", n)].cell_id)
+        b = ResultStore(outs["vllm"]).read_samples(vl[("passkey", n)].cell_id)
+        assert [s.target for s in a] == [s.target for s in b]  # the same prompts
+        assert [s.output for s in a] == [s.output for s in b], n
+        assert vl[("perplexity", n)].metrics.ppl == pytest.approx(hf[("perplexity", n)].metrics.ppl, rel=0.01)
+    # ... and they are real answers, not a broken model agreeing with itself.
+    assert hf[("passkey", 512)].metrics.accuracy >= 0.8
