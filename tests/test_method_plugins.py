@@ -470,3 +470,17 @@ def test_a_static_plugin_on_the_vllm_engine_gives_hfs_greedy_outputs(tmp_path: P
         assert vl[("perplexity", n)].metrics.ppl == pytest.approx(hf[("perplexity", n)].metrics.ppl, rel=0.01)
     # ... and they are real answers, not a broken model agreeing with itself.
     assert hf[("passkey", 512)].metrics.accuracy >= 0.8
+
+
+def test_the_frequency_usage_analysis_takes_a_plugin(plugin_dir: Path, tiny_model_dir: Path, docs_file: Path):
+    import json
+
+    from longctx_eval.rope.plugins import load_method_plugins
+    from longctx_eval.usage import analyze
+
+    load_method_plugins([plugin_dir])
+    result = analyze(
+        str(tiny_model_dir), str(docs_file), 64, documents=1, shuffle=False, methods=[("halve_low", 2.0)]
+    )
+    text = json.dumps(result.to_json())
+    assert text.count("halve_low@2") >= 3  # its attention, decay and out-of-distribution rows
