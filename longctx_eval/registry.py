@@ -78,11 +78,14 @@ def plugin_files(path: Path, what: str) -> list[Path]:
     raise FileNotFoundError(f"{what} {str(path)!r} is neither a .py file nor a directory")
 
 
-def import_plugin_file(file: Path, package: str, what: str) -> None:
-    """Import a plugin file once per process (it registers itself); a failure names the file."""
+def import_plugin_file(file: Path, what: str) -> None:
+    """Import a plugin file once per process (it registers itself); a failure names the file.
+
+    One module per file whatever named it: a file holding both tasks and methods, named by
+    `tasks_path` and `methods_path`, registers once."""
     resolved = file.resolve()
     digest = hashlib.sha1(str(resolved).encode()).hexdigest()[:10]
-    module_name = f"{package}.{resolved.stem}_{digest}"
+    module_name = f"longctx_eval_user_plugins.{resolved.stem}_{digest}"
     if module_name in sys.modules:
         return
     spec = importlib.util.spec_from_file_location(module_name, resolved)

@@ -250,4 +250,4 @@ def load_task_plugins(paths: Sequence[str | Path] = ()) -> None:
     env_paths = [p for p in os.environ.get(TASKS_PATH_ENV, "").split(os.pathsep) if p]
     for path in [*env_paths, *paths]:
         for file in plugin_files(Path(path), "tasks path"):
-            import_plugin_file(file, "longctx_eval_user_tasks", "task plugin")
+            import_plugin_file(file, "task plugin")

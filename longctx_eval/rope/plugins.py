@@ -288,4 +288,4 @@ def load_method_plugins(paths: Sequence[str | Path] = ()) -> None:
     env_paths = [p for p in os.environ.get(METHODS_PATH_ENV, "").split(os.pathsep) if p]
     for path in [*env_paths, *paths]:
         for file in plugin_files(Path(path), "methods path"):
-            import_plugin_file(file, "longctx_eval_user_methods", "method plugin")
+            import_plugin_file(file, "method plugin")
