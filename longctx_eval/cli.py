@@ -396,6 +396,10 @@ def longrope_search(
             help="key_tokens: the model that picks the key tokens (default: the model itself, unscaled)"
         ),
     ] = None,
+    seed_method: Annotated[
+        list[str] | None,
+        typer.Option(help="another seed: a static method, plugins too, NAME or NAME@FACTOR (repeatable)"),
+    ] = None,
 ) -> None:
     """Search LongRoPE's per-pair factors for a model (evolutionary search on perplexity; resumable)."""
     from rich.console import Console

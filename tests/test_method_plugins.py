@@ -484,3 +484,33 @@ def test_the_frequency_usage_analysis_takes_a_plugin(plugin_dir: Path, tiny_mode
     )
     text = json.dumps(result.to_json())
     assert text.count("halve_low@2") >= 3  # its attention, decay and out-of-distribution rows
+
+
+def test_the_longrope_search_takes_a_plugin_as_a_seed():
+    from transformers import LlamaConfig
+
+    from longctx_eval.longrope_search.evolution import SearchSpace
+    from longctx_eval.longrope_search.search import SearchError, seed_candidates
+    from longctx_eval.rope.plugins import load_method_plugins
+
+    load_method_plugins([PLUGINS / "resonance.py"])
+    config = LlamaConfig(hidden_size=4096, num_attention_heads=32, max_position_embeddings=4096)
+    base = read_rope_base(config)
+    space = SearchSpace(64, 1.0, 10.0)
+    seeds = seed_candidates(config, base, 8.0, space, ("resonance_yarn", "resonance_yarn@4"))
+    assert list(seeds) == ["pi", "ntk", "yarn", "resonance_yarn@8", "resonance_yarn@4"]
+    # θ_i / θ'_i of the plugin's own frequencies, on the search grid (monotone, steps of 0.01).
+    theta = base.base_inv_freq()
+    want = [
+        t * round(2 * math.pi / y) / (2 * math.pi) for t, y in zip(theta, yarn_inv(base, 8.0), strict=True)
+    ]
+    assert seeds["resonance_yarn@8"] == space.repair(want)
+    assert seeds["resonance_yarn@8"] != seeds["yarn"]
+    with pytest.raises(SearchError, match="unknown method"):
+        seed_candidates(config, base, 8.0, space, ("nope",))
+
+
+def yarn_inv(base: Any, factor: float) -> list[float]:
+    from longctx_eval.rope import builtin_frequencies
+
+    return list(builtin_frequencies(base, "yarn", factor).inv_freq)
