@@ -514,3 +514,39 @@ def yarn_inv(base: Any, factor: float) -> list[float]:
     from longctx_eval.rope import builtin_frequencies
 
     return list(builtin_frequencies(base, "yarn", factor).inv_freq)
+
+
+def test_the_docs_rows_are_the_report_of_the_committed_resonance_run(tmp_path: Path):
+    """docs/method-plugins.md's measured rows come from `report` on results/examples/resonance."""
+    import shutil
+
+    root = Path(__file__).resolve().parents[1]
+    shutil.copytree(
+        root / "results" / "examples" / "resonance",
+        tmp_path / "r",
+        ignore=shutil.ignore_patterns("leaderboard.*"),
+    )
+    result = CliRunner().invoke(
+        app, ["report", str(tmp_path / "r"), "--no-pictures", "--against", "yarn@auto"]
+    )
+    assert result.exit_code == 0, result.output
+    board = (tmp_path / "r" / "leaderboard.md").read_text()
+    page = (root / "docs" / "method-plugins.md").read_text()
+    rows = [
+        line
+        for line in page.split("Accuracy and perplexity:")[1].split("Resonance YaRN against")[0].splitlines()
+        if line.startswith(("| passkey | ", "| niah | ", "| perplexity | "))
+    ]
+    assert len(rows) == 12
+    for row in rows:
+        task, method, *values = [cell.strip() for cell in row.strip().strip("|").split("|")]
+        section = board.split(f"## {task} — ", 1)[1].split("\n## ", 1)[0]
+        assert f"| reference | {method} | {' | '.join(values)}" in section, row
+    paired = page.split("Resonance YaRN against YaRN, paired")[1].split("Resonance RoPE alone")[0]
+    for line in paired.splitlines():
+        if line.startswith(("| passkey", "| niah", "| perplexity")):
+            task, values = line.split(" | ", 1)
+            section = board.split("## Paired differences against yarn@auto", 1)[1].split(
+                f"### {task[2:]}", 1
+            )[1]
+            assert f"| reference | resonance_yarn@auto | {values}" in section, line
