@@ -550,3 +550,22 @@ def test_the_docs_rows_are_the_report_of_the_committed_resonance_run(tmp_path: P
                 f"### {task[2:]}", 1
             )[1]
             assert f"| reference | resonance_yarn@auto | {values}" in section, line
+
+
+def test_a_method_in_an_installed_package_is_found_through_its_entry_point(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A distribution on sys.path (its .dist-info names the `longctx_eval.methods` entry point),
+    found by importlib.metadata as pip would leave it, at the first lookup of a method name."""
+    from longctx_eval.rope import plugins
+
+    write_plugin(tmp_path / "ep_methods", "__init__", HALVE_LOW.replace('"halve_low"', '"halve_low_ep"'))
+    info = tmp_path / "ep_methods-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: ep-methods\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[longctx_eval.methods]\nhalve_low_ep = ep_methods\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(plugins, "_loaded_entry_points", False)
+    plugins.load_method_plugins()
+    method = METHODS.get("halve_low_ep")
+    assert method.plugin and method.source == str((tmp_path / "ep_methods" / "__init__.py").resolve())
