@@ -49,6 +49,21 @@ def halve_low(base: RopeBase, factor: float, params: Params, length: int | None)
 '''
 
 
+@pytest.fixture(autouse=True, scope="module")
+def forget_plugins() -> Any:
+    """The plugins these tests register are unregistered (and their modules forgotten) after them,
+    so that other test files see the built-in methods only, whatever the order."""
+    import sys
+
+    before, modules = set(METHODS.names()), set(sys.modules)
+    yield
+    for name in set(METHODS.names()) - before:
+        METHODS._items.pop(name)
+    for module in set(sys.modules) - modules:
+        if module.startswith("longctx_eval_user_plugins."):
+            del sys.modules[module]
+
+
 def halve_low_formula(config: Any, factor: float) -> torch.Tensor:
     """The plugin's formula, from the model config (what a direct forward is given)."""
     d = config.head_dim
