@@ -584,3 +584,16 @@ def test_a_method_in_an_installed_package_is_found_through_its_entry_point(
     plugins.load_method_plugins()
     method = METHODS.get("halve_low_ep")
     assert method.plugin and method.source == str((tmp_path / "ep_methods" / "__init__.py").resolve())
+
+
+def test_built_ins_go_through_the_same_check_only_stopping_methods_may_give_zero(tiny_model_dir: Path):
+    from longctx_eval.rope.plugins import MethodPluginError, check_frequencies
+
+    base = read_rope_base(load_sweep_config_model(tiny_model_dir))
+    stopped = [1.0] * (base.n_pairs - 2) + [0.0, 0.0]
+    assert check_frequencies(stopped, 1.0, base, "method p_rope", allow_zero=True) == stopped
+    with pytest.raises(
+        MethodPluginError, match="method yarn@4 returned zero or negative frequencies at pairs 14, 15"
+    ):
+        check_frequencies(stopped, 1.0, base, "method yarn@4")
+    assert METHODS.get("p_rope").stops_pairs and not METHODS.get("yarn").stops_pairs
