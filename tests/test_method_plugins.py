@@ -26,6 +26,8 @@ from longctx_eval.store import ResultStore, read_records
 from .conftest import sweep_dict
 
 PLUGINS = Path(__file__).parent / "plugins"
+# A directory of its own: tests/plugins is a tasks_path of other tests, which would register it too.
+RESONANCE = PLUGINS / "methods" / "resonance.py"
 REFERENCE = Path(__file__).resolve().parents[1] / "models" / "reference"
 
 # A method no library has: the slower half of the pairs divided by the factor, the rest kept, and
@@ -335,7 +337,7 @@ def test_resonance_rounds_every_wavelength_of_yarn_and_keeps_its_temperature(mon
     from longctx_eval.rope.analysis import analyse
     from longctx_eval.rope.plugins import load_method_plugins
 
-    load_method_plugins([PLUGINS / "resonance.py"])
+    load_method_plugins([RESONANCE])
     config = load_sweep_config_model(REFERENCE)
     base = read_rope_base(config)
     yarn = analyse(config, base, ScalingSpec("yarn", 4.0), 1024)
@@ -350,14 +352,14 @@ def test_resonance_rounds_every_wavelength_of_yarn_and_keeps_its_temperature(mon
 
 
 def test_ls_and_rope_show_a_plugin_like_a_built_in(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("LONGCTX_EVAL_METHODS_PATH", str(PLUGINS / "resonance.py"))
+    monkeypatch.setenv("LONGCTX_EVAL_METHODS_PATH", str(RESONANCE))
     from longctx_eval.rope.plugins import load_method_plugins
 
     load_method_plugins()
     listing = CliRunner().invoke(app, ["ls", "-v"])
     assert listing.exit_code == 0, listing.output
     line = next(x for x in listing.output.splitlines() if x.strip().startswith("resonance_yarn"))
-    assert "Resonance YaRN" in line and str((PLUGINS / "resonance.py").resolve()) in line
+    assert "Resonance YaRN" in line and str((RESONANCE).resolve()) in line
     assert "beta_fast: default 32.0" in listing.output
     table = CliRunner().invoke(
         app, ["rope", "--model", str(REFERENCE), "--method", "resonance_yarn@4", "--json"]
@@ -384,7 +386,7 @@ def test_vllm_overrides_carry_a_static_plugin_as_longrope_factors():
     from longctx_eval.backends.vllm_rope import engine_limit, engine_rope
     from longctx_eval.rope.plugins import load_method_plugins, plugin_frequencies
 
-    load_method_plugins([PLUGINS / "resonance.py"])
+    load_method_plugins([RESONANCE])
     base = read_rope_base(load_sweep_config_model(REFERENCE))
     setting = ScalingSpec("resonance_yarn", 4.0).resolve(base)
     assert engine_limit(setting) is None
@@ -409,7 +411,7 @@ def test_vllm_cos_sin_cache_equals_the_plugins_frequencies():
     from longctx_eval.backends.vllm_rope import engine_rope
     from longctx_eval.rope.plugins import load_method_plugins, plugin_frequencies
 
-    load_method_plugins([PLUGINS / "resonance.py"])
+    load_method_plugins([RESONANCE])
     base = read_rope_base(load_sweep_config_model(REFERENCE))
     setting = ScalingSpec("resonance_yarn", 4.0).resolve(base)
     rope = engine_rope(setting, 1025)
@@ -451,7 +453,7 @@ def test_a_static_plugin_on_the_vllm_engine_gives_hfs_greedy_outputs(tmp_path: P
             REFERENCE,
             backend={"kind": kind, "dtype": "float32"},
             methods=["resonance_yarn@4"],
-            methods_path=[str(PLUGINS / "resonance.py")],
+            methods_path=[str(RESONANCE)],
             lengths=[256, 512],
             tasks=[
                 {"task": "passkey", "samples": 10, "max_new_tokens": 8},
@@ -508,7 +510,7 @@ def test_the_longrope_search_takes_a_plugin_as_a_seed():
     from longctx_eval.longrope_search.search import SearchError, seed_candidates
     from longctx_eval.rope.plugins import load_method_plugins
 
-    load_method_plugins([PLUGINS / "resonance.py"])
+    load_method_plugins([RESONANCE])
     config = LlamaConfig(hidden_size=4096, num_attention_heads=32, max_position_embeddings=4096)
     base = read_rope_base(config)
     space = SearchSpace(64, 1.0, 10.0)
