@@ -256,7 +256,8 @@ def rope_table(
 ) -> RopeAnalysis:
     """What a method does to each rotary pair of a model (needs only the model's config).
 
-    Methods that take a factor need one (longrope reads it from `factors_file`)."""
+    `method` is a name or NAME@FACTOR (`yarn@4`); methods that take a factor need one (longrope
+    reads it from `factors_file`)."""
     from pydantic import ValidationError
 
     from longctx_eval.config import validation_problems
@@ -265,12 +266,19 @@ def rope_table(
     from longctx_eval.rope.analysis import analyse
     from longctx_eval.rope.base import RopeConfigError, read_rope_base
     from longctx_eval.rope.longrope_factors import FactorsFileError, load_factors
-    from longctx_eval.rope.methods import METHODS, MethodParams, ScalingSpec
+    from longctx_eval.rope.methods import METHODS, MethodParams, ScalingSpec, split_method
 
     try:
+        method, at = split_method(method)
         definition = METHODS.get(method)
-    except UnknownNameError as exc:
+    except (UnknownNameError, ValueError) as exc:
         raise ConfigError([("method", str(exc))]) from None
+    if at == "auto":
+        raise ConfigError([("method", "`rope` shows one factor: give a number, e.g. yarn@4")])
+    if at is not None:
+        if factor is not None and factor != at:
+            raise ConfigError([("factor", f"{factor:g} disagrees with the method's @{at:g}")])
+        factor = at
     chosen: MethodParams
     try:
         if factors_file is not None:

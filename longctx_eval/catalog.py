@@ -1,5 +1,6 @@
-"""What is registered, as text: `longctx-eval ls [-v]` (methods, tasks, task groups, backends,
-executors and, with -v, every setting with its default and allowed values)."""
+"""What is registered, as text: `longctx-eval ls [-v]` (methods, method plugins with their file,
+tasks, task groups, backends, executors and, with -v, every setting with its default and allowed
+values)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ def describe_registries(verbose: bool = False) -> str:
     lines = ["methods:"]
     for name in METHODS:
         method = METHODS.get(name)
-        lines.append(f"  {name:<12} {method.summary}")
+        where = f" (plugin, {method.source})" if method.plugin else ""
+        lines.append(f"  {name:<12} {method.summary}{where}")
         if verbose and method.takes_factor:
             if name == "longrope":
                 lines.append(

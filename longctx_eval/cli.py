@@ -432,6 +432,10 @@ def longrope_search(
             help="key_tokens: the model that picks the key tokens (default: the model itself, unscaled)"
         ),
     ] = None,
+    seed_method: Annotated[
+        list[str] | None,
+        typer.Option(help="another seed: a static method, plugins too, NAME or NAME@FACTOR (repeatable)"),
+    ] = None,
 ) -> None:
     """Search LongRoPE's per-pair factors for a model (evolutionary search on perplexity; resumable)."""
     from longctx_eval.longrope_search.from_options import search_from_options

@@ -29,7 +29,8 @@ from longctx_eval.errors import ConfigError as ConfigError  # re-exported: the s
 from longctx_eval.executors import EXECUTORS, ExecutorConfig
 from longctx_eval.headline_spec import HeadlineSpec
 from longctx_eval.registry import UnknownNameError
-from longctx_eval.rope.methods import METHODS, MethodParams
+from longctx_eval.rope.methods import METHODS, MethodParams, split_method
+from longctx_eval.rope.plugins import load_method_plugins
 from longctx_eval.task import TASK_GROUPS, TASKS, TaskParams, load_task_plugins
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
@@ -139,6 +140,9 @@ class SweepConfig(StrictModel):
         description="what the report's headline answers (tasks, weights, rule; docs/headline.md); "
         "default: how far retrieval reaches",
     )
+    methods_path: tuple[str, ...] = Field(
+        (), description="extra method plugin files or directories (see docs/method-plugins.md)"
+    )
     source_dir: str = Field(
         ".", description="directory of the YAML file; relative paths are looked up here too"
     )
@@ -194,6 +198,11 @@ class SweepHead(StrictModel):
         None,
         description="which tasks the report's headline aggregates, their weights and its rule "
         "(default: the retrieval tasks, equally weighted; see `headline`)",
+    )
+    methods_path: list[str] = Field(
+        default_factory=list,
+        description="extra method plugin files or directories (also LONGCTX_EVAL_METHODS_PATH; "
+        "docs/method-plugins.md)",
     )
 
 
@@ -281,6 +290,11 @@ def parse_sweep(raw: Any, source_dir: str | Path = ".") -> SweepConfig:
         load_task_plugins([_beside(str(p), source_dir) for p in tasks_path])
     except (FileNotFoundError, ImportError, SyntaxError, ValueError) as exc:
         problems.append(("tasks_path", str(exc)))
+    methods_path = head.methods_path if head else _raw_list(raw, "methods_path", [])
+    try:
+        load_method_plugins([_beside(str(p), source_dir) for p in methods_path])
+    except (FileNotFoundError, ImportError, SyntaxError, ValueError) as exc:
+        problems.append(("methods_path", str(exc)))
     backend_raw = head.backend if head else _raw_dict(raw, "backend", {"kind": "hf"})
     executor_raw = head.executor if head else _raw_dict(raw, "executor", {"kind": "local"})
     backend = _parse_backend(backend_raw, problems) if backend_raw is not None else None
@@ -319,6 +333,7 @@ def parse_sweep(raw: Any, source_dir: str | Path = ".") -> SweepConfig:
         tasks=tuple(tasks),
         tasks_path=tuple(str(_beside(p, source_dir)) for p in head.tasks_path),
         headline=head.headline,
+        methods_path=tuple(str(_beside(p, source_dir)) for p in head.methods_path),
         source_dir=str(source_dir),
     )
     config._raw = raw
@@ -408,9 +423,20 @@ def _parse_method(entry: Any, loc: str, problems: list[tuple[str, str]]) -> Meth
     if not isinstance(entry, dict) or "method" not in entry:
         problems.append((loc, "expected a method name or a mapping with a 'method' key"))
         return None
-    name = entry["method"]
     try:
-        method = METHODS.get(str(name))
+        name, at = split_method(str(entry["method"]))
+    except ValueError as exc:
+        problems.append((f"{loc}.method", str(exc)))
+        return None
+    if at is not None:
+        if "factors" in entry:
+            problems.append(
+                (f"{loc}.factors", f"give the factor in the name ({entry['method']}) or in factors, not both")
+            )
+            return None
+        entry = {**entry, "method": name, "factors": at if at == "auto" else [at]}
+    try:
+        method = METHODS.get(name)
     except UnknownNameError as exc:
         problems.append((f"{loc}.method", str(exc)))
         return None

@@ -23,7 +23,7 @@ from longctx_eval.config import ConfigError, MethodChoice, ModelEntry, SweepConf
 from longctx_eval.identity import fingerprint_data, fingerprint_model_dir
 from longctx_eval.models import ModelNotFound, resolve_model
 from longctx_eval.prompts import PromptFormat, PromptFormatError
-from longctx_eval.rope.base import RopeBase, RopeConfigError, read_rope_base
+from longctx_eval.rope.base import RopeBase, RopeConfigError, read_rope_base, scaled_config
 from longctx_eval.rope.longrope_factors import FactorsFileError, load_factors, model_config_factors
 from longctx_eval.rope.methods import METHODS, LongRopeParams, RopeSetting, ScalingSpec, canonical_json
 from longctx_eval.task import TASKS, Task, TaskEnv, TaskParamError, data_file_settings
@@ -240,10 +240,33 @@ def _specs(
                         f"generation {setting.generation!r} is not one the {config.backend.kind} backend "
                         f"runs (valid: {', '.join(accepted)})"
                     )
+                _check_frequencies(spec, setting, model, config.backend.kind)
                 out.append((spec, setting, only))
         except (ValueError, ArithmeticError, FactorsFileError) as exc:
             problems.append((loc, f"{exc} (model {model.entry.name!r})"))
     return out
+
+
+def _check_frequencies(spec: ScalingSpec, setting: RopeSetting, model: ModelPlan, backend: str) -> None:
+    """Plugins and built-ins alike: one finite, positive frequency per rotary pair at L (a
+    length-dependent plugin that goes wrong only further out fails those cells, naming its file).
+    Raises ValueError (MethodPluginError for plugins)."""
+    from longctx_eval.rope.plugins import VLLM_REFUSAL, check_frequencies, plugin_frequencies, who
+
+    method = spec.definition
+    if method.plugin:
+        if backend == "vllm" and method.length_dependent:
+            raise ValueError(f"{who(method)} {VLLM_REFUSAL}")
+        plugin_frequencies(setting.rope_parameters)
+        return
+    from longctx_eval.rope.frequencies import frequencies_at
+
+    config = scaled_config(model.config, setting.rope_parameters, setting.max_position_embeddings)
+    try:
+        inv, attention = frequencies_at(config, model.base.original_context)
+    except RopeConfigError:  # no rotary class to ask from the config (remote code): the run builds it
+        return
+    check_frequencies(inv, attention, model.base, f"method {spec.label()}", allow_zero=method.stops_pairs)
 
 
 def _expand(

@@ -19,8 +19,6 @@ A plugin module registers its task with the `@task` decorator:
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import os
 import sys
 import warnings
@@ -34,7 +32,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from longctx_eval.records import Sample
-from longctx_eval.registry import Registry
+from longctx_eval.registry import Registry, import_plugin_file, plugin_files
 
 if TYPE_CHECKING:
     from longctx_eval.lm import LanguageModel
@@ -251,34 +249,5 @@ def load_task_plugins(paths: Sequence[str | Path] = ()) -> None:
         _loaded_entry_points = True
     env_paths = [p for p in os.environ.get(TASKS_PATH_ENV, "").split(os.pathsep) if p]
     for path in [*env_paths, *paths]:
-        for file in _plugin_files(Path(path)):
-            _import_file(file)
-
-
-def _plugin_files(path: Path) -> list[Path]:
-    if path.is_file():
-        return [path]
-    if path.is_dir():
-        return sorted(p for p in path.glob("*.py") if not p.name.startswith("_"))
-    raise FileNotFoundError(f"tasks path {str(path)!r} is neither a .py file nor a directory")
-
-
-def _import_file(file: Path) -> None:
-    resolved = file.resolve()
-    digest = hashlib.sha1(str(resolved).encode()).hexdigest()[:10]
-    module_name = f"longctx_eval_user_tasks.{resolved.stem}_{digest}"
-    if module_name in sys.modules:
-        return
-    spec = importlib.util.spec_from_file_location(module_name, resolved)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot import task plugin {file}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    try:
-        spec.loader.exec_module(module)
-    except Exception as exc:
-        del sys.modules[module_name]
-        first = str(exc).strip().splitlines()
-        raise ImportError(
-            f"task plugin {file} failed to load: {type(exc).__name__}: {first[0] if first else ''}"
-        ) from exc
+        for file in plugin_files(Path(path), "tasks path"):
+            import_plugin_file(file, "task plugin")

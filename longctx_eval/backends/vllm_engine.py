@@ -28,6 +28,7 @@ from longctx_eval.backends.vllm_rope import EngineRope, engine_limit, engine_rop
 from longctx_eval.config import ModelEntry
 from longctx_eval.lm import Generation, check_finite
 from longctx_eval.rope.methods import RopeSetting, canonical_json
+from longctx_eval.rope.plugins import ROPE_TYPE_DYNAMIC, VLLM_REFUSAL
 
 # Set by the engine itself from the other settings; engine_args may not override them.
 RESERVED = {"model", "tokenizer", "revision", "trust_remote_code", "dtype", "max_model_len", "hf_overrides"}
@@ -105,6 +106,8 @@ class VLLMBackend:
 
     def unservable(self, setting: RopeSetting, length: int, new_tokens: int) -> str | None:
         """Why an engine cannot serve a request of `length` tokens plus `new_tokens` (None if it can)."""
+        if rope_type(setting) == ROPE_TYPE_DYNAMIC:  # validate refuses it first; a hand-made plan gets here
+            return f"method plugin {setting.rope_parameters.get('method')!r} {VLLM_REFUSAL}"
         limit = engine_limit(setting)
         if limit is not None and length + new_tokens > limit[0]:
             return f"{length} + {new_tokens} tokens is beyond what vLLM serves: {limit[1]}"

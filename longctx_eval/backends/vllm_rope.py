@@ -18,6 +18,10 @@ checks `max_model_len` its own way, per rope type (vllm/model_executor/layers/ro
   L·s) uses them for every request; only with the backend's `longrope_short_engine` do requests
   within L get an engine of their own (short factors, as transformers uses them there).
 
+- method plugins (rope type `longctx_eval`): served as longrope with per-pair rescale factors θ_i/θ'_i,
+  short = long, and the plugin's attention factor (`rope.plugins.as_longrope`); the cache is
+  raised to the longest request. A length-dependent plugin (`longctx_eval_dynamic`) is refused.
+
 A length beyond an engine's limit is not served: the cell is recorded as skipped with the reason.
 
 Proportional (p-RoPE) is served by vLLM's Gemma-4 rotary, which computes exactly transformers'
@@ -34,6 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from longctx_eval.rope.methods import RopeSetting
+from longctx_eval.rope.plugins import ROPE_TYPE, as_longrope
 
 # Stands in for p = 0 in vLLM (see the module docstring): ⌊1e-6·d/2⌋ = 0 for any head size below 10^6.
 NOPE_FACTOR = 1e-6
@@ -77,6 +82,10 @@ def engine_rope(setting: RopeSetting, needed: int) -> EngineRope:
     kind = rope_type(setting)
     max_pos = setting.max_position_embeddings
     long_regime: bool | None = None
+    if kind.startswith(ROPE_TYPE):  # a method plugin (a length-dependent one raises here)
+        plugin = as_longrope(setting, needed)
+        max_pos = max(needed, int(plugin["original_max_position_embeddings"]))
+        return EngineRope({"rope_parameters": plugin, "max_position_embeddings": max_pos}, needed, None)
     if kind in ("default", "proportional", "llama3"):
         max_pos = max(max_pos, needed)
         if kind == "proportional" and float(rope.get("partial_rotary_factor", 1.0)) == 0.0:

@@ -62,6 +62,7 @@ def search_from_options(
         evolution=evolution,
         objective=o["objective"],
         evaluator=o["evaluator"],
+        seed_methods=tuple(o.get("seed_method") or ()),
     )
 
     def show(state: SearchState) -> None:

@@ -13,7 +13,10 @@ than the evaluation):
 Candidates are LongRoPE *long* factors; the short factors stay 1 (the model's own rope up to L).
 
 Seeds, as in the paper: PI (every factor s), NTK (θ_i / θ'_i with the NTK base) and YaRN
-(θ_i / θ'_i of YaRN at the same s), put on the search grid.
+(θ_i / θ'_i of YaRN at the same s), put on the search grid; `seed_methods` adds any other static
+method the same way, a method plugin included (NAME, or NAME@FACTOR for another factor than s).
+Each seed's perplexity is reported beside the best (its attention factor is LongRoPE's default,
+as for the paper's seeds).
 
 Not searched: n̂, the number of initial positions left unscaled. Neither transformers' nor vLLM's
 longrope rotary can apply it, so factors found with it could not be evaluated faithfully.
@@ -42,7 +45,7 @@ from longctx_eval.longrope_search.evolution import (
 )
 from longctx_eval.rope.base import RopeBase, read_rope_base, scaled_config
 from longctx_eval.rope.longrope_factors import LongRopeFactors, yarn_derived_factors
-from longctx_eval.rope.methods import LongRopeParams, ScalingSpec
+from longctx_eval.rope.methods import LongRopeParams, ScalingSpec, split_method
 from longctx_eval.store import atomic_write
 
 Objective = Literal["ppl", "key_tokens", "needle"]
@@ -72,6 +75,7 @@ class SearchSettings:
     objective: Objective = "ppl"
     evaluator: str | None = None  # key_tokens: the model that picks key tokens (default: the model itself)
     objective_settings: dict[str, Any] = field(default_factory=dict)  # more perplexity-task settings
+    seed_methods: tuple[str, ...] = ()  # more seeds: static methods (plugins too), NAME or NAME@FACTOR
 
 
 @dataclass
@@ -166,19 +170,42 @@ def _ppl(rows: list[dict[str, Any]]) -> float:
     return math.exp(sum(r["nll_sum"] for r in rows) / sum(r["n_scored_tokens"] for r in rows))
 
 
-def seed_candidates(config: Any, base: RopeBase, factor: float, space: SearchSpace) -> dict[str, Candidate]:
+def seed_candidates(
+    config: Any, base: RopeBase, factor: float, space: SearchSpace, methods: tuple[str, ...] = ()
+) -> dict[str, Candidate]:
+    """PI, NTK and YaRN at `factor`, then each of `methods` (static methods, NAME or NAME@FACTOR),
+    as rescale factors θ_i / θ'_i on the search grid, keyed by their labels."""
     from longctx_eval.rope.analysis import plain_setting
     from longctx_eval.rope.frequencies import frequencies_at
 
     plain, _ = frequencies_at(scaled_config(config, plain_setting(base), base.original_context), 1)
-    ntk = ScalingSpec("ntk", factor).resolve(base)
-    ntk_inv, _ = frequencies_at(scaled_config(config, ntk.rope_parameters, ntk.max_position_embeddings), 1)
-    yarn = yarn_derived_factors(config, base, factor).long_factor
-    return {
+
+    def ratios(spec: ScalingSpec) -> Candidate:
+        setting = spec.resolve(base)
+        if setting.length_dependent:
+            raise SearchError(f"{spec.label()} depends on the length: a LongRoPE seed is one static set")
+        inv, _ = frequencies_at(
+            scaled_config(config, setting.rope_parameters, setting.max_position_embeddings), 1
+        )
+        if bool((inv <= 0).any()):
+            raise SearchError(f"{spec.label()} stops pairs (frequency 0): no LongRoPE factor gives that")
+        return space.repair((plain / inv).tolist())
+
+    seeds = {
         "pi": space.repair([factor] * base.n_pairs),
-        "ntk": space.repair((plain / ntk_inv).tolist()),
-        "yarn": space.repair(yarn),
+        "ntk": ratios(ScalingSpec("ntk", factor)),
+        "yarn": space.repair(yarn_derived_factors(config, base, factor).long_factor),
     }
+    for text in methods:
+        try:
+            name, at = split_method(text)
+            if at == "auto":
+                raise ValueError(f"{text}: give a number, or no factor for the search's own")
+            spec = ScalingSpec(name, factor if at is None else at)
+            seeds[spec.label()] = ratios(spec)
+        except (KeyError, ValueError) as exc:
+            raise SearchError(f"seed method {text!r}: {exc}") from None
+    return seeds
 
 
 def fingerprint_file(path: str) -> str:
@@ -215,7 +242,12 @@ def run_search(
     # Everything but the number of generations: a finished search can be run further.
     fixed = asdict(settings)
     fixed["evolution"].pop("generations")
-    for name, default in (("objective", "ppl"), ("evaluator", None), ("objective_settings", {})):
+    for name, default in (
+        ("objective", "ppl"),
+        ("evaluator", None),
+        ("objective_settings", {}),
+        ("seed_methods", ()),
+    ):
         if fixed[name] == default:  # searches made before these settings existed still resume
             fixed.pop(name)
     identity = {
@@ -229,7 +261,7 @@ def run_search(
     if backend is None:
         backend = _hf_backend(settings)
     evaluator = Evaluator(backend, base, factor, settings)
-    seeds = seed_candidates(config, base, factor, space)
+    seeds = seed_candidates(config, base, factor, space, settings.seed_methods)
 
     def checkpoint(st: SearchState) -> None:
         atomic_write(state_path, json.dumps({"identity": identity, "state": st.to_json()}) + "\n")

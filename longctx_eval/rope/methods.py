@@ -102,14 +102,33 @@ class RopeSetting:
 
 @dataclass(frozen=True)
 class Method:
+    """A registered method. Built-ins translate into a transformers rope type (`build`); a plugin
+    (see `rope.plugins`) gives its frequencies as a function, and `build` carries them to the
+    backends through a rope type of the harness's own."""
+
     name: str
     summary: str
     params_model: type[MethodParams]
     build: Callable[[RopeBase, float, Any], RopeSetting]
     takes_factor: bool = True
+    # Plugins: (base, factor, params, length or None) -> Frequencies; None for built-ins.
+    frequencies: Callable[..., Any] | None = None
+    length_dependent: bool = False  # a plugin that asks for the current length
+    source: str | None = None  # a plugin's file (named in its errors and by `ls`)
+    stops_pairs: bool = False  # may give a pair frequency 0 on purpose (p-RoPE, NoPE)
+
+    @property
+    def plugin(self) -> bool:
+        return self.frequencies is not None
 
 
-METHODS: Registry[Method] = Registry("method")
+def _discover_method_plugins() -> None:
+    from longctx_eval.rope.plugins import load_method_plugins
+
+    load_method_plugins()
+
+
+METHODS: Registry[Method] = Registry("method", discover=_discover_method_plugins)
 
 
 @dataclass(frozen=True)
@@ -166,6 +185,21 @@ class ScalingSpec:
         }
 
 
+def split_method(text: str) -> tuple[str, float | Literal["auto"] | None]:
+    """`yarn@4` -> ("yarn", 4.0); `yarn@auto` -> ("yarn", "auto"); `yarn` -> ("yarn", None): the
+    way every table labels a method, accepted wherever a method is named."""
+    name, at, factor = text.partition("@")
+    if not at:
+        return text, None
+    if factor == "auto":
+        return name, "auto"
+    try:
+        value = float(factor)
+    except ValueError:
+        raise ValueError(f"expected NAME or NAME@FACTOR (a number, or auto), got {text!r}") from None
+    return name, value
+
+
 def _fmt(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
@@ -181,7 +215,7 @@ def _param_label(params: MethodParams) -> str:
     return ",".join(shown)
 
 
-def _check_factor(factor: float) -> None:
+def check_factor(factor: float) -> None:
     if not math.isfinite(factor) or factor < 1.0:
         raise ValueError(f"factor must be a number >= 1 (got {factor:g})")
 
@@ -206,7 +240,7 @@ def _none(base: RopeBase, factor: float, params: NoParams) -> RopeSetting:
 
 
 def _pi(base: RopeBase, factor: float, params: NoParams) -> RopeSetting:
-    _check_factor(factor)
+    check_factor(factor)
     # max_position_embeddings stays at L: transformers' linear type does not read it, and vLLM
     # multiplies it by the factor itself.
     return RopeSetting(_with_theta(base, {"rope_type": "linear", "factor": factor}), base.original_context)
@@ -222,7 +256,7 @@ def ntk_base(rope_theta: float, rotary_dim: int, factor: float) -> float:
 
 
 def _ntk(base: RopeBase, factor: float, params: NoParams) -> RopeSetting:
-    _check_factor(factor)
+    check_factor(factor)
     theta = ntk_base(base.rope_theta, base.rotary_dim, factor)
     return RopeSetting(
         _with_theta(base, {"rope_type": "default", "rope_theta": theta}), _scaled_length(base, factor)
@@ -230,14 +264,14 @@ def _ntk(base: RopeBase, factor: float, params: NoParams) -> RopeSetting:
 
 
 def _dynamic(base: RopeBase, factor: float, params: DynamicParams) -> RopeSetting:
-    _check_factor(factor)
+    check_factor(factor)
     # transformers' dynamic type takes L from max_position_embeddings: raising it would move the
     # point where scaling starts.
     return RopeSetting(_with_theta(base, {"rope_type": "dynamic", "factor": factor}), base.original_context)
 
 
 def _yarn(base: RopeBase, factor: float, params: YarnParams) -> RopeSetting:
-    _check_factor(factor)
+    check_factor(factor)
     if params.beta_fast <= params.beta_slow:
         raise ValueError(
             f"beta_fast ({params.beta_fast:g}) must be greater than beta_slow ({params.beta_slow:g})"
@@ -257,7 +291,7 @@ def _yarn(base: RopeBase, factor: float, params: YarnParams) -> RopeSetting:
 
 
 def _llama3(base: RopeBase, factor: float, params: Llama3Params) -> RopeSetting:
-    _check_factor(factor)
+    check_factor(factor)
     if params.high_freq_factor <= params.low_freq_factor:
         raise ValueError(
             f"high_freq_factor ({params.high_freq_factor:g}) must be greater than "
@@ -274,7 +308,7 @@ def _llama3(base: RopeBase, factor: float, params: Llama3Params) -> RopeSetting:
 
 
 def _longrope(base: RopeBase, factor: float, params: LongRopeParams) -> RopeSetting:
-    _check_factor(factor)
+    check_factor(factor)
     if params.short_factor is None or params.long_factor is None:
         raise ValueError(
             "longrope needs short_factor and long_factor (from factors_file or the model config)"
@@ -321,7 +355,7 @@ def _p_rope(base: RopeBase, factor: float, params: PRopeParams) -> RopeSetting:
 
 
 for _method in (
-    Method("none", "the model's own rope, unchanged", NoParams, _none, takes_factor=False),
+    Method("none", "the model's own rope, unchanged", NoParams, _none, takes_factor=False, stops_pairs=True),
     Method("pi", "Position Interpolation: every frequency divided by s", NoParams, _pi),
     Method("ntk", "static NTK-aware: base raised to b·s^(d/(d−2))", NoParams, _ntk),
     Method(
@@ -344,6 +378,7 @@ for _method in (
         PRopeParams,
         _p_rope,
         takes_factor=False,
+        stops_pairs=True,
     ),
 ):
     METHODS.add(_method.name, _method)
