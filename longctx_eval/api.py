@@ -11,17 +11,19 @@ once); the CLI prints those lines and exits 2.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from longctx_eval.config import ConfigError, SweepConfig, load_sweep, parse_sweep
 
 if TYPE_CHECKING:
+    from longctx_eval.longrope_search.request import SearchRequest
     from longctx_eval.plan import Plan
     from longctx_eval.progress import Progress
-    from longctx_eval.reporting import ReportOptions, Results
+    from longctx_eval.reporting import ReportOptions, Results, Summary
     from longctx_eval.rope.analysis import RopeAnalysis
+    from longctx_eval.rope.longrope_factors import LongRopeFactors
     from longctx_eval.runner import RunSummary
     from longctx_eval.usage.result import UsageResult
 
@@ -167,6 +169,17 @@ def run(
             paths = write_report(out)
             display.note(f"report: {len(paths)} files written in {time.monotonic() - start:.1f}s")
     return summary
+
+
+def read_summary(directory: str | Path) -> Summary:
+    """The summary a run or report wrote (`leaderboard.json`), read through its model; built from
+    the records where none was written (a shard's directory)."""
+    from longctx_eval.reporting import Summary, build_summary, load_results
+
+    path = Path(directory) / "leaderboard.json"
+    if path.is_file():
+        return Summary.model_validate_json(path.read_bytes())
+    return build_summary(load_results(directory))
 
 
 NO_RECORDS = "no records in {directory} (expected {records})"
@@ -360,3 +373,59 @@ def _method_takes_factor(name: str) -> bool:
     from longctx_eval.rope.methods import METHODS
 
     return METHODS.get(name).takes_factor
+
+
+def longrope_factors(
+    model: str, factor: float, output: str | Path, original_context: int | None = None
+) -> Path:
+    """Write LongRoPE's unsearched starting point (YaRN-derived per-pair factors) for `model`."""
+    from longctx_eval.rope.longrope_factors import write_yarn_derived_factors
+
+    write_yarn_derived_factors(model, factor, Path(output), original_context)
+    return Path(output)
+
+
+def longrope_search(
+    request: SearchRequest | Mapping[str, Any], on_progress: Callable[[str], None] | None = None
+) -> LongRopeFactors:
+    """Search LongRoPE's per-pair factors (evolutionary search on perplexity; resumable from
+    `<output>.state.json`). `request` names the settings as `SearchRequest` does; a problem raises
+    ConfigError naming the setting."""
+    from pydantic import ValidationError
+
+    from longctx_eval.longrope_search.request import SearchRequest, search
+
+    try:
+        checked = request if isinstance(request, SearchRequest) else SearchRequest.model_validate(request)
+    except ValidationError as exc:
+        raise ConfigError(
+            [(".".join(map(str, e["loc"])), e["msg"]) for e in exc.errors(include_url=False)]
+        ) from None
+    return search(checked, on_progress)
+
+
+def train_reference(
+    output: str | Path,
+    seed: int = 0,
+    steps: int | None = None,
+    docs: str | Path | None = None,
+    rope: str = "default",
+    p: float | None = None,
+    rope_theta: float | None = None,
+    init: str = "planted",
+) -> dict[str, Any]:
+    """Train the reference model (or a variant: `rope`, `p`, `rope_theta`, `init`) on CPU into
+    `output`, with its card; `docs` also writes the held-out perplexity documents. Problems raise
+    ConfigError naming the parameter, before anything trains. Returns the training summary."""
+    from longctx_eval.reference import train_reference_checked
+
+    return train_reference_checked(
+        Path(output),
+        seed=seed,
+        steps=steps,
+        docs=Path(docs) if docs is not None else None,
+        rope=rope,
+        p=p,
+        rope_theta=rope_theta,
+        init=init,
+    )

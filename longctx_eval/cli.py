@@ -135,16 +135,18 @@ def _os_error(exc: OSError) -> str:
 
 
 @contextmanager
-def _named_as_options() -> Iterator[None]:
-    """Problems the library names by parameter (`ppl_multiple`), named as the options typed."""
+def _named_as_options(**renamed: str) -> Iterator[None]:
+    """Problems the library names by parameter (`ppl_multiple`), named as the options typed
+    (`renamed`: a parameter whose option has another name)."""
     try:
         yield
     except ConfigError as exc:
-        _die([f"--{_option(loc)}: {msg}" if loc else msg for loc, msg in exc.problems])
+        _die([f"--{_option(loc, renamed)}: {msg}" if loc else msg for loc, msg in exc.problems])
 
 
-def _option(loc: str) -> str:
+def _option(loc: str, renamed: dict[str, str] | None = None) -> str:
     name, _, rest = loc.partition(" ")
+    name = (renamed or {}).get(name, name)
     return name.replace("_", "-") + (f" {rest}" if rest else "")
 
 
@@ -162,7 +164,6 @@ def run(
     3: the environment refused (disk, permissions, device); 130/143: stopped by SIGINT/SIGTERM
     (finished cells are kept: run again to resume)."""
     from longctx_eval import api
-    from longctx_eval.reporting import build_summary, load_results
     from longctx_eval.reporting.console import print_summary
 
     summary = api.run(config, output, progress.value, shard)
@@ -171,7 +172,7 @@ def run(
         raise typer.Exit(128 + (summary.stopped_by or 2))
     console = _console(stderr=True)
     if summary.has_results:
-        print_summary(build_summary(load_results(summary.out_dir)), console)
+        print_summary(api.read_summary(summary.out_dir), console)  # what api.run wrote
     console.print(summary.counts_line())
     for line in summary.failure_lines():
         console.print(line, markup=False)
@@ -387,9 +388,10 @@ def longrope_factors(
     original_context: Annotated[int | None, typer.Option(help="override the trained context L")] = None,
 ) -> None:
     """Write LongRoPE's unsearched starting point (YaRN-derived per-pair factors) for a model."""
-    from longctx_eval.rope.longrope_factors import write_yarn_derived_factors
+    from longctx_eval import api
 
-    write_yarn_derived_factors(model, factor, output, original_context)
+    with _named_as_options():
+        api.longrope_factors(model, factor, output, original_context)
     typer.echo(f"wrote {output} (unsearched, yarn-derived, factor {factor:g})")
 
 
@@ -438,12 +440,35 @@ def longrope_search(
     ] = None,
 ) -> None:
     """Search LongRoPE's per-pair factors for a model (evolutionary search on perplexity; resumable)."""
-    from longctx_eval.longrope_search.from_options import search_from_options
+    from longctx_eval import api
+    from longctx_eval.longrope_search.request import SearchRequest
 
     console = _console(stderr=True)
-    options = dict(locals())
-    options.pop("console")
-    result = search_from_options(options, on_progress=lambda line: console.print(line, markup=False))
+    request = SearchRequest(
+        model=model,
+        target_length=target_length,
+        dataset=dataset,
+        output=output,
+        factor=factor,
+        documents=documents,
+        held_out=held_out,
+        column=column,
+        population=population,
+        generations=generations,
+        parents=parents,
+        mutations=mutations,
+        crossovers=crossovers,
+        mutation_prob=mutation_prob,
+        high_multiple=high_multiple,
+        paper=paper,
+        original_context=original_context,
+        seed=seed,
+        objective=objective,
+        evaluator=evaluator,
+        seed_methods=tuple(seed_method or ()),
+    )
+    with _named_as_options(seed_methods="seed_method"):
+        result = api.longrope_search(request, on_progress=lambda line: console.print(line, markup=False))
     s = result.search or {}
     seeds = ", ".join(f"{k} {v:.4g}" for k, v in s["seed_ppl"].items())
     typer.echo(f"best ppl {s['best_ppl']:.4g} at {target_length} tokens (seeds: {seeds}); wrote {output}")
@@ -470,11 +495,12 @@ def train_reference_command(
     ] = "planted",
 ) -> None:
     """Train the reference model on CPU (about 21 minutes on 2 cores) and write its model card."""
-    from longctx_eval.reference import train_reference_checked
+    from longctx_eval import api
 
-    summary = train_reference_checked(
-        output, seed=seed, steps=steps, docs=docs, rope=rope, p=p, rope_theta=rope_theta, init=init
-    )
+    with _named_as_options():
+        summary = api.train_reference(
+            output, seed=seed, steps=steps, docs=docs, rope=rope, p=p, rope_theta=rope_theta, init=init
+        )
     final = summary["final"]
     typer.echo(
         f"trained {summary['parameters'] / 1e6:.2f}M parameters in {summary['wall_time_s']:.0f} s; "

@@ -68,13 +68,13 @@ def check_frequencies(model: torch.nn.Module, p: float) -> None:
 @pytest.mark.parametrize(
     ("rope", "p", "theta", "field", "message"),
     [
-        ("rope", None, None, "--rope", "unknown variant 'rope' (valid: default, p_rope, none)"),
-        ("default", 0.5, None, "--p", "applies to --rope p_rope only"),
-        ("none", None, 1e4, "--rope-theta", "NoPE (--rope none) has no frequencies"),
-        ("p_rope", 0.0, None, "--p", "p = 0 is --rope none"),
-        ("p_rope", 1.0, None, "--p", "p = 1 is --rope default"),
-        ("p_rope", 0.2, None, "--p", f"planted previous-token head needs the {FAST_PLANES} fastest"),
-        ("default", None, 0.5, "--rope-theta", "must be a number > 1"),
+        ("rope", None, None, "rope", "unknown variant 'rope' (valid: default, p_rope, none)"),
+        ("default", 0.5, None, "p", "applies to the p_rope variant only"),
+        ("none", None, 1e4, "rope_theta", "NoPE (the none variant) has no frequencies"),
+        ("p_rope", 0.0, None, "p", "p = 0 is the none variant"),
+        ("p_rope", 1.0, None, "p", "p = 1 the default one"),
+        ("p_rope", 0.2, None, "p", f"planted previous-token head needs the {FAST_PLANES} fastest"),
+        ("default", None, 0.5, "rope_theta", "must be a number > 1"),
     ],
 )
 def test_bad_variant_options_are_refused(
@@ -121,8 +121,9 @@ def test_train_reference_command_reports_every_bad_option_at_once(tmp_path: Path
     ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2
-    assert "--p: applies to --rope p_rope only" in result.output
-    assert "--rope-theta: NoPE (--rope none) has no frequencies" in result.output
+    # The library names the parameters (p, rope_theta); the command line names them as typed.
+    assert "--p: applies to the p_rope variant only (got none)" in result.output
+    assert "--rope-theta: NoPE (the none variant) has no frequencies" in result.output
     assert not (tmp_path / "m").exists()
 
 

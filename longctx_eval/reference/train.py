@@ -215,16 +215,16 @@ def train_reference_checked(
     rope_theta: float | None = None,
     init: str = "planted",
 ) -> dict[str, Any]:
-    """`longctx-eval train-reference`: the options checked first (ConfigError, every problem at
-    once), then training, then (with `docs`) the held-out perplexity documents."""
-    from longctx_eval.config import ConfigError
+    """The settings checked first (ConfigError, every problem at once, named by parameter), then
+    training, then (with `docs`) the held-out perplexity documents (`api.train_reference`)."""
+    from longctx_eval.errors import ConfigError
     from longctx_eval.reference.data import write_reference_docs
 
     problems = check_variant(rope, p, rope_theta, _head_dim(ReferenceSettings()), init=init)
     if steps is not None and steps < 1:
-        problems.append(("--steps", f"must be >= 1 (got {steps})"))
+        problems.append(("steps", f"must be >= 1 (got {steps})"))
     if output.exists() and any(output.iterdir()):
-        problems.append(("--output", f"{output} is not empty; give a new directory"))
+        problems.append(("output", f"{output} is not empty; give a new directory"))
     if problems:
         raise ConfigError(problems)
     settings = variant_settings(rope, p, rope_theta, init=init)

@@ -47,29 +47,29 @@ def rotating_pairs(p: float, head_dim: int) -> int:
 def check_variant(
     rope: str, p: float | None, rope_theta: float | None, head_dim: int = 64, init: str = "planted"
 ) -> list[tuple[str, str]]:
-    """Every problem with the train-reference options `--rope`, `--p`, `--rope-theta`, `--init`
-    (empty: fine)."""
+    """Every problem with a variant's settings `rope`, `p`, `rope_theta`, `init`, named by
+    setting (empty: fine)."""
     problems: list[tuple[str, str]] = []
     if init not in INITS:
-        problems.append(("--init", f"unknown initialisation {init!r} (valid: {', '.join(INITS)})"))
+        problems.append(("init", f"unknown initialisation {init!r} (valid: {', '.join(INITS)})"))
     if rope not in VARIANTS:
-        problems.append(("--rope", f"unknown variant {rope!r} (valid: {', '.join(VARIANTS)})"))
+        problems.append(("rope", f"unknown variant {rope!r} (valid: {', '.join(VARIANTS)})"))
         return problems
     if p is not None and rope != "p_rope":
-        problems.append(("--p", f"applies to --rope p_rope only (got --rope {rope})"))
+        problems.append(("p", f"applies to the p_rope variant only (got {rope})"))
     if rope_theta is not None and rope == "none":
-        problems.append(("--rope-theta", "NoPE (--rope none) has no frequencies to set"))
+        problems.append(("rope_theta", "NoPE (the none variant) has no frequencies to set"))
     if rope_theta is not None and not (math.isfinite(rope_theta) and rope_theta > 1.0):
-        problems.append(("--rope-theta", f"must be a number > 1 (got {rope_theta:g})"))
+        problems.append(("rope_theta", f"must be a number > 1 (got {rope_theta:g})"))
     if rope == "p_rope" and p is not None:
         if not (math.isfinite(p) and 0.0 < p < 1.0):
-            hint = " (p = 0 is --rope none, p = 1 is --rope default)" if p in (0.0, 1.0) else ""
-            problems.append(("--p", f"must be strictly between 0 and 1 (got {p:g}){hint}"))
+            hint = " (p = 0 is the none variant, p = 1 the default one)" if p in (0.0, 1.0) else ""
+            problems.append(("p", f"must be strictly between 0 and 1 (got {p:g}){hint}"))
         elif init == "planted" and rotating_pairs(p, head_dim) < PREVIOUS_TOKEN_PLANES:
             need = PREVIOUS_TOKEN_PLANES * 2 / head_dim
             problems.append(
                 (
-                    "--p",
+                    "p",
                     f"{p:g} leaves {rotating_pairs(p, head_dim)} of {head_dim // 2} pairs rotating; the "
                     f"planted previous-token head needs the {PREVIOUS_TOKEN_PLANES} fastest (p >= {need:g})",
                 )
