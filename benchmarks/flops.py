@@ -192,6 +192,10 @@ def breakdown(model: Any, ids: list[int], weights: int, mm_rate: float | None = 
         model.get_decoder()(input_ids=tensor, use_cache=False)  # warm-up
         with profile(activities=[ProfilerActivity.CPU]) as prof:
             model.get_decoder()(input_ids=tensor, use_cache=False)
+    if mm_rate is None:  # the limit, measured here: the best of 3 products of the model's shapes
+        x, w = torch.randn(n, HIDDEN), torch.randn(HIDDEN, MLP)
+        best = min(interleaved({"mm": lambda: torch.mm(x, w)}, 3).sides["mm"].seconds)
+        mm_rate = 2.0 * n * HIDDEN * MLP / best
     events = prof.key_averages()
     total = sum(e.self_cpu_time_total for e in events) / 1e6
     by_op = {e.key: e.self_cpu_time_total / 1e6 for e in events}
@@ -208,6 +212,7 @@ def breakdown(model: Any, ids: list[int], weights: int, mm_rate: float | None = 
         "weights_flops_per_s": dense / mm_s if mm_s else None,
         "attention_flops_per_s": attention / sdpa_s if sdpa_s else None,
         "top_ops": sorted(by_op.items(), key=lambda kv: -kv[1])[:12],
+        "matmul_flops_per_s": mm_rate,
     }
     if mm_rate:
         out["weights_fraction"] = out["weights_flops_per_s"] / mm_rate if mm_s else None
