@@ -36,7 +36,10 @@ def contended() -> bool:
     2-core development VM, passkey at 4k with sharing took 1.29× plain batching's time with a
     second process multiplying matrices on both cores (benchmarks/README.md, P4), while under
     PASSIVE waiting, or with no other work, sharing saved 4-25%. Below half a core of other work
-    the threads mostly find their cores free."""
+    the threads mostly find their cores free. Sleeping (PASSIVE) threads are not guarded: beside
+    five other sessions (load average 14-20) sharing took 0.45-0.57× plain batching's time in
+    three cells of four, and 1.17× in the fourth, where plain batching's own times ranged from
+    7.1 to 12.6 s (benchmarks/README.md, P4 on a busy machine)."""
     if not spinning():
         return False
     busy = _OTHERS.busy_cores()
