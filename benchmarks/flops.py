@@ -14,7 +14,12 @@ the model's own shapes (ℓ × hidden by hidden × MLP width, and the head's 102
 × vocabulary), measured interleaved with the passes. The pass is also split into the decoder
 (transformers' code) and the NLL chunks (ours), each with its own share of the time.
 
-    python benchmarks/flops.py [--lengths 2048 8192] [--rounds 3] [--threads 2]
+    python benchmarks/flops.py [--lengths 2048 8192] [--rounds 3] [--threads 2] [--breakdown]
+
+`--breakdown` also profiles one decoder forward per length (torch.profiler, self time per
+operator: the weight products, the attention kernel, rotary application, elementwise work, masks)
+and times transformers' sdpa attention against its eager attention at `--eager-length` (2k by
+default: eager attention materialises a heads × ℓ × ℓ matrix, 4 GiB per layer at 8k).
 """
 
 from __future__ import annotations
@@ -146,11 +151,122 @@ def measure(lm: Any, weights: int, ids: list[int], rounds: int) -> dict[str, Any
     return row
 
 
+# Where an operator's time goes in the breakdown (self time; the rest is "other").
+CATEGORIES = {
+    "matrix products (weights)": ("aten::mm", "aten::addmm"),
+    "attention kernel (sdpa)": ("aten::_scaled_dot_product_flash_attention_for_cpu",),
+    "eager attention (bmm, softmax)": ("aten::bmm", "aten::_softmax", "aten::softmax"),
+    "rotary application (cat, neg)": ("aten::cat", "aten::neg"),
+    "elementwise (mul, add, silu, norm)": (
+        "aten::mul",
+        "aten::add",
+        "aten::silu",
+        "aten::pow",
+        "aten::mean",
+        "aten::rsqrt",
+        "aten::copy_",
+        "aten::clone",
+        "aten::to",
+        "aten::_to_copy",
+    ),
+    "masks, positions (arange, mask ops)": (
+        "aten::arange",
+        "aten::ones",
+        "aten::where",
+        "aten::le",
+        "aten::tril",
+    ),
+}
+
+
+def breakdown(model: Any, ids: list[int], weights: int, mm_rate: float | None = None) -> dict[str, Any]:
+    """One decoder forward under torch.profiler: self time per operator category, and the rates
+    of its two big parts (weight products over the dense FLOPs, the attention kernel over the
+    attention FLOPs) against `torch.mm`'s."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    n = len(ids)
+    tensor = torch.tensor([ids])
+    with torch.inference_mode():
+        model.get_decoder()(input_ids=tensor, use_cache=False)  # warm-up
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            model.get_decoder()(input_ids=tensor, use_cache=False)
+    if mm_rate is None:  # the limit, measured here: the best of 3 products of the model's shapes
+        x, w = torch.randn(n, HIDDEN), torch.randn(HIDDEN, MLP)
+        best = min(interleaved({"mm": lambda: torch.mm(x, w)}, 3).sides["mm"].seconds)
+        mm_rate = 2.0 * n * HIDDEN * MLP / best
+    events = prof.key_averages()
+    total = sum(e.self_cpu_time_total for e in events) / 1e6
+    by_op = {e.key: e.self_cpu_time_total / 1e6 for e in events}
+    seconds = {c: sum(by_op.get(op, 0.0) for op in ops) for c, ops in CATEGORIES.items()}
+    seconds["other"] = total - sum(seconds.values())
+    dense, attention = 2.0 * weights * n, 2.0 * LAYERS * HIDDEN * n * n
+    mm_s = seconds["matrix products (weights)"]
+    sdpa_s = seconds["attention kernel (sdpa)"]
+    out = {
+        "length": n,
+        "profiled_seconds": total,
+        "seconds": seconds,
+        "share": {c: x / total for c, x in seconds.items()},
+        "weights_flops_per_s": dense / mm_s if mm_s else None,
+        "attention_flops_per_s": attention / sdpa_s if sdpa_s else None,
+        "top_ops": sorted(by_op.items(), key=lambda kv: -kv[1])[:12],
+        "matmul_flops_per_s": mm_rate,
+    }
+    if mm_rate:
+        out["weights_fraction"] = out["weights_flops_per_s"] / mm_rate if mm_s else None
+        out["attention_fraction"] = out["attention_flops_per_s"] / mm_rate if sdpa_s else None
+    print(f"  decoder at {n} tokens under the profiler: {total:.2f} s of operator time")
+    for c, x in seconds.items():
+        print(f"    {c:<38} {x:7.2f} s  {x / total:5.1%}")
+    if mm_rate:
+        print(
+            f"    weight products at {out['weights_fraction']:.2f} of torch.mm's FLOP/s; the attention "
+            f"kernel at {out['attention_fraction'] or 0:.2f} (its FLOPs counted as the causal half)"
+        )
+    return out
+
+
+def sdpa_against_eager(model: Any, ids: list[int], rounds: int) -> dict[str, Any]:
+    """The decoder forward with transformers' sdpa attention against its eager attention."""
+    import torch
+
+    tensor = torch.tensor([ids])
+
+    def forward(kind: str) -> Any:
+        def run() -> None:
+            model.set_attn_implementation(kind)
+            with torch.inference_mode():
+                model.get_decoder()(input_ids=tensor, use_cache=False)
+
+        return run
+
+    try:
+        comparison = interleaved({"sdpa": forward("sdpa"), "eager": forward("eager")}, rounds)
+    finally:
+        model.set_attn_implementation("sdpa")
+    print(f"  decoder at {len(ids)} tokens, sdpa against eager attention:")
+    print("\n".join(comparison.lines()))
+    return {
+        "length": len(ids),
+        "ratio_sdpa_to_eager": comparison.ratio("sdpa", "eager"),
+        **comparison.summary(),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lengths", type=int, nargs="+", default=[2048, 8192])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="also profile the decoder per operator; sdpa against eager",
+    )
+    parser.add_argument("--eager-length", type=int, default=2048, help="sdpa against eager at this length")
+    parser.add_argument("--no-pass", action="store_true", help="only the breakdown, not the timed passes")
     args = parser.parse_args()
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     threads = pin_threads(args.threads)
@@ -169,18 +285,27 @@ def main() -> None:
     weights = sum(p.numel() for p in backend.model.get_decoder().parameters())
     weights -= backend.model.get_input_embeddings().weight.numel()
     gen = torch.Generator().manual_seed(0)
-    rows = []
+    rows, parts, eager = [], [], None
     for n in args.lengths:
         ids = torch.randint(3, VOCAB, (n,), generator=gen).tolist()
-        rows.append(measure(lm, weights, ids, args.rounds))
+        row = None if args.no_pass else measure(lm, weights, ids, args.rounds)
+        if row is not None:
+            rows.append(row)
+        if args.breakdown:
+            parts.append(breakdown(backend.model, ids, weights, row["matmul_flops_per_s"] if row else None))
+    if args.breakdown:
+        ids = torch.randint(3, VOCAB, (args.eager_length,), generator=gen).tolist()
+        eager = sdpa_against_eager(backend.model, ids, args.rounds)
     write(
-        "flops",
+        "flops_breakdown" if args.no_pass else "flops",
         {
             "threads": threads,
             "dtype": "float32",
             "shape": [HIDDEN, LAYERS, HEADS, MLP, VOCAB],
             "weights": weights,
             "rows": rows,
+            "breakdown": parts,
+            "sdpa_against_eager": eager,
         },
     )
 

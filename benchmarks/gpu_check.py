@@ -29,6 +29,7 @@ import argparse
 import importlib.util
 import json
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -273,7 +274,9 @@ def main() -> None:
     report: dict[str, Any] = {
         "benchmark": "gpu_check",
         "dry_run": dry,
-        "machine": machine(),
+        # common.machine() asks torch for the GPU's name, which would hold a CUDA context (and
+        # memory vLLM wants) in this process for the whole check: nvidia-smi's name instead
+        "machine": machine() if dry else {"platform": platform.platform(), "cpus": os.cpu_count()},
         "gpu": gpu,
         "peak_tflops": peak,
         "shape": shape,

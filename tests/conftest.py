@@ -10,6 +10,12 @@ from typing import Any
 
 import pytest
 
+# One torch thread that sleeps while it waits, before torch is imported (OpenMP reads both once):
+# the tests' models are tiny, so a second thread gains little, and spinning threads of two test
+# runs on the same cores take each other's time (benchmarks/README.md, "Two test runs at once").
+# Set either variable to choose otherwise.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")

@@ -36,22 +36,38 @@ def contended() -> bool:
     2-core development VM, passkey at 4k with sharing took 1.29× plain batching's time with a
     second process multiplying matrices on both cores (benchmarks/README.md, P4), while under
     PASSIVE waiting, or with no other work, sharing saved 4-25%. Below half a core of other work
-    the threads mostly find their cores free."""
+    the threads mostly find their cores free. Sleeping (PASSIVE) threads are not guarded: beside
+    five other sessions (load average 14-20) sharing took 0.45-0.57× plain batching's time in
+    three cells of four, and 1.17× in the fourth, where plain batching's own times ranged from
+    7.1 to 12.6 s (benchmarks/README.md, P4 on a busy machine)."""
     if not spinning():
         return False
     busy = _OTHERS.busy_cores()
     return busy is not None and busy >= _CONTENDED_CORES
 
 
+# The cost model's constants. Where they come from, and the machine they hold for: the 2-core
+# development VM (Firecracker, torch 2.13 CPU build, float32, 2 threads, the shipped reference
+# model: 4 layers, hidden 192). Sharing is only ever on for float32 on a CPU (`HFLanguageModel.
+# _shares_prefixes`); elsewhere these are not used.
+#
 # A query chunk attending to cached keys gets an explicit mask; its elements (rows × queries × keys)
-# are kept below this so that a 32k-token context does not need a mask of gigabytes.
+# are kept below this so that a 32k-token context does not need a mask of gigabytes (a bound on
+# memory, not a measured cost: 256 MiB of float32).
 _MASK_ELEMENTS = 2**26
 # Counted attention work of a masked query chunk over the causal flag's (the kernel visits every
-# pair of the rectangle, and reads the mask); measured 1.07 on the reference model's shapes.
+# pair of the rectangle, and reads the mask): measured 1.07 on the reference model's shapes on
+# that VM (sdpa, masked chunk against the causal triangle); 1.15 leaves room for other shapes.
 _MASKED = 1.15
 # Share a batch's prefix only when the count says it saves at least this fraction: the count is
-# rough, and plain batching must never lose.
+# rough, and plain batching must never lose. Chosen, then checked by benchmarks/prefix_reuse.py
+# on that VM: where the count said ≥ 10% the measured saving was 4-25%.
 _MARGIN = 0.9
+# Fixed cost of one forward call per decoder layer, in FLOPs: an estimate of ~1 ms of Python and
+# kernel launches per layer on that VM, at 100 GFLOP/s (not measured apart). On a machine
+# whose matrix products are faster and whose Python is not, a call costs more FLOPs than this, and
+# the count leans toward sharing a little too often; the margin above absorbs some of it.
+_CALL_PER_LAYER = 1e8
 
 
 @dataclass(frozen=True)
@@ -60,7 +76,7 @@ class Costs:
 
     dense: float  # per token through the decoder layers: 2 × their weights
     pair: float  # per query-key pair of attention: QKᵀ and PV over all layers and heads
-    call: float  # fixed cost of one forward call (Python, kernel launches): ~1 ms a layer, 2 cores
+    call: float  # fixed cost of one forward call (Python, kernel launches): see _CALL_PER_LAYER
 
     @classmethod
     def of(cls, model: Any) -> Costs:
@@ -69,7 +85,7 @@ class Costs:
         head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
         weights = sum(p.numel() for p in model.get_decoder().parameters())
         weights -= model.get_input_embeddings().weight.numel()
-        return cls(2.0 * weights, 4.0 * layers * heads * head_dim, 1e8 * layers)
+        return cls(2.0 * weights, 4.0 * layers * heads * head_dim, _CALL_PER_LAYER * layers)
 
     def run(self, rows: int, start: int, end: int, chunks: int) -> float:
         """Positions [start, end) of `rows` sequences in `chunks` equal calls after `start` cached."""
