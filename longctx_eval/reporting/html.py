@@ -233,13 +233,6 @@ def render(
         _model_table(leaderboard_table(summary)),
         *(f'<p class="note">{e(n)}</p>' for n in summary.notes),
     ]
-    # The answer in words, generated from the data (tables.headline_lines), before the curves.
-    head.insert(
-        0,
-        '<section class="headline">'
-        + "".join(f"<p>{e(t)}</p>" for t in headline_lines(summary))
-        + "</section>",
-    )
 
     # The curves answer the question: accuracy tasks first, then perplexity, then the rest.
     curve_kinds = ("accuracy", "perplexity", "perplexity_relative")
@@ -281,6 +274,10 @@ def render(
         p
         for p in [
             f"<h1>{e(title)}</h1>",
+            # The answer in words, generated from the data (tables.headline_lines), before anything.
+            '<section class="headline">'
+            + "".join(f"<p>{e(t)}</p>" for t in headline_lines(summary))
+            + "</section>",
             _toc(toc),
             _filter(models, summary.tasks),
             *head,
