@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from longctx_eval.config import ConfigError, SweepConfig, load_sweep, parse_sweep
+from longctx_eval.errors import EnvironmentProblem
 
 if TYPE_CHECKING:
     from longctx_eval.longrope_search.request import SearchRequest
@@ -103,8 +104,10 @@ def _problems_beyond(config: SweepInput, found: list[tuple[str, str]]) -> list[t
     except ConfigError as exc:
         known = set(found)
         return [p for p in (_renumber(loc, msg, kept) for loc, msg in exc.problems) if p not in known]
-    except Exception:
-        return []  # only extra information: the problems already found stand on their own
+    except (EnvironmentProblem, OSError, ValueError, ImportError):
+        # What stops the plan of the remainder (a device, a file, a plugin) is only extra
+        # information here: the problems already found stand on their own and are reported.
+        return []
     return []
 
 

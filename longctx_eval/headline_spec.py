@@ -53,3 +53,13 @@ class HeadlineSpec(BaseModel):
             if unknown:
                 raise ValueError(f"weights name tasks outside `tasks`: {', '.join(unknown)}")
         return self
+
+
+class AppliedHeadline(HeadlineSpec):
+    """The headline as a report applied it (leaderboard.json's `headline`): defaults filled in
+    from the results, so `tasks` may be empty where no retrieval task ran (a perplexity-only
+    sweep), which a user's `headline:` may not be."""
+
+    tasks: tuple[str, ...] | None = Field(
+        None, description="the task labels the headline averaged (empty: no headline task ran)"
+    )

@@ -21,7 +21,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from longctx_eval.headline_spec import HeadlineSpec
+from longctx_eval.headline_spec import AppliedHeadline, HeadlineSpec
 from longctx_eval.records import Sample
 from longctx_eval.reporting.effective import Effective, ReportOptions, overall
 from longctx_eval.reporting.paired import (
@@ -49,7 +49,7 @@ class RowHeadline:
 
 def resolve(
     spec: HeadlineSpec | None, arranged: Arranged, board_tasks: list[str]
-) -> tuple[HeadlineSpec, list[str]]:
+) -> tuple[AppliedHeadline, list[str]]:
     """The definition with its defaults filled in from the results, and what had to be left out
     of it (a task without results; a perplexity task in a mean of accuracies)."""
     spec = spec or HeadlineSpec()
@@ -72,8 +72,9 @@ def resolve(
             tasks = tuple(t for t in tasks if metric[t] == "accuracy")
     default_guards = tuple(t for t in board_tasks if metric.get(t) == "ppl")
     guards = spec.guards if spec.guards is not None else default_guards
-    resolved = spec.model_copy(
-        update={
+    resolved = AppliedHeadline.model_validate(
+        {
+            **spec.model_dump(),
             "tasks": tasks,
             "guards": tuple(g for g in guards if g not in tasks),
             "weights": {t: w for t, w in spec.weights.items() if t in tasks},

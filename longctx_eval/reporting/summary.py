@@ -12,7 +12,7 @@ from collections import OrderedDict
 
 from pydantic import BaseModel, Field
 
-from longctx_eval.headline_spec import HeadlineSpec
+from longctx_eval.headline_spec import AppliedHeadline, HeadlineSpec
 from longctx_eval.records import CellRecord, Sample
 from longctx_eval.reporting import checks, headline, wins
 from longctx_eval.reporting.effective import (
@@ -137,7 +137,7 @@ class Summary(BaseModel):
     scoring_gaps: list[ScoringGap] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
     superseded: int = 0  # cells a later run of an edited sweep replaced (report --all lists them)
-    headline: HeadlineSpec = Field(default_factory=HeadlineSpec)  # as applied, defaults filled in
+    headline: AppliedHeadline = Field(default_factory=AppliedHeadline)  # as applied, defaults filled in
     headline_lengths: list[int] = Field(default_factory=list)
     headline_comparisons: list[PairedDiff] = Field(default_factory=list)  # row pairs, Holm-adjusted
     sentences: list[str] = Field(default_factory=list)  # who wins where, generated from the data
