@@ -168,16 +168,6 @@ def background_load(threads: int = 2) -> Iterator[int]:
         proc.wait(timeout=30)
 
 
-def best_of(n: int, fn: Callable[[], Any]) -> tuple[float, Any]:
-    """The shortest of n timed runs (noise only ever adds time) and the last result."""
-    best, result = float("inf"), None
-    for _ in range(n):
-        t0 = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, result
-
-
 def write(name: str, figures: dict[str, Any]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"

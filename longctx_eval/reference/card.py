@@ -319,9 +319,3 @@ def _headline(tables: list[dict[str, Any]], mine: dict[str, list[dict[str, Any]]
                 f"({ratio:.2f}×, {first['n']} documents)"
             )
     return "Unscaled (`none`): " + "; ".join(parts) + "."
-
-
-def write_scores(model_dir: Path, leaderboard: Path, model: str) -> Path:
-    """Rewrite a trained model's card with its scores from a sweep's leaderboard.json."""
-    summary = json.loads((Path(model_dir) / "training_summary.json").read_text())
-    return write_card(model_dir, summary, variant_scores(leaderboard, model))

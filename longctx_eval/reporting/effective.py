@@ -283,12 +283,3 @@ def overall(parts: Sequence[Effective]) -> Effective:
 def _min_or_none(values: Sequence[int | None]) -> int | None:
     """The minimum, where None ("below the shortest length") is smaller than any length."""
     return None if any(v is None for v in values) else min(v for v in values if v is not None)
-
-
-def overlaps(a: Effective, b: Effective) -> bool:
-    """Whether the data leave two rows' effective lengths in a common range (no ranking)."""
-    if a.status in ("untested", "no_baseline") or b.status in ("untested", "no_baseline"):
-        return False
-    lo_a, hi_a = a.effective_low or 0, a.effective_high or 0
-    lo_b, hi_b = b.effective_low or 0, b.effective_high or 0
-    return lo_a <= hi_b and lo_b <= hi_a
