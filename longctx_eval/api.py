@@ -170,19 +170,20 @@ def run(
             display.note(f"report: writing the leaderboards, plots and report.html into {out} ...")
             start = time.monotonic()
             paths = write_report(out)
+            summary.report_written = True
             display.note(f"report: {len(paths)} files written in {time.monotonic() - start:.1f}s")
     return summary
 
 
-def read_summary(directory: str | Path) -> Summary:
-    """The summary a run or report wrote (`leaderboard.json`), read through its model; built from
-    the records where none was written (a shard's directory)."""
+def read_summary(run: RunSummary) -> Summary:
+    """A run's summary: the `leaderboard.json` it wrote, read through its model, or, where the run
+    wrote none (a shard, `report=False`), built from the records (a file left by an earlier run
+    would be stale)."""
     from longctx_eval.reporting import Summary, build_summary, load_results
 
-    path = Path(directory) / "leaderboard.json"
-    if path.is_file():
-        return Summary.model_validate_json(path.read_bytes())
-    return build_summary(load_results(directory))
+    if run.report_written:
+        return Summary.model_validate_json((run.out_dir / "leaderboard.json").read_bytes())
+    return build_summary(load_results(run.out_dir))
 
 
 NO_RECORDS = "no records in {directory} (expected {records})"

@@ -172,7 +172,7 @@ def run(
         raise typer.Exit(128 + (summary.stopped_by or 2))
     console = _console(stderr=True)
     if summary.has_results:
-        print_summary(api.read_summary(summary.out_dir), console)  # what api.run wrote
+        print_summary(api.read_summary(summary), console)
     console.print(summary.counts_line())
     for line in summary.failure_lines():
         console.print(line, markup=False)

@@ -43,6 +43,7 @@ class RunSummary:
     counts: dict[str, int] = field(default_factory=lambda: {"ok": 0, "failed": 0, "skipped": 0})
     stopped_by: int | None = None  # the signal that stopped the run
     taken_elsewhere: int = 0  # cells another process sharing the directory computed meanwhile
+    report_written: bool = False  # api.run wrote this directory's leaderboard.json after the run
 
     @property
     def failed(self) -> int:

@@ -80,6 +80,28 @@ def test_run_prints_the_summary_the_run_wrote(tmp_path: Path, tiny_model_dir: Pa
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["run", str(config), "--output", str(out), "--progress", "plain"])
     assert result.exit_code == 0, result.output
-    written = api.read_summary(out)
+    from longctx_eval.reporting import Summary
+
+    written = Summary.model_validate_json((out / "leaderboard.json").read_bytes())  # reads back
     assert written.leaderboard and written.leaderboard[0].method_label == "none"
     assert "effective" in result.output.lower() or "Effective" in result.output
+
+
+def test_a_run_that_wrote_no_report_never_shows_an_earlier_leaderboard(tmp_path: Path, tiny_model_dir: Path):
+    import shutil
+
+    from .conftest import sweep_dict
+
+    out = tmp_path / "out"
+    out.mkdir()
+    # A leaderboard left by some earlier run: stale for what this run computes.
+    shutil.copy(REFERENCE.parent.parent / "results" / "examples" / "quickstart" / "leaderboard.json", out)
+    data = sweep_dict(
+        tiny_model_dir, methods=["none"], lengths=[128], tasks=[{"task": "passkey", "samples": 2}]
+    )
+    run = api.run(data, output=out, progress="none", report=False)
+    assert not run.report_written
+    board = api.read_summary(run)
+    assert [(r.model, r.method_label) for r in board.leaderboard] == [("tiny", "none")]
+    written = api.run(data, output=out, progress="none")  # nothing left to run; the report is written
+    assert written.report_written and api.read_summary(written).leaderboard[0].model == "tiny"

@@ -76,50 +76,39 @@ def _write(
     # The loaded records stay out of garbage collections while the report is built: 65 against
     # 69 s, and 69 against 74 s, for report --no-pictures of 10k cells (interleaved, load 12).
     with gc_frozen():
-        return _write_unfrozen(results, out, options, title, pictures, show_superseded)
-
-
-def _write_unfrozen(
-    results: Results,
-    out: Path,
-    options: ReportOptions,
-    title: str,
-    pictures: bool,
-    show_superseded: bool = False,
-) -> list[Path]:
-    summary = build_summary(results, _with_headline(options, results), title)
-    for warning in summary.warnings:  # also at the top of leaderboard.md and report.html
-        _log.warning("warning: %s", warning)
-    written = {
-        out / "leaderboard.json": summary.model_dump_json(indent=1) + "\n",
-        out / "leaderboard.md": markdown(summary),
-        out / "leaderboard.csv": csv_text(results),
-        out / "leaderboard.tex": latex(summary),
-    }
-    for path, text in written.items():
-        atomic_write(path, text)
-    paths = list(written)
-    if pictures:
-        arranged = arrange(results)
-        palette = palette_of(results)  # one colour per method label in every figure
-        figures = (
-            make_figures(results, arranged, palette)
-            + relative_perplexity(summary, palette)
-            + usage_figures(results, arranged, options.against, palette)
-        )
-        plots = out / "plots"
-        plots.mkdir(parents=True, exist_ok=True)
-        names = {f"{f.name}.png" for f in figures}
-        for stale in plots.glob("*.png"):  # pictures of an earlier report that this one no longer has
-            if stale.name not in names:
-                stale.unlink()
-        for f in figures:
-            path = plots / f"{f.name}.png"
-            path.write_bytes(f.png)
-            paths.append(path)
-        atomic_write(out / "report.html", render(summary, results, figures, show_superseded))
-        paths.append(out / "report.html")
-    return paths
+        summary = build_summary(results, _with_headline(options, results), title)
+        for warning in summary.warnings:  # also at the top of leaderboard.md and report.html
+            _log.warning("warning: %s", warning)
+        written = {
+            out / "leaderboard.json": summary.model_dump_json(indent=1) + "\n",
+            out / "leaderboard.md": markdown(summary),
+            out / "leaderboard.csv": csv_text(results),
+            out / "leaderboard.tex": latex(summary),
+        }
+        for path, text in written.items():
+            atomic_write(path, text)
+        paths = list(written)
+        if pictures:
+            arranged = arrange(results)
+            palette = palette_of(results)  # one colour per method label in every figure
+            figures = (
+                make_figures(results, arranged, palette)
+                + relative_perplexity(summary, palette)
+                + usage_figures(results, arranged, options.against, palette)
+            )
+            plots = out / "plots"
+            plots.mkdir(parents=True, exist_ok=True)
+            names = {f"{f.name}.png" for f in figures}
+            for stale in plots.glob("*.png"):  # pictures of an earlier report that this one no longer has
+                if stale.name not in names:
+                    stale.unlink()
+            for f in figures:
+                path = plots / f"{f.name}.png"
+                path.write_bytes(f.png)
+                paths.append(path)
+            atomic_write(out / "report.html", render(summary, results, figures, show_superseded))
+            paths.append(out / "report.html")
+        return paths
 
 
 def _with_headline(options: ReportOptions, results: Results) -> ReportOptions:
