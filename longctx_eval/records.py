@@ -17,7 +17,7 @@ import hashlib
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny
 
 SCHEMA_VERSION = 2
 Status = Literal["ok", "failed", "skipped"]
@@ -75,7 +75,9 @@ class CellRecord(_Open):
     seed: int = 0
     sample_batch: int = 0  # length search: the k-th batch of samples at this length (pooled in tables)
     status: Status
-    metrics: Metrics = Field(default_factory=Metrics)
+    # A task's own Metrics subclass when written or read with its task installed; SerializeAsAny so
+    # that its declared fields are written (pydantic would dump the declared base class's fields only).
+    metrics: SerializeAsAny[Metrics] = Field(default_factory=Metrics)
     n_samples: int = 0
     error: str | None = None
     traceback: str | None = None  # failed cells: where it failed (the console points here)

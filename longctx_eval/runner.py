@@ -298,9 +298,7 @@ class SharedCells:
         out = []
         for cid in ready:
             record = latest[cid]
-            samples = (
-                [s.model_dump(mode="json") for s in store.read_samples(cid)] if record.n_samples else None
-            )
+            samples = store.read_samples(cid) if record.n_samples else None
             out += self.derived_from(Finished(record, samples))
         return out
 

@@ -68,6 +68,8 @@ def dumps(value: Any) -> str:
 
 
 def _finite(value: Any) -> Any:
+    if isinstance(value, BaseModel):  # a typed record or payload: its JSON form, then the same rule
+        value = value.model_dump(mode="json")
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
@@ -282,7 +284,7 @@ class ResultStore:
     def write_cell(
         self,
         record: CellRecord,
-        samples: Sequence[Sample | dict[str, Any]] | None,
+        samples: Sequence[Sample] | None,
         rope: RopeFrequencies | None = None,
     ) -> None:
         """The group's frequencies and the samples first (atomically), then the record line that

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from longctx_eval.records import Sample
+from longctx_eval.records import Metrics, Sample
 from longctx_eval.registry import Registry, import_plugin_file, plugin_files
 
 if TYPE_CHECKING:
@@ -119,10 +119,19 @@ class ModelAccess(Protocol):
 
 @dataclass
 class CellOutcome:
-    metrics: dict[str, Any]
-    samples: list[dict[str, Any]]
+    """What one cell measured: its metrics and samples as instances of the task's own `Metrics`
+    and `Sample` classes. A plugin may still return plain dicts; the worker validates them into
+    the task's classes before anything is written, so the store only ever sees typed payloads."""
+
+    metrics: Metrics | dict[str, Any] = field(default_factory=Metrics)
+    samples: Sequence[Sample | dict[str, Any]] = ()
     status: Literal["ok", "skipped"] = "ok"
     reason: str | None = None
+
+    @classmethod
+    def skipped(cls, reason: str) -> CellOutcome:
+        """A cell the task cannot run at this length or setting (recorded with its reason)."""
+        return cls(status="skipped", reason=reason)
 
 
 class Task(Protocol):
@@ -132,9 +141,11 @@ class Task(Protocol):
     # What its cells' headline number is: 'accuracy' (`@task`'s default), 'ppl', or 'none' (the
     # analysis). The length search and the leaderboard need an accuracy or a perplexity.
     metric: ClassVar[str]
-    # The shape of one sample (checked before a cell is written); `@task` fills in the generic
-    # `records.Sample` when a plugin declares none.
+    # The shape of one sample and of the cell's metrics (validated before a cell is written, and
+    # used to read them back); `@task` fills in the generic `records.Sample` / `records.Metrics`
+    # when a plugin declares none.
     Sample: ClassVar[type[Sample]]
+    Metrics: ClassVar[type[Metrics]]
 
     def __init__(self, params: Any, env: TaskEnv) -> None: ...
 
@@ -194,6 +205,12 @@ def task(cls: type[Any]) -> type[Any]:
         raise ValueError(f"task {cls.name!r}: a task group already has that name")
     if not hasattr(cls, "Sample"):
         cls.Sample = Sample
+    if not hasattr(cls, "Metrics"):
+        cls.Metrics = Metrics
+    for attr, base in (("Sample", Sample), ("Metrics", Metrics)):
+        declared = getattr(cls, attr)
+        if not (isinstance(declared, type) and issubclass(declared, base)):
+            raise TypeError(f"task class {cls.__name__}: {attr} must subclass longctx_eval.records.{attr}")
     if not hasattr(cls, "metric"):
         cls.metric = "accuracy"
     if not hasattr(cls, "new_tokens"):

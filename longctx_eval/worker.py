@@ -16,7 +16,10 @@ import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from dataclasses import replace
+from typing import Any, cast
+
+from pydantic import BaseModel
 
 from longctx_eval.backends import BACKENDS, Backend
 from longctx_eval.executors import Finished
@@ -24,11 +27,11 @@ from longctx_eval.lm import LanguageModel
 from longctx_eval.manifest import now
 from longctx_eval.plan import Cell, Plan
 from longctx_eval.prompts import PromptFormat
-from longctx_eval.records import CellRecord, RopeFrequencies
+from longctx_eval.records import CellRecord, RopeFrequencies, Sample
 from longctx_eval.rope.analysis import frequency_record
 from longctx_eval.rope.base import RopeBase
 from longctx_eval.rope.methods import RopeSetting, ScalingSpec
-from longctx_eval.task import TASKS, CellContext, CellOutcome
+from longctx_eval.task import TASKS, CellContext, CellOutcome, Task
 
 
 class Worker:
@@ -91,9 +94,7 @@ class Worker:
         )
         task = self.plan.tasks[cell.task_index]
         try:
-            outcome = task.run(ctx)
-            for sample in outcome.samples:  # a plugin's malformed sample fails its cell, not the store
-                task.Sample.model_validate(sample)
+            outcome = typed_outcome(task, task.run(ctx))  # a malformed payload fails its cell, not the store
         except Exception as exc:
             trace = traceback.format_exc(limit=8)
             return self.finished(cell, "failed", time.monotonic() - t0, error=short_error(exc), trace=trace)
@@ -202,7 +203,9 @@ class Worker:
         record = make_record(cell, self.backend.describe(), status, duration, outcome, error, rope, policy)
         if trace is not None:
             record = record.model_copy(update={"traceback": trace})
-        return Finished(record, outcome.samples if outcome else None, rope)
+        # typed_outcome made every sample an instance of the task's Sample class
+        samples = cast(list[Sample], outcome.samples) if outcome else None
+        return Finished(record, samples, rope)
 
 
 class BackendModels:
@@ -247,6 +250,25 @@ class BackendModels:
             own = ScalingSpec("none").resolve(read_rope_base(found.config))
             self.others[path] = backend.apply(own, self.max_tokens)
         return self.others[path]
+
+
+def typed_outcome(task: type[Task] | Task, outcome: CellOutcome) -> CellOutcome:
+    """The outcome with its metrics and samples as instances of the task's own classes: a plugin's
+    dicts (or another class's instances) are validated into them, so the store writes, and
+    reporting reads, one declared shape per task."""
+
+    def typed(value: Any, cls: type[BaseModel]) -> Any:
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, BaseModel):
+            value = value.model_dump()
+        return cls.model_validate(value)
+
+    return replace(
+        outcome,
+        metrics=typed(outcome.metrics, task.Metrics),
+        samples=[typed(s, task.Sample) for s in outcome.samples],
+    )
 
 
 def shared_record(cell: Cell, computed: CellRecord) -> CellRecord:

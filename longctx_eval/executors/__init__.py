@@ -8,8 +8,9 @@ module can parse `executor:` without importing the plan and the workers above it
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import (
     BaseModel,
@@ -21,7 +22,7 @@ from pydantic import (
     PositiveInt,
 )
 
-from longctx_eval.records import CellRecord, RopeFrequencies
+from longctx_eval.records import CellRecord, RopeFrequencies, Sample
 from longctx_eval.registry import Registry
 
 
@@ -30,7 +31,7 @@ class Finished:
     """A computed cell as an executor hands it to the runner, the only writer of the store."""
 
     record: CellRecord
-    samples: list[dict[str, Any]] | None = None
+    samples: Sequence[Sample] | None = None  # the task's own Sample instances
     rope: RopeFrequencies | None = None  # the group's frequencies (stored once, under record.rope_key)
 
 
