@@ -106,11 +106,19 @@ class CellRecord(_Open):
 
 
 class Sample(_Open):
-    """One sample of a cell. Tasks record what they need (kept as extra fields); `index` orders
-    them and pairs the samples of two methods in a paired comparison."""
+    """One sample of a cell: the base every task's own Sample class extends (a task declares its
+    fields there; fields no class declares are kept, so a newer or uninstalled task's samples still
+    read). `index` orders them and pairs the samples of two methods in a paired comparison."""
 
     index: int = 0
     score: float | None = None
+
+
+class AnsweredSample(Sample):
+    """A sample scored on generated text: what the report's tables of wrong answers show."""
+
+    target: str  # the reference, as shown to a reader (several joined by ", ")
+    output: str  # the generated text that was scored
 
 
 class RopeFrequencies(BaseModel):

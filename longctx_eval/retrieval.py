@@ -18,7 +18,7 @@ from pydantic import Field, PositiveInt
 
 from longctx_eval.data import DatasetError, load_documents, resolve_source
 from longctx_eval.haystack import BuiltPrompt, Haystack, PromptParts, build_prompt
-from longctx_eval.records import Sample
+from longctx_eval.records import AnsweredSample
 from longctx_eval.stats import wilson_interval
 from longctx_eval.task import CellContext, CellOutcome, TaskEnv, TaskParamError, TaskParams, data_file_field
 
@@ -56,7 +56,7 @@ def template_fields(text: str, required: set[str], allowed: set[str]) -> str:
     return text
 
 
-class RetrievalSample(Sample):
+class RetrievalSample(AnsweredSample):
     """One needle-in-filler sample (tasks add their own fields, such as NIAH's `key`)."""
 
     n_prompt_tokens: int  # always the cell's length
@@ -65,8 +65,6 @@ class RetrievalSample(Sample):
     depth: float  # real depth: needle_token_offset / n_prompt_tokens
     depth_requested: float  # the depth asked for, as a fraction of the filler
     filler_depth: float | None = None  # where it landed, on the same scale (sentence ends snap it back)
-    target: str
-    output: str
     score_strict: float | None = None  # the answer's first number is the target
     score_lenient: float | None = None  # the target appears in the answer
     cut_mid_word: bool = False
