@@ -113,12 +113,23 @@ class Sample(_Open):
     index: int = 0
     score: float | None = None
 
+    def pairs_as(self) -> tuple[int, str | None, int | None]:
+        """What must be equal for this sample to pair with another method's sample in a paired
+        comparison: (index, the answer asked for, the document read). A subclass gives its own
+        fields; the base class reads them from what was stored (a task that is not installed)."""
+        extra = self.model_extra or {}
+        target, doc = extra.get("target"), extra.get("doc_index")
+        return self.index, target if isinstance(target, str) else None, doc if isinstance(doc, int) else None
+
 
 class AnsweredSample(Sample):
     """A sample scored on generated text: what the report's tables of wrong answers show."""
 
     target: str  # the reference, as shown to a reader (several joined by ", ")
     output: str  # the generated text that was scored
+
+    def pairs_as(self) -> tuple[int, str | None, int | None]:
+        return self.index, self.target, None
 
 
 class RopeFrequencies(BaseModel):

@@ -18,7 +18,8 @@ from pydantic import Field, PositiveInt
 
 from longctx_eval.data import DatasetError, load_documents, resolve_source
 from longctx_eval.haystack import BuiltPrompt, Haystack, PromptParts, build_prompt
-from longctx_eval.records import AnsweredSample
+from longctx_eval.payloads import RetrievalMetrics, RetrievalSample
+from longctx_eval.records import Sample
 from longctx_eval.stats import wilson_interval
 from longctx_eval.task import CellContext, CellOutcome, TaskEnv, TaskParamError, TaskParams, data_file_field
 
@@ -54,22 +55,6 @@ def template_fields(text: str, required: set[str], allowed: set[str]) -> str:
     if missing:
         raise ValueError(f"must contain {', '.join('{' + n + '}' for n in sorted(missing))}")
     return text
-
-
-class RetrievalSample(AnsweredSample):
-    """One needle-in-filler sample (tasks add their own fields, such as NIAH's `key`)."""
-
-    n_prompt_tokens: int  # always the cell's length
-    needle_token_offset: int  # index of the needle's first token
-    needle_tokens: int
-    depth: float  # real depth: needle_token_offset / n_prompt_tokens
-    depth_requested: float  # the depth asked for, as a fraction of the filler
-    filler_depth: float | None = None  # where it landed, on the same scale (sentence ends snap it back)
-    score_strict: float | None = None  # the answer's first number is the target
-    score_lenient: float | None = None  # the target appears in the answer
-    cut_mid_word: bool = False
-    haystack_start_word: int = 0
-    retokenizes_exactly: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -135,54 +120,72 @@ def run_retrieval(
     haystack: Haystack,
     probes: Sequence[Probe],
     scoring: Scoring,
+    sample_class: type[RetrievalSample] = RetrievalSample,
 ) -> CellOutcome:
     """Fit every prompt, generate greedily in one batch, score each output both ways; `scoring`
-    picks which one is the cell's `accuracy`."""
+    picks which one is the cell's `accuracy`. Each sample is a `sample_class` (a task's subclass
+    declares the fields its probes' `extra` adds)."""
     prompts: list[BuiltPrompt] = [
         build_prompt(ctx.prompts, haystack, p.parts, ctx.length, p.depth) for p in probes
     ]
     outputs = ctx.lm.generate([p.ids for p in prompts], params.max_new_tokens)
     samples = []
     for i, (probe, prompt, out) in enumerate(zip(probes, prompts, outputs, strict=True)):
+        strict, lenient = strict_score(out.text, probe.target), lenient_score(out.text, probe.target)
         samples.append(
-            {
-                "index": i,
-                "n_prompt_tokens": len(prompt.ids),
-                "needle_token_offset": prompt.needle_token_offset,
-                "needle_tokens": prompt.needle_tokens,
-                "depth": prompt.depth,
-                "depth_requested": probe.depth,
-                "filler_depth": prompt.filler_depth,
-                "target": probe.target,
-                "output": out.text,
-                "score_strict": strict_score(out.text, probe.target),
-                "score_lenient": lenient_score(out.text, probe.target),
-                "cut_mid_word": prompt.cut_mid_word,
-                "haystack_start_word": prompt.haystack_start_word,
-                "retokenizes_exactly": (
+            sample_class(
+                index=i,
+                n_prompt_tokens=len(prompt.ids),
+                needle_token_offset=prompt.needle_token_offset,
+                needle_tokens=prompt.needle_tokens,
+                depth=prompt.depth,
+                depth_requested=probe.depth,
+                filler_depth=prompt.filler_depth,
+                target=probe.target,
+                output=out.text,
+                score_strict=strict,
+                score_lenient=lenient,
+                score=strict if scoring == "strict" else lenient,
+                cut_mid_word=prompt.cut_mid_word,
+                haystack_start_word=prompt.haystack_start_word,
+                retokenizes_exactly=(
                     ctx.prompts.retokenizes_exactly(prompt.ids) if params.check_retokenization else None
                 ),
                 **probe.extra,
-            }
+            )
         )
-    for sample in samples:
-        sample["score"] = sample[f"score_{scoring}"]
-    metrics = accuracy_metrics(samples)
-    metrics["scoring"] = scoring
-    drift = max(abs(x["filler_depth"] - x["depth_requested"]) for x in samples) if samples else 0.0
-    metrics["depth_drift"] = drift
+    return CellOutcome(metrics=retrieval_metrics(samples, scoring), samples=samples)
+
+
+def retrieval_metrics(samples: Sequence[RetrievalSample], scoring: Scoring) -> RetrievalMetrics:
+    """Accuracy under `scoring` with its Wilson interval, both rules' accuracy, and how far the
+    needles landed from their requested depths."""
+    drift = max(abs((x.filler_depth or 0.0) - x.depth_requested) for x in samples) if samples else 0.0
+    warning = None
     if drift > DEPTH_TOLERANCE:
-        metrics["depth_warning"] = (
+        warning = (
             f"needles landed up to {drift:.2f} of the filler before their requested depth: the "
             "haystack has few sentence ends (the needle goes at the last one before the depth)"
         )
-    for rule in ("strict", "lenient"):
-        metrics[f"accuracy_{rule}"] = sum(float(x[f"score_{rule}"]) for x in samples) / max(1, len(samples))
-    return CellOutcome(metrics=metrics, samples=samples)
+    n = max(1, len(samples))
+    return RetrievalMetrics(
+        **accuracy_of([x.score or 0.0 for x in samples]),
+        scoring=scoring,
+        depth_drift=drift,
+        depth_warning=warning,
+        accuracy_strict=sum(x.score_strict or 0.0 for x in samples) / n,
+        accuracy_lenient=sum(x.score_lenient or 0.0 for x in samples) / n,
+    )
 
 
-def accuracy_metrics(samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    n = len(samples)
-    correct = sum(float(s["score"]) for s in samples)
+def accuracy_of(scores: Sequence[float]) -> dict[str, Any]:
+    """accuracy, n and the Wilson 95% interval of 0/1 scores (fields of `records.Metrics`)."""
+    n = len(scores)
+    correct = float(sum(scores))
     low, high = wilson_interval(correct, n)
     return {"accuracy": correct / n if n else float("nan"), "n": n, "ci_low": low, "ci_high": high}
+
+
+def accuracy_metrics(samples: Sequence[Sample | dict[str, Any]]) -> dict[str, Any]:
+    """`accuracy_of` the samples' `score` (typed samples, or a plugin's dicts)."""
+    return accuracy_of([float(s["score"] if isinstance(s, dict) else (s.score or 0.0)) for s in samples])

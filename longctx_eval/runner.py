@@ -25,6 +25,7 @@ from longctx_eval.plan import Cell, Plan
 
 if TYPE_CHECKING:
     from longctx_eval.length_search import SearchPlan
+from longctx_eval.payloads import classes_of, typed_record
 from longctx_eval.progress import Progress
 from longctx_eval.records import CellRecord
 from longctx_eval.shard import Shard, shard_cells, shard_series
@@ -297,8 +298,9 @@ class SharedCells:
         latest = latest_by_cell(read_records(store.dir))
         out = []
         for cid in ready:
-            record = latest[cid]
-            samples = store.read_samples(cid) if record.n_samples else None
+            record = typed_record(latest[cid])
+            sample_classes = classes_of(record).samples
+            samples = store.read_samples(cid, sample_classes) if record.n_samples else None
             out += self.derived_from(Finished(record, samples))
         return out
 

@@ -357,12 +357,16 @@ class ResultStore:
             text = json.dumps(_finite({**base, "runs": [*runs, run]}), indent=2, default=_json_default)
             atomic_write(path, text + "\n")
 
-    def read_samples(self, cell_id: str) -> list[Sample]:
-        return read_samples(self.dir, cell_id)
+    def read_samples(self, cell_id: str, sample_classes: Sequence[type[Sample]] = (Sample,)) -> list[Sample]:
+        return read_samples(self.dir, cell_id, sample_classes)
 
 
-def read_samples(directory: Path, cell_id: str) -> list[Sample]:
-    """A cell's samples ([] when it has none); a damaged line is skipped with a warning."""
+def read_samples(
+    directory: Path, cell_id: str, sample_classes: Sequence[type[Sample]] = (Sample,)
+) -> list[Sample]:
+    """A cell's samples ([] when it has none), each as the first of `sample_classes` that takes it
+    (its task's own class first: see `payloads.classes_for`); a damaged line is skipped with a
+    warning."""
     path = Path(directory) / SAMPLES / f"{cell_id}.jsonl"
     try:
         data = path.read_bytes()
@@ -373,17 +377,25 @@ def read_samples(directory: Path, cell_id: str) -> list[Sample]:
         for n, raw in enumerate(data.split(b"\n"), start=1):
             if not raw.strip():
                 continue
-            try:  # pydantic's JSON parser in one step: about twice as fast as json.loads then validation
-                out.append(Sample.model_validate_json(raw))
+            sample = _first_that_takes(raw, sample_classes)
+            if sample is not None:
+                out.append(sample)
                 continue
-            except ValidationError:
-                pass
             problem, value = _parse_line(raw)
             if problem is not None or value is None:
                 warnings.warn(f"{path}:{n}: skipping a damaged sample line", stacklevel=2)
                 continue
             out.append(Sample.model_validate(value))
     return out
+
+
+def _first_that_takes(raw: bytes, classes: Sequence[type[Sample]]) -> Sample | None:
+    for cls in classes:
+        try:  # pydantic's JSON parser in one step: about twice as fast as json.loads then validation
+            return cls.model_validate_json(raw)
+        except ValidationError:
+            continue
+    return None
 
 
 def read_task_params(directory: Path, key: str) -> dict[str, Any] | None:

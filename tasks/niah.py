@@ -41,6 +41,7 @@ from longctx_eval.keys import all_word_keys, random_digits, word_key
 from longctx_eval.prompts import PromptFormat
 from longctx_eval.retrieval import (
     Probe,
+    RetrievalMetrics,
     RetrievalParams,
     RetrievalSample,
     Scoring,
@@ -202,12 +203,17 @@ def _framing_code() -> str:
     return digest.hexdigest()
 
 
+class NiahSample(RetrievalSample):
+    key: str  # the needle's key word; `target` is its value
+
+
 @task
 class Niah:
     name = "niah"
     version = "2"  # 2: both scores recorded per sample (the metric is unchanged)
     Params = NiahParams
-    Sample = RetrievalSample
+    Sample = NiahSample
+    Metrics = RetrievalMetrics
     # The prompt's fixed parts for a key: the reference model's episodes train on them.
     parts = staticmethod(niah_parts)
 
@@ -230,4 +236,4 @@ class Niah:
                 key = word_key(rng)
                 value = random_digits(rng, digits)
                 probes.append(Probe(niah_parts(self.params, key, value), depth, value, {"key": key}))
-        return run_retrieval(ctx, self.params, self._haystack(), probes, self.params.scoring)
+        return run_retrieval(ctx, self.params, self._haystack(), probes, self.params.scoring, NiahSample)

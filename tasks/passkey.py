@@ -26,6 +26,7 @@ from longctx_eval.keys import random_digits
 from longctx_eval.prompts import PromptFormat
 from longctx_eval.retrieval import (
     Probe,
+    RetrievalMetrics,
     RetrievalParams,
     RetrievalSample,
     Scoring,
@@ -65,6 +66,10 @@ class PasskeyParams(RetrievalParams):
         return template_fields(value, required=set(), allowed=set())
 
 
+class PasskeySample(RetrievalSample):
+    depth_bin: int  # which of the `samples` equal depth bins the trial was drawn in
+
+
 def passkey_parts(params: PasskeyParams, key: str) -> PromptParts:
     """The prompt's fixed parts for one key (the reference model trains on these too)."""
     p = params
@@ -76,7 +81,8 @@ class Passkey:
     name = "passkey"
     version = "2"  # 2: both scores recorded per sample (the metric is unchanged)
     Params = PasskeyParams
-    Sample = RetrievalSample
+    Sample = PasskeySample
+    Metrics = RetrievalMetrics
     # The prompt's fixed parts for a key: the reference model's episodes train on them.
     parts = staticmethod(passkey_parts)
 
@@ -98,4 +104,4 @@ class Passkey:
             key = random_digits(rng, digits)
             depth = float((i + rng.random()) / n)  # stratified: one trial per depth bin
             probes.append(Probe(passkey_parts(self.params, key), depth, key, {"depth_bin": i}))
-        return run_retrieval(ctx, self.params, self._haystack(), probes, self.params.scoring)
+        return run_retrieval(ctx, self.params, self._haystack(), probes, self.params.scoring, PasskeySample)

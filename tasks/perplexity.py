@@ -46,7 +46,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from longctx_eval_tasks.perplexity_data import TokenizedDocuments, loss_by_position, sliding_windows
+from longctx_eval_tasks.perplexity_data import (
+    PerplexityTaskMetrics,
+    PerplexityTaskSample,
+    TokenizedDocuments,
+    loss_by_position,
+    sliding_windows,
+)
 from longctx_eval_tasks.perplexity_key_tokens import key_token_outcome
 from longctx_eval_tasks.perplexity_needle import needle_min_length, run_needle
 from pydantic import Field, PositiveInt, model_validator
@@ -151,6 +157,8 @@ class Perplexity:
     version = "1"
     metric = "ppl"
     Params = PerplexityParams
+    Sample = PerplexityTaskSample
+    Metrics = PerplexityTaskMetrics
 
     def __init__(self, params: PerplexityParams, env: TaskEnv) -> None:
         self.params = params
@@ -215,7 +223,7 @@ class Perplexity:
             return key_token_outcome(ctx, self.params, self.evaluator_source, docs, bos, per_doc)
         if not per_doc:
             need = ctx.length - len(bos)
-            return CellOutcome({}, [], status="skipped", reason=f"no document has >= {need} tokens")
+            return CellOutcome.skipped(f"no document has >= {need} tokens")
         return self._outcome(ctx, per_doc)
 
     def _truncate(self, ctx: CellContext, docs: TokenizedDocuments, bos: list[int]) -> list[dict[str, Any]]:
@@ -280,28 +288,28 @@ class Perplexity:
         window_means = [m for d in per_doc for m in d["window_means"]]
         window_ppl = math.exp(float(np.mean(window_means)))
         low, high = bootstrap_perplexity(sums, counts, seed=ctx.seed)
-        metrics = {
-            "ppl": token_ppl if self.params.average == "token" else window_ppl,
-            "nll": total_nll / total_n,
-            "n_tokens": total_n,
-            "n_documents": len(per_doc),
-            "ppl_token": token_ppl,
-            "ppl_window_mean": window_ppl,
-            "ci_low": low,
-            "ci_high": high,
-            "loss_by_position": loss_by_position(per_doc, ctx.length, self.params.position_bins),
-        }
-        if self.params.average == "window":
-            metrics["ci_low"], metrics["ci_high"] = None, None  # the bootstrap is of the token mean
+        average_token = self.params.average == "token"
+        metrics = PerplexityTaskMetrics(
+            ppl=token_ppl if average_token else window_ppl,
+            nll=total_nll / total_n,
+            n_tokens=total_n,
+            n_documents=len(per_doc),
+            ppl_token=token_ppl,
+            ppl_window_mean=window_ppl,
+            # the bootstrap is of the token mean: no interval for the window average
+            ci_low=low if average_token else None,
+            ci_high=high if average_token else None,
+            loss_by_position=loss_by_position(per_doc, ctx.length, self.params.position_bins),
+        )
         samples = [
-            {
-                "index": k,
-                "doc_index": d["doc_index"],
-                "n_prompt_tokens": ctx.length,
-                "n_scored_tokens": c,
-                "nll_sum": s,
-                "ppl": math.exp(s / c),
-            }
+            PerplexityTaskSample(
+                index=k,
+                doc_index=d["doc_index"],
+                n_prompt_tokens=ctx.length,
+                n_scored_tokens=c,
+                nll_sum=s,
+                ppl=math.exp(s / c),
+            )
             for k, (d, s, c) in enumerate(zip(per_doc, sums, counts, strict=True))
         ]
         return CellOutcome(metrics, samples)

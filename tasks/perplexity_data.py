@@ -1,5 +1,5 @@
-"""What the perplexity task's modes share: documents tokenized on demand, sliding windows, and
-the loss-by-position profile. Registers no task."""
+"""What the perplexity task's modes share: the shape of their samples and metrics, documents
+tokenized on demand, sliding windows, and the loss-by-position profile. Registers no task."""
 
 from __future__ import annotations
 
@@ -7,6 +7,45 @@ import itertools
 from typing import Any
 
 import numpy as np
+
+from longctx_eval.payloads import LossBin, PerplexityMetrics, PerplexitySample
+
+
+class PerplexityTaskSample(PerplexitySample):
+    """One sample of any mode: the family's fields (truncate and sliding record only those), plus
+    the needle episode's (mode `needle`) or the key tokens' (mode `key_tokens`) where it has them."""
+
+    # mode needle: the passkey/NIAH episode whose answer tokens are scored
+    target: str | None = None
+    needle_token_offset: int | None = None
+    depth: float | None = None
+    depth_requested: float | None = None
+    cut_mid_word: bool | None = None
+    # mode key_tokens: `n_scored_tokens`/`nll_sum`/`ppl` are over the key tokens; these over all
+    n_tokens_all: int | None = None
+    nll_sum_all: float | None = None
+    ppl_all: float | None = None
+    key_positions: list[int] | None = None  # token index in the sequence
+    evaluator: str | None = None
+    evaluator_context: int | None = None
+    key_short_context: int | None = None
+    key_stride: int | None = None
+
+    def pairs_as(self) -> tuple[int, str | None, int | None]:
+        return self.index, self.target, self.doc_index
+
+
+class PerplexityTaskMetrics(PerplexityMetrics):
+    """A cell of any mode: the family's metrics, plus the key tokens' (mode `key_tokens`)."""
+
+    n_key_tokens: int | None = None
+    key_fraction: float | None = None  # key tokens / scored tokens
+    ppl_rest: float | None = None  # over the tokens that are not key tokens
+    ppl_all: float | None = None  # over every scored token
+    n_tokens_all: int | None = None
+    evaluator_context: int | None = None  # C, K, W: the evaluator's long and short context, stride
+    key_short_context: int | None = None
+    key_stride: int | None = None
 
 
 class TokenizedDocuments:
@@ -59,7 +98,7 @@ def sliding_windows(
     return windows, score_from, positions
 
 
-def loss_by_position(per_doc: list[dict[str, Any]], length: int, bins: int) -> list[dict[str, Any]]:
+def loss_by_position(per_doc: list[dict[str, Any]], length: int, bins: int) -> list[LossBin]:
     edges = np.linspace(0, length, bins + 1).astype(int)
     nll = np.concatenate([d["nll"] for d in per_doc])
     pos = np.concatenate([d["positions"] for d in per_doc])
@@ -67,5 +106,5 @@ def loss_by_position(per_doc: list[dict[str, Any]], length: int, bins: int) -> l
     for lo, hi in itertools.pairwise(edges):
         mask = (pos >= lo) & (pos < hi)
         n = int(mask.sum())
-        out.append({"start": int(lo), "end": int(hi), "nll": float(nll[mask].mean()) if n else None, "n": n})
+        out.append(LossBin(start=int(lo), end=int(hi), nll=float(nll[mask].mean()) if n else None, n=n))
     return out

@@ -15,7 +15,13 @@ import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from longctx_eval_tasks.perplexity_data import TokenizedDocuments, loss_by_position, sliding_windows
+from longctx_eval_tasks.perplexity_data import (
+    PerplexityTaskMetrics,
+    PerplexityTaskSample,
+    TokenizedDocuments,
+    loss_by_position,
+    sliding_windows,
+)
 
 from longctx_eval.stats import bootstrap_perplexity
 from longctx_eval.task import CellContext, CellOutcome, TaskParamError
@@ -135,7 +141,7 @@ def key_token_outcome(
     n_key = sum(int(r["mask"].sum()) for r in rows)
     if n_key == 0:
         reason = f"no key token in {len(rows)} documents (evaluator {name}, C={c}, K={k}, W={w})"
-        return CellOutcome({}, [], status="skipped", reason=reason)
+        return CellOutcome.skipped(reason)
     return CellOutcome(_key_metrics(ctx, params, rows, (c, k, w)), _key_samples(ctx, rows, name, (c, k, w)))
 
 
@@ -146,7 +152,7 @@ def _ppl_of(values: list[np.ndarray]) -> float | None:
 
 def _key_metrics(
     ctx: CellContext, params: PerplexityParams, rows: list[dict[str, Any]], ckw: tuple[int, int, int]
-) -> dict[str, Any]:
+) -> PerplexityTaskMetrics:
     key = [r["key_nll"] for r in rows]
     n_key = sum(v.size for v in key)
     n_all = sum(r["nll"].size for r in rows)
@@ -157,44 +163,44 @@ def _key_metrics(
         seed=ctx.seed,
     )
     profile = [{**r, "nll": r["key_nll"], "positions": r["positions"][r["mask"]]} for r in rows]
-    return {
-        "ppl": _ppl_of(key),
-        "nll": float(sum(v.sum() for v in key)) / n_key,
-        "n_tokens": n_key,
-        "n_key_tokens": n_key,
-        "key_fraction": n_key / n_all,
-        "ppl_rest": _ppl_of([r["rest_nll"] for r in rows]),
-        "ppl_all": _ppl_of([r["nll"] for r in rows]),
-        "n_tokens_all": n_all,
-        "n_documents": len(rows),
-        "ci_low": low,
-        "ci_high": high,
-        "loss_by_position": loss_by_position(profile, ctx.length, params.position_bins),
-        "evaluator_context": ckw[0],
-        "key_short_context": ckw[1],
-        "key_stride": ckw[2],
-    }
+    return PerplexityTaskMetrics(
+        ppl=_ppl_of(key),
+        nll=float(sum(v.sum() for v in key)) / n_key,
+        n_tokens=n_key,
+        n_key_tokens=n_key,
+        key_fraction=n_key / n_all,
+        ppl_rest=_ppl_of([r["rest_nll"] for r in rows]),
+        ppl_all=_ppl_of([r["nll"] for r in rows]),
+        n_tokens_all=n_all,
+        n_documents=len(rows),
+        ci_low=low,
+        ci_high=high,
+        loss_by_position=loss_by_position(profile, ctx.length, params.position_bins),
+        evaluator_context=ckw[0],
+        key_short_context=ckw[1],
+        key_stride=ckw[2],
+    )
 
 
 def _key_samples(
     ctx: CellContext, rows: list[dict[str, Any]], evaluator: str, ckw: tuple[int, int, int]
-) -> list[dict[str, Any]]:
+) -> list[PerplexityTaskSample]:
     return [
-        {
-            "index": j,
-            "doc_index": r["doc_index"],
-            "n_prompt_tokens": ctx.length,
-            "n_scored_tokens": int(r["key_nll"].size),  # the key tokens: what `ppl` is over
-            "nll_sum": float(r["key_nll"].sum()),
-            "ppl": _ppl_of([r["key_nll"]]),
-            "n_tokens_all": int(r["nll"].size),
-            "nll_sum_all": float(r["nll"].sum()),
-            "ppl_all": _ppl_of([r["nll"]]),
-            "key_positions": [int(p) for p in r["positions"][r["mask"]]],  # token index in the sequence
-            "evaluator": evaluator,
-            "evaluator_context": ckw[0],
-            "key_short_context": ckw[1],
-            "key_stride": ckw[2],
-        }
+        PerplexityTaskSample(
+            index=j,
+            doc_index=r["doc_index"],
+            n_prompt_tokens=ctx.length,
+            n_scored_tokens=int(r["key_nll"].size),  # the key tokens: what `ppl` is over
+            nll_sum=float(r["key_nll"].sum()),
+            ppl=_ppl_of([r["key_nll"]]),
+            n_tokens_all=int(r["nll"].size),
+            nll_sum_all=float(r["nll"].sum()),
+            ppl_all=_ppl_of([r["nll"]]),
+            key_positions=[int(p) for p in r["positions"][r["mask"]]],  # token index in the sequence
+            evaluator=evaluator,
+            evaluator_context=ckw[0],
+            key_short_context=ckw[1],
+            key_stride=ckw[2],
+        )
         for j, r in enumerate(rows)
     ]

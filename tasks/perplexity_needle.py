@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
+from longctx_eval_tasks.perplexity_data import PerplexityTaskMetrics, PerplexityTaskSample
 
 from longctx_eval.haystack import BuiltPrompt, Haystack, PromptParts, build_prompt, fixed_tokens
 from longctx_eval.prompts import PromptFormat
@@ -70,31 +71,31 @@ def run_needle(ctx: CellContext, params: PerplexityParams, haystack: Callable[[]
         starts.append(len(prompt.ids))
         rows.append((answer, depth, prompt))
     nlls = ctx.lm.token_nll(seqs, starts)
-    samples: list[dict[str, Any]] = []
+    samples: list[PerplexityTaskSample] = []
     for j, ((answer, depth, prompt), nll) in enumerate(zip(rows, nlls, strict=True)):
         samples.append(
-            {
-                "index": j,
-                "n_prompt_tokens": ctx.length,
-                "target": answer,
-                "needle_token_offset": prompt.needle_token_offset,
-                "depth": prompt.needle_token_offset / ctx.length,
-                "depth_requested": depth,
-                "n_scored_tokens": int(nll.size),
-                "nll_sum": float(nll.sum()),
-                "ppl": math.exp(float(nll.mean())),
-                "cut_mid_word": prompt.cut_mid_word,
-            }
+            PerplexityTaskSample(
+                index=j,
+                n_prompt_tokens=ctx.length,
+                target=answer,
+                needle_token_offset=prompt.needle_token_offset,
+                depth=prompt.needle_token_offset / ctx.length,
+                depth_requested=depth,
+                n_scored_tokens=int(nll.size),
+                nll_sum=float(nll.sum()),
+                ppl=math.exp(float(nll.mean())),
+                cut_mid_word=prompt.cut_mid_word,
+            )
         )
-    sums = [float(s["nll_sum"]) for s in samples]
-    counts = [int(s["n_scored_tokens"]) for s in samples]
+    sums = [float(nll.sum()) for nll in nlls]
+    counts = [int(nll.size) for nll in nlls]
     low, high = bootstrap_perplexity(sums, counts, seed=ctx.seed)
-    metrics = {
-        "ppl": math.exp(sum(sums) / sum(counts)),
-        "nll": sum(sums) / sum(counts),
-        "n_tokens": sum(counts),
-        "n_documents": n,
-        "ci_low": low,
-        "ci_high": high,
-    }
+    metrics = PerplexityTaskMetrics(
+        ppl=math.exp(sum(sums) / sum(counts)),
+        nll=sum(sums) / sum(counts),
+        n_tokens=sum(counts),
+        n_documents=n,
+        ci_low=low,
+        ci_high=high,
+    )
     return CellOutcome(metrics, samples)

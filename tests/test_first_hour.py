@@ -25,17 +25,17 @@ def test_a_haystack_with_few_sentence_ends_says_where_the_needles_landed(tmp_pat
     lm = ReadsTheNeedle(tokenizer, r"special magic numbers for [\w-]+ is: (\d+)\.")
     params = NiahParams(depths=3, samples_per_depth=1, haystack=str(hay))
     out = Niah(params, TaskEnv(resolve_path=Path)).run(ctx(tokenizer, lm, 600))
-    landed = [s["filler_depth"] for s in out.samples]
-    asked = [s["depth_requested"] for s in out.samples]
+    landed = [s.filler_depth for s in out.samples]
+    asked = [s.depth_requested for s in out.samples]
     assert asked == [0.0, 0.5, 1.0] and landed[0] == 0.0 and landed[2] == 1.0
     assert landed[1] < 0.45  # snapped back to the last sentence end before the middle
-    assert out.metrics["depth_drift"] == pytest.approx(0.5 - landed[1])
-    assert "landed up to" in out.metrics["depth_warning"]
+    assert out.metrics.depth_drift == pytest.approx(0.5 - landed[1])
+    assert "landed up to" in out.metrics.depth_warning
     # On the noise haystack (a sentence end every few words) the needles land where they were asked.
     calm = Niah(NiahParams(depths=3, samples_per_depth=1), TaskEnv(resolve_path=Path)).run(
         ctx(tokenizer, lm, 600)
     )
-    assert calm.metrics["depth_drift"] < 0.05 and "depth_warning" not in calm.metrics
+    assert calm.metrics.depth_drift < 0.05 and "depth_warning" not in calm.metrics
 
 
 def test_heatmap_rows_carry_the_real_depth():

@@ -118,13 +118,13 @@ def test_key_tokens_follow_the_definition_with_the_model_itself_as_evaluator(
     out = Perplexity(params(docs_file), ENV).run(cell(backend, ScalingSpec("none")))
     assert out.status == "ok", out.reason
     m = out.metrics
-    assert (m["evaluator_context"], m["key_short_context"], m["key_stride"]) == (64, 16, 4)
+    assert (m.evaluator_context, m.key_short_context, m.key_stride) == (64, 16, 4)
     evaluator = model_with(tiny_model_dir, ScalingSpec("none"))
     key_nll, rest_nll, n_key = [], [], 0
     for seq, sample in zip(doc_sequences(backend.tokenizer, docs_file, 2), out.samples, strict=True):
         mask, margin = expected_key_tokens(evaluator, seq, 64, 16, 4)
         got = np.zeros_like(mask)
-        got[np.asarray(sample["key_positions"], dtype=int) - 1] = True
+        got[np.asarray(sample.key_positions, dtype=int) - 1] = True
         clear = margin > 1e-6  # float noise may flip a token sitting on the threshold itself
         assert (got[clear] == mask[clear]).all()
         assert mask.any() and not mask.all()
@@ -133,13 +133,13 @@ def test_key_tokens_follow_the_definition_with_the_model_itself_as_evaluator(
         key_nll += list(full[got])
         rest_nll += list(full[~got])
         n_key += int(got.sum())
-        assert sample["n_scored_tokens"] == int(got.sum())
-        assert sample["nll_sum"] == pytest.approx(full[got].sum(), rel=1e-5)
-    assert m["n_key_tokens"] == n_key == m["n_tokens"]
-    assert m["ppl"] == pytest.approx(math.exp(np.mean(key_nll)), rel=1e-5)
-    assert m["ppl_rest"] == pytest.approx(math.exp(np.mean(rest_nll)), rel=1e-5)
-    assert m["ppl_all"] == pytest.approx(math.exp(np.mean(key_nll + rest_nll)), rel=1e-5)
-    assert m["key_fraction"] == pytest.approx(n_key / (2 * (LENGTH - 1)))
+        assert sample.n_scored_tokens == int(got.sum())
+        assert sample.nll_sum == pytest.approx(full[got].sum(), rel=1e-5)
+    assert m.n_key_tokens == n_key == m.n_tokens
+    assert m.ppl == pytest.approx(math.exp(np.mean(key_nll)), rel=1e-5)
+    assert m.ppl_rest == pytest.approx(math.exp(np.mean(rest_nll)), rel=1e-5)
+    assert m.ppl_all == pytest.approx(math.exp(np.mean(key_nll + rest_nll)), rel=1e-5)
+    assert m.key_fraction == pytest.approx(n_key / (2 * (LENGTH - 1)))
 
 
 def test_every_method_is_scored_on_the_same_key_tokens(
@@ -156,9 +156,9 @@ def test_every_method_is_scored_on_the_same_key_tokens(
     ):
         alone = task.run(cell(backend, spec))  # its own model cache: the set is recomputed...
         again = task.run(cell(backend, spec, shared))  # ... or shared with the other methods
-        assert [s["key_positions"] for s in alone.samples] == [s["key_positions"] for s in again.samples]
+        assert [s.key_positions for s in alone.samples] == [s.key_positions for s in again.samples]
         runs[spec.label()] = alone
-    positions = {label: [s["key_positions"] for s in r.samples] for label, r in runs.items()}
+    positions = {label: [s.key_positions for s in r.samples] for label, r in runs.items()}
     assert len({str(p) for p in positions.values()}) == 1
     # The scores differ by method, on the same tokens: pi@4 against a direct forward with its rope.
     pi = model_with(tiny_model_dir, ScalingSpec("pi", 4.0))
@@ -167,26 +167,26 @@ def test_every_method_is_scored_on_the_same_key_tokens(
     key = np.concatenate(
         [n[np.asarray(p, dtype=int) - 1] for n, p in zip(nll, positions["pi@4"], strict=True)]
     )
-    assert runs["pi@4"].metrics["ppl"] == pytest.approx(math.exp(key.mean()), rel=1e-5)
-    assert runs["pi@4"].metrics["ppl"] != runs["none"].metrics["ppl"]  # (a random model: barely)
+    assert runs["pi@4"].metrics.ppl == pytest.approx(math.exp(key.mean()), rel=1e-5)
+    assert runs["pi@4"].metrics.ppl != runs["none"].metrics.ppl  # (a random model: barely)
 
 
 def test_another_evaluator_and_its_context(backend: HFBackend, other_model_dir: Path, docs_file: Path):
     out = Perplexity(params(docs_file, evaluator=str(other_model_dir)), ENV).run(
         cell(backend, ScalingSpec("none"))
     )
-    assert out.status == "ok" and out.samples[0]["evaluator"] == str(other_model_dir)
+    assert out.status == "ok" and out.samples[0].evaluator == str(other_model_dir)
     # C = min(its 256, the length 200): one long pass; K = 50, W = 12.
     assert (
-        out.metrics["evaluator_context"],
-        out.metrics["key_short_context"],
-        out.metrics["key_stride"],
+        out.metrics.evaluator_context,
+        out.metrics.key_short_context,
+        out.metrics.key_stride,
     ) == (200, 50, 12)
     evaluator = model_with(other_model_dir, ScalingSpec("none"))
     for seq, sample in zip(doc_sequences(backend.tokenizer, docs_file, 2), out.samples, strict=True):
         mask, margin = expected_key_tokens(evaluator, seq, 200, 50, 12)
         got = np.zeros_like(mask)
-        got[np.asarray(sample["key_positions"], dtype=int) - 1] = True
+        got[np.asarray(sample.key_positions, dtype=int) - 1] = True
         assert (got[margin > 1e-6] == mask[margin > 1e-6]).all()
     forced = Perplexity(
         params(
@@ -195,9 +195,9 @@ def test_another_evaluator_and_its_context(backend: HFBackend, other_model_dir: 
         ENV,
     ).run(cell(backend, ScalingSpec("none")))
     assert (
-        forced.metrics["evaluator_context"],
-        forced.metrics["key_short_context"],
-        forced.metrics["key_stride"],
+        forced.metrics.evaluator_context,
+        forced.metrics.key_short_context,
+        forced.metrics.key_stride,
     ) == (
         64,
         8,
@@ -238,9 +238,9 @@ def test_under_protocol_longppl_the_evaluator_sees_the_whole_document(
     out = Perplexity(p, ENV).run(cell(backend, ScalingSpec("none")))
     assert out.status == "ok"
     assert (
-        out.metrics["evaluator_context"],
-        out.metrics["key_short_context"],
-        out.metrics["key_stride"],
+        out.metrics.evaluator_context,
+        out.metrics.key_short_context,
+        out.metrics.key_stride,
     ) == (
         LENGTH,
         50,
@@ -250,7 +250,7 @@ def test_under_protocol_longppl_the_evaluator_sees_the_whole_document(
     for seq, sample in zip(doc_sequences(backend.tokenizer, docs_file, 2), out.samples, strict=True):
         mask, margin = expected_key_tokens(evaluator, seq, LENGTH, 50, 12)
         got = np.zeros_like(mask)
-        got[np.asarray(sample["key_positions"], dtype=int) - 1] = True
+        got[np.asarray(sample.key_positions, dtype=int) - 1] = True
         assert (got[margin > 1e-6] == mask[margin > 1e-6]).all()
     from longctx_eval_tasks.perplexity_key_tokens import key_settings
 

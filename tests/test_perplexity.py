@@ -76,11 +76,11 @@ def test_truncate_equals_the_models_own_loss(
         with torch.no_grad():
             total += model(ids, labels=ids).loss.item() * (length - 1)  # mean over length-1 predictions
     expected = math.exp(total / (3 * (length - 1)))
-    assert out.metrics["ppl"] == pytest.approx(expected, rel=1e-5)
-    assert out.metrics["n_tokens"] == 3 * (length - 1) and out.metrics["n_documents"] == 3
-    assert [s["doc_index"] for s in out.samples] == chosen
-    assert sum(b["n"] for b in out.metrics["loss_by_position"]) == out.metrics["n_tokens"]
-    assert out.metrics["ci_low"] <= out.metrics["ppl"] <= out.metrics["ci_high"]
+    assert out.metrics.ppl == pytest.approx(expected, rel=1e-5)
+    assert out.metrics.n_tokens == 3 * (length - 1) and out.metrics.n_documents == 3
+    assert [s.doc_index for s in out.samples] == chosen
+    assert sum(b.n for b in out.metrics.loss_by_position) == out.metrics.n_tokens
+    assert out.metrics.ci_low <= out.metrics.ppl <= out.metrics.ci_high
 
 
 def test_one_pass_gives_every_truncate_length(backend: HFBackend, docs_file: Path):
@@ -105,7 +105,7 @@ def test_one_pass_gives_every_truncate_length(backend: HFBackend, docs_file: Pat
     assert calls == [300, 300]  # both documents once, at the longest length, for both cells
     for n in (100, 300):
         alone = task.run(context(backend, spec, n)).metrics
-        assert one_pass[n]["ppl"] == pytest.approx(alone["ppl"], rel=1e-6)
+        assert one_pass[n].ppl == pytest.approx(alone.ppl, rel=1e-6)
 
 
 def hf_guide_sliding(model: Any, ids: list[int], window: int, stride: int) -> tuple[float, int, list[float]]:
@@ -141,9 +141,9 @@ def test_sliding_equals_the_transformers_guide(backend: HFBackend, tiny_model_di
     for d in doc_ids(backend.tokenizer, docs_file)[:2]:
         s, n, w = hf_guide_sliding(model, [bos, *d][:700], 256, 64)
         total, count, means = total + s, count + n, means + w
-    assert out.metrics["n_tokens"] == count
-    assert out.metrics["ppl"] == pytest.approx(math.exp(total / count), rel=1e-5)
-    assert out.metrics["ppl_window_mean"] == pytest.approx(math.exp(np.mean(means)), rel=1e-5)
+    assert out.metrics.n_tokens == count
+    assert out.metrics.ppl == pytest.approx(math.exp(total / count), rel=1e-5)
+    assert out.metrics.ppl_window_mean == pytest.approx(math.exp(np.mean(means)), rel=1e-5)
 
 
 def test_sliding_windows_cover_each_token_once():
@@ -202,26 +202,26 @@ def test_needle_mode_scores_only_the_answer_tokens(
     model = direct_model(tiny_model_dir, spec)
     total, count = 0.0, 0
     for seq, start, s in zip(seqs, starts, out.samples, strict=True):
-        assert len(seq) == 300 == s["n_prompt_tokens"]
-        assert tok.decode(seq[start:]) == " " + s["target"]  # only the answer is scored...
+        assert len(seq) == 300 == s.n_prompt_tokens
+        assert tok.decode(seq[start:]) == " " + s.target  # only the answer is scored...
         prefix = "The pass key is" if needle_task == "passkey" else "mentioned in the provided text is"
         assert tok.decode(seq[:start]).endswith(prefix)  # ... right after the answer prefix
-        needle = tok.decode(seq[s["needle_token_offset"] :]).lstrip("\n")
+        needle = tok.decode(seq[s.needle_token_offset :]).lstrip("\n")
         assert needle.startswith(
             "The pass key is" if needle_task == "passkey" else "One of the special magic"
         )
-        assert s["target"] in needle.split("\n")[0]
+        assert s.target in needle.split("\n")[0]
         with torch.no_grad():
             logp = torch.log_softmax(model(torch.tensor([seq])).logits[0].double(), dim=-1)
         nll = [-logp[p - 1, seq[p]].item() for p in range(start, len(seq))]
-        assert s["nll_sum"] == pytest.approx(sum(nll), rel=1e-5) and s["n_scored_tokens"] == len(nll)
+        assert s.nll_sum == pytest.approx(sum(nll), rel=1e-5) and s.n_scored_tokens == len(nll)
         total, count = total + sum(nll), count + len(nll)
-    assert out.metrics["ppl"] == pytest.approx(math.exp(total / count), rel=1e-5)
-    depths = [s["depth_requested"] for s in out.samples]
+    assert out.metrics.ppl == pytest.approx(math.exp(total / count), rel=1e-5)
+    depths = [s.depth_requested for s in out.samples]
     assert all(i / 5 <= d < (i + 1) / 5 for i, d in enumerate(depths))  # stratified, as passkey's
     # The same episodes for another method (same seed): a paired comparison.
     again = Perplexity(params, ENV).run(context(backend, ScalingSpec("none"), 300))
-    assert [s["target"] for s in again.samples] == [s["target"] for s in out.samples]
+    assert [s.target for s in again.samples] == [s.target for s in out.samples]
 
 
 def test_needle_mode_with_the_noise_filler(backend: HFBackend):
@@ -234,6 +234,6 @@ def test_needle_mode_with_the_noise_filler(backend: HFBackend):
     )  # digits one by one: the same for any key
     assert (
         out.status == "ok"
-        and out.metrics["n_documents"] == 2
-        and out.metrics["n_tokens"] == 2 * answer_tokens
+        and out.metrics.n_documents == 2
+        and out.metrics.n_tokens == 2 * answer_tokens
     )

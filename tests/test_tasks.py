@@ -57,27 +57,27 @@ def test_passkey_records_every_sample(tokenizer: Any):
     lm = ReadsTheNeedle(tokenizer, r"The pass key is (\d+)\.")
     task = Passkey(PasskeyParams(samples=8), ENV)
     out = task.run(ctx(tokenizer, lm, 300))
-    assert out.metrics["accuracy"] == 1.0 and out.metrics["n"] == 8
+    assert out.metrics.accuracy == 1.0 and out.metrics.n == 8
     low, high = wilson_interval(8, 8)
-    assert (out.metrics["ci_low"], out.metrics["ci_high"]) == pytest.approx((low, high))
+    assert (out.metrics.ci_low, out.metrics.ci_high) == pytest.approx((low, high))
     for i, s in enumerate(out.samples):
-        assert s["n_prompt_tokens"] == 300 == len(lm.prompts[i])
-        assert i / 8 <= s["depth_requested"] < (i + 1) / 8  # stratified depth bins
-        assert s["depth"] == s["needle_token_offset"] / 300
+        assert s.n_prompt_tokens == 300 == len(lm.prompts[i])
+        assert i / 8 <= s.depth_requested < (i + 1) / 8  # stratified depth bins
+        assert s.depth == s.needle_token_offset / 300
         needle = tokenizer.decode(
-            lm.prompts[i][s["needle_token_offset"] : s["needle_token_offset"] + s["needle_tokens"]]
+            lm.prompts[i][s.needle_token_offset : s.needle_token_offset + s.needle_tokens]
         )
-        assert needle.strip() == f"The pass key is {s['target']}. Remember it. {s['target']} is the pass key."
-        assert len(s["target"]) == 5 and s["score"] == 1.0 and s["output"] == f" {s['target']}."
-        assert s["retokenizes_exactly"] is True
+        assert needle.strip() == f"The pass key is {s.target}. Remember it. {s.target} is the pass key."
+        assert len(s.target) == 5 and s.score == 1.0 and s.output == f" {s.target}."
+        assert s.retokenizes_exactly is True
 
 
 def test_passkey_wrong_answers_score_zero(tokenizer: Any):
     out = Passkey(PasskeyParams(samples=4), ENV).run(
         ctx(tokenizer, ReadsTheNeedle(tokenizer, r"(\d+)", wrong=True), 200)
     )
-    assert out.metrics["accuracy"] == 0.0
-    assert out.metrics["ci_high"] == pytest.approx(wilson_interval(0, 4)[1])
+    assert out.metrics.accuracy == 0.0
+    assert out.metrics.ci_high == pytest.approx(wilson_interval(0, 4)[1])
 
 
 @pytest.mark.parametrize(
@@ -99,22 +99,22 @@ def test_passkey_first_integer_rule(output: str, score: float):
 def test_same_seed_same_samples_other_seed_other_samples(tokenizer: Any):
     lm = ReadsTheNeedle(tokenizer, r"The pass key is (\d+)\.")
     task = Passkey(PasskeyParams(samples=5), ENV)
-    a = [s["target"] for s in task.run(ctx(tokenizer, lm, 200, seed=1)).samples]
-    b = [s["target"] for s in task.run(ctx(tokenizer, lm, 200, seed=1)).samples]
-    c = [s["target"] for s in task.run(ctx(tokenizer, lm, 200, seed=2)).samples]
+    a = [s.target for s in task.run(ctx(tokenizer, lm, 200, seed=1)).samples]
+    b = [s.target for s in task.run(ctx(tokenizer, lm, 200, seed=1)).samples]
+    c = [s.target for s in task.run(ctx(tokenizer, lm, 200, seed=2)).samples]
     assert a == b and a != c
 
 
 def test_niah_grid_and_scoring(tokenizer: Any):
     lm = ReadsTheNeedle(tokenizer, r"special magic numbers for [\w-]+ is: (\d+)\.")
     out = Niah(NiahParams(depths=3, samples_per_depth=2), ENV).run(ctx(tokenizer, lm, 400))
-    assert out.metrics["accuracy"] == 1.0 and out.metrics["n"] == 6
-    assert [s["depth_requested"] for s in out.samples] == [0.0, 0.0, 0.5, 0.5, 1.0, 1.0]
-    depths = [s["depth"] for s in out.samples]
+    assert out.metrics.accuracy == 1.0 and out.metrics.n == 6
+    assert [s.depth_requested for s in out.samples] == [0.0, 0.0, 0.5, 0.5, 1.0, 1.0]
+    depths = [s.depth for s in out.samples]
     # Keys differ in token count, so real depths differ a little within one requested depth.
     assert max(depths[:2]) < 0.4 < min(depths[2:4]) <= max(depths[2:4]) < 0.7 < min(depths[4:])
     for s in out.samples:
-        assert len(s["target"]) == 7 and re.fullmatch(r"[a-z]+-[a-z]+", s["key"])
+        assert len(s.target) == 7 and re.fullmatch(r"[a-z]+-[a-z]+", s.key)
 
 
 @pytest.mark.parametrize(("output", "score"), [(" 4081273.", 1.0), ("it is 4081273", 1.0), (" 408127", 0.0)])
@@ -146,13 +146,13 @@ def test_extra_digits_score_by_each_rule_and_show_as_a_gap(
     lm = ReadsTheNeedle(tokenizer, pattern, extra_digit_every=2)  # half the answers carry an extra digit
     cls, params = (Passkey, PasskeyParams(samples=6)) if task == "passkey" else (Niah, NiahParams(depths=3))
     out = cls(params, ENV).run(ctx(tokenizer, lm, 400))
-    assert [s["score_strict"] for s in out.samples] == [0.0, 1.0] * 3
-    assert [s["score_lenient"] for s in out.samples] == [1.0] * 6
+    assert [s.score_strict for s in out.samples] == [0.0, 1.0] * 3
+    assert [s.score_lenient for s in out.samples] == [1.0] * 6
     m = out.metrics
-    assert (m["accuracy_strict"], m["accuracy_lenient"], m["scoring"]) == (0.5, 1.0, default)
-    assert m["accuracy"] == (0.5 if default == "strict" else 1.0)
+    assert (m.accuracy_strict, m.accuracy_lenient, m.scoring) == (0.5, 1.0, default)
+    assert m.accuracy == (0.5 if default == "strict" else 1.0)
     other = cls(params.model_copy(update={"scoring": "lenient" if default == "strict" else "strict"}), ENV)
-    assert other.run(ctx(tokenizer, lm, 400)).metrics["accuracy"] == (1.0 if default == "strict" else 0.5)
+    assert other.run(ctx(tokenizer, lm, 400)).metrics.accuracy == (1.0 if default == "strict" else 0.5)
     record = CellRecord.model_validate(
         {"cell_id": "c", "model": "m", "method": "none", "method_label": "none", "task": task, "length": 400}
         | {"status": "ok", "metrics": m, "original_context": 512}

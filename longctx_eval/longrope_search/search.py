@@ -43,6 +43,7 @@ from longctx_eval.longrope_search.evolution import (
     SearchState,
     evolve,
 )
+from longctx_eval.payloads import PerplexitySample
 from longctx_eval.rope.base import RopeBase, read_rope_base, scaled_config
 from longctx_eval.rope.longrope_factors import LongRopeFactors, yarn_derived_factors
 from longctx_eval.rope.methods import LongRopeParams, ScalingSpec, split_method
@@ -107,7 +108,7 @@ class Evaluator:
         settings.update(s.objective_settings)  # e.g. key_gain, needle_task
         return perplexity(perplexity.Params.model_validate(settings), TaskEnv(resolve_path=Path))
 
-    def per_document(self, long_factor: Candidate, documents: int) -> list[dict[str, Any]]:
+    def per_document(self, long_factor: Candidate, documents: int) -> list[PerplexitySample]:
         """Per-document NLL sums and token counts of the first `documents` long-enough documents."""
         from longctx_eval.prompts import PromptFormat
         from longctx_eval.task import CellContext
@@ -132,7 +133,9 @@ class Evaluator:
         outcome = self._task(documents).run(ctx)
         if outcome.status != "ok":
             raise SearchError(f"perplexity at {self.settings.target_length} tokens: {outcome.reason}")
-        samples: list[dict[str, Any]] = outcome.samples
+        samples = [s for s in outcome.samples if isinstance(s, PerplexitySample)]
+        if len(samples) != len(outcome.samples):  # the perplexity task's family: a plugin replaced it
+            raise SearchError("the perplexity task returned samples without an NLL sum and token count")
         return samples
 
     def __call__(self, candidates: list[Candidate]) -> list[float]:
@@ -166,8 +169,11 @@ def objective_text(settings: SearchSettings) -> str:
     return f"perplexity at {length} tokens on {n} documents (truncate)"
 
 
-def _ppl(rows: list[dict[str, Any]]) -> float:
-    return math.exp(sum(r["nll_sum"] for r in rows) / sum(r["n_scored_tokens"] for r in rows))
+def _ppl(rows: list[PerplexitySample]) -> float:
+    # a NLL stored as null (it was not finite) makes the perplexity nan, as the float would
+    if any(r.nll_sum is None for r in rows):
+        return math.nan
+    return math.exp(sum(r.nll_sum or 0.0 for r in rows) / sum(r.n_scored_tokens for r in rows))
 
 
 def seed_candidates(

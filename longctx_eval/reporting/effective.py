@@ -35,6 +35,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from longctx_eval.headline_spec import HeadlineSpec
+from longctx_eval.payloads import RetrievalMetrics
 from longctx_eval.reporting.series import Point, Series
 
 Status = Literal["ok", "undecided", "fails_at_native", "untested", "no_baseline"]
@@ -139,8 +140,12 @@ def native_point(series: Series) -> Point | None:
 
 def _scoring(series: Series) -> str | None:
     for p in series.points:
-        if p.record is not None and p.record.metrics.get("scoring"):
-            return str(p.record.metrics.get("scoring"))
+        if (
+            p.record is not None
+            and isinstance(p.record.metrics, RetrievalMetrics)
+            and p.record.metrics.scoring
+        ):
+            return p.record.metrics.scoring
     return None
 
 

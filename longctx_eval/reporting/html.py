@@ -20,6 +20,8 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from longctx_eval.payloads import NeedleSample
+from longctx_eval.records import AnsweredSample
 from longctx_eval.reporting.plots import Figure
 from longctx_eval.reporting.results import Results
 from longctx_eval.reporting.summary import Summary
@@ -380,17 +382,19 @@ def _wrong(results: Results) -> list[str]:
         if r.status != "ok" or r.metrics.accuracy is None:
             continue
         for s in results.samples(r):
+            if not isinstance(s, AnsweredSample):
+                break  # not a task scored on generated text: no answers to show
             if s.score is not None and s.score < 1 and len(wrong) < _WRONG_ANSWERS_SHOWN:
-                depth = getattr(s, "depth", None)
+                depth = s.depth if isinstance(s, NeedleSample) else None
                 wrong.append(
                     [
                         results.model_label(r),
                         r.method_label,
                         r.task,
                         str(r.length),
-                        f"{depth:.2f}" if isinstance(depth, float) else "",
-                        str(getattr(s, "target", "")),
-                        str(getattr(s, "output", "")),
+                        f"{depth:.2f}" if depth is not None else "",
+                        s.target,
+                        s.output,
                     ]
                 )
     if not wrong:

@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from longctx_eval.payloads import PerplexitySample
 from longctx_eval.records import Sample
 from longctx_eval.reporting.results import Results
 from longctx_eval.reporting.series import Point, Series
@@ -185,10 +186,10 @@ def _ppl_ratio(
     seed: int,
     interval: bool = True,
 ) -> PairedDiff | None:
-    columns = [[_num(x, name) for x in side] for side in (a, b) for name in ("nll_sum", "n_scored_tokens")]
-    if any(v is None for col in columns for v in col):
+    scored = [_scored(side) for side in (a, b)]
+    if scored[0] is None or scored[1] is None:
         return None
-    nll_a, tok_a, nll_b, tok_b = ([float(v or 0.0) for v in col] for col in columns)
+    (nll_a, tok_a), (nll_b, tok_b) = scored[0], scored[1]
     estimate = math.exp(sum(nll_a) / sum(tok_a) - sum(nll_b) / sum(tok_b))
     single = len(a) < 2
     low, high = (
@@ -238,16 +239,19 @@ def adjust(diffs: list[PairedDiff], family: str) -> None:
         d.family = family
 
 
-def _num(sample: Sample, name: str) -> float | None:
-    value = getattr(sample, name, None)
-    return float(value) if isinstance(value, (int, float)) else None
+def _scored(side: Sequence[Sample]) -> tuple[list[float], list[float]] | None:
+    """The NLL sums and scored-token counts of a perplexity cell's samples; None unless every
+    sample has both (a non-finite NLL is stored as null)."""
+    nll, tokens = [], []
+    for x in side:
+        if not isinstance(x, PerplexitySample) or x.nll_sum is None:
+            return None
+        nll.append(x.nll_sum)
+        tokens.append(float(x.n_scored_tokens))
+    return nll, tokens
 
 
 def same_samples(a: Sequence[Sample], b: Sequence[Sample]) -> bool:
-    for x, y in zip(a, b, strict=True):
-        if x.index != y.index:
-            return False
-        for name in ("target", "doc_index"):
-            if getattr(x, name, None) != getattr(y, name, None):
-                return False
-    return True
+    """Whether two cells' samples pair up: the same indices, and the same answers (samples scored
+    on generated text) or documents (perplexity samples) where they have them."""
+    return all(x.pairs_as() == y.pairs_as() for x, y in zip(a, b, strict=True))

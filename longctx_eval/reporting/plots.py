@@ -24,6 +24,7 @@ import numpy as np
 
 from longctx_eval import pictures
 from longctx_eval.colors import Palette
+from longctx_eval.payloads import NeedleSample, PerplexityMetrics
 from longctx_eval.pictures import png, pyplot
 from longctx_eval.records import RopeFrequencies
 from longctx_eval.reporting.results import Results
@@ -117,11 +118,9 @@ def heatmaps(results: Results, series: list[Series]) -> list[Figure]:
         for p in s.points:
             if p.status == "ok" and p.record is not None:
                 for x in results.samples(p.record):
-                    depth = getattr(x, "depth_requested", None)
-                    real = getattr(x, "filler_depth", None)
-                    if isinstance(depth, (int, float)) and x.score is not None:
-                        real_depth = float(real) if isinstance(real, (int, float)) else float(depth)
-                        scored.append((float(depth), real_depth, p.length, float(x.score)))
+                    if isinstance(x, NeedleSample) and x.score is not None:
+                        real = x.filler_depth if x.filler_depth is not None else x.depth_requested
+                        scored.append((x.depth_requested, real, p.length, x.score))
         if not scored:
             continue
         exact = len({round(d, 4) for d, _, _, _ in scored}) <= _GRID_MAX
@@ -337,21 +336,23 @@ def loss_by_position(series: list[Series], palette: Palette | None = None) -> li
         fig, ax = plt.subplots(figsize=(6.4, 4.0))
         any_drawn = False
         for s in group:
-            pts = [
-                p
+            profiles = [
+                (p.length, p.record.metrics.loss_by_position)
                 for p in s.points
-                if p.value is not None and p.record is not None and p.record.metrics.get("loss_by_position")
+                if p.value is not None
+                and p.record is not None
+                and isinstance(p.record.metrics, PerplexityMetrics)
+                and p.record.metrics.loss_by_position
             ]
-            if not pts:
+            if not profiles:
                 continue
-            p = pts[-1]
-            assert p.record is not None
-            bins = [b for b in p.record.metrics.get("loss_by_position") if b.get("nll") is not None]
+            length, profile = profiles[-1]
+            bins = [b for b in profile if b.nll is not None]
             ax.plot(
-                [(b["start"] + b["end"]) / 2 for b in bins],
-                [b["nll"] for b in bins],
+                [(b.start + b.end) / 2 for b in bins],
+                [b.nll for b in bins],
                 marker=".",
-                label=f"{s.method_label} at {p.length}",
+                label=f"{s.method_label} at {length}",
                 color=palette[s.method_label],
                 gid=s.method_label,
             )

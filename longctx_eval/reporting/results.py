@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from longctx_eval.payloads import classes_of, typed_record
 from longctx_eval.records import CellRecord, RopeFrequencies, Sample
 from longctx_eval.store import (
     MANIFEST,
@@ -74,7 +75,7 @@ class Results:
         directory = self.source.get(cid)
         if directory is None:
             return []
-        found = read_samples(directory, cid)
+        found = read_samples(directory, cid, classes_of(record).samples)
         self.samples_files_read += 1
         self._samples[cid] = found
         self._samples_held += len(found)
@@ -181,7 +182,7 @@ def load_results(dirs: Path | str | Sequence[Path | str]) -> Results:
         current = set((manifest or {}).get("cell_ids") or ())
         kept, replaced = _supersede(list(latest_by_cell(loaded.records).values()), current)
         superseded += replaced
-        for rec in kept:
+        for rec in map(typed_record, kept):
             cid = rec.cell_id
             if cid in merged:
                 merged[cid] = _reconcile(merged[cid], rec, source[cid], d)

@@ -13,6 +13,7 @@ from collections import OrderedDict
 from pydantic import BaseModel, Field
 
 from longctx_eval.headline_spec import AppliedHeadline, HeadlineSpec
+from longctx_eval.payloads import PerplexitySample, RetrievalMetrics
 from longctx_eval.records import CellRecord, Sample
 from longctx_eval.reporting import checks, headline, wins
 from longctx_eval.reporting.effective import (
@@ -427,14 +428,9 @@ def _documents(results: Results, record: CellRecord) -> dict[int, tuple[float, i
     """doc_index -> (NLL sum, scored tokens) of a perplexity cell, if its samples say so."""
     out = {}
     for x in results.samples(record):
-        doc, nll, n = (
-            getattr(x, "doc_index", None),
-            getattr(x, "nll_sum", None),
-            getattr(x, "n_scored_tokens", None),
-        )
-        if not isinstance(doc, int) or not isinstance(nll, (int, float)) or not isinstance(n, int):
+        if not isinstance(x, PerplexitySample) or x.doc_index is None or x.nll_sum is None:
             return None
-        out[doc] = (float(nll), n)
+        out[x.doc_index] = (x.nll_sum, x.n_scored_tokens)
     return out or None
 
 
@@ -452,8 +448,10 @@ def _retention(s: Series, ref: Series | None) -> float | None:
 def _scoring_gaps(results: Results) -> list[ScoringGap]:
     out = []
     for r in results.records:
-        strict, lenient = r.metrics.get("accuracy_strict"), r.metrics.get("accuracy_lenient")
-        if r.status == "ok" and strict is not None and lenient is not None and strict != lenient:
+        if r.status != "ok" or not isinstance(r.metrics, RetrievalMetrics):
+            continue
+        strict, lenient = r.metrics.accuracy_strict, r.metrics.accuracy_lenient
+        if strict is not None and lenient is not None and strict != lenient:
             out.append(
                 ScoringGap(
                     model=results.model_label(r),
@@ -506,12 +504,15 @@ def _notes(results: Results, arranged: Arranged, rows: list[LeaderRow], options:
             + "; ".join(f"{p}: {meaning.get(p, p)}" for p in policies)
             + ". Perplexity is one forward pass per length and depends on this only under served."
         )
-    drifted = [r for r in results.records if r.metrics.get("depth_warning")]
-    if drifted:
-        worst = max(float(r.metrics.get("depth_drift")) for r in drifted)
+    drifts = [
+        r.metrics.depth_drift or 0.0
+        for r in results.records
+        if isinstance(r.metrics, RetrievalMetrics) and r.metrics.depth_warning
+    ]
+    if drifts:
         out.append(
-            f"In {len(drifted)} cells the needles landed up to {worst:.2f} of the filler before the depth "
-            "asked for (the haystack has few sentence ends; a needle goes at the last one before its "
+            f"In {len(drifts)} cells the needles landed up to {max(drifts):.2f} of the filler before the "
+            "depth asked for (the haystack has few sentence ends; a needle goes at the last one before its "
             "depth): the heatmaps' rows say where they really were."
         )
     if results.superseded:
