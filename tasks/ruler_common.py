@@ -1,4 +1,5 @@
-"""What RULER's tasks share: scoring, depths, random draws, framing, and one run over episodes.
+"""What RULER's tasks share: settings, scoring, depths, random draws, framing, and one run over
+episodes.
 
 No task is registered here. RULER (Hsieh et al. 2024, NVIDIA/RULER) builds its prompts as text and
 keeps adding haystack until the prompt plus the generation budget would pass the length; here
@@ -29,7 +30,7 @@ from longctx_eval.haystack import Haystack
 from longctx_eval.prompts import PromptFormat
 from longctx_eval.records import Sample
 from longctx_eval.retrieval import RetrievalParams, accuracy_metrics, haystack_for
-from longctx_eval.task import CellContext, CellOutcome, TaskEnv, data_file_field
+from longctx_eval.task import CellContext, CellOutcome, TaskEnv, TaskParams, data_file_field
 
 # RULER's samples per task (`scripts/config_tasks.sh`: 500; later papers run 100): the default under
 # `protocol: ruler` where `samples` is not given.
@@ -88,11 +89,23 @@ SCORERS: dict[str, Callable[[str, Sequence[str]], float]] = {
 }
 
 
-class RulerHaystackParams(RetrievalParams):
-    """Settings of the RULER tasks that hide text in a haystack (NIAH, variable tracking)."""
+class RulerParams(TaskParams):
+    """What every RULER task takes: its samples, whose protocol, its generation budget."""
 
     samples: PositiveInt = Field(20, description="samples per cell (RULER: 500, later 100)")
     protocol: RulerProtocol | None = protocol_field()
+    # No default here: each task declares RULER's budget for it (NIAH 128, VT 30, CWE 120, ...).
+    max_new_tokens: PositiveInt = Field(description="generation budget")
+    check_retokenization: bool = Field(
+        True, description="record whether each prompt re-tokenizes to the same ids (costs one encode)"
+    )
+
+
+class RulerHaystackParams(RulerParams, RetrievalParams):
+    """Settings of the RULER tasks that hide text in a haystack (NIAH, variable tracking): RULER's
+    common ones and the retrieval tasks' haystack settings, which `haystack_for` reads. Where both
+    bases declare a field, RulerParams' declaration is the one used."""
+
     haystack: str = data_file_field(
         "noise",
         description="'noise' (RULER's filler paragraph, line after line), or a local .txt/.jsonl/.parquet "
@@ -150,10 +163,17 @@ def zeta(alpha: float) -> float:
 
 
 def frame(
-    fmt: PromptFormat, instruction: str, question: str, answer_prefix: str
+    fmt: PromptFormat,
+    instruction: str,
+    question: str,
+    answer_prefix: str,
+    examples: Sequence[int] = (),
 ) -> tuple[list[int], list[int]]:
-    """(head, tail): prefix + instruction, and question + template tail + answer prefix."""
-    head = fmt.prefix_ids + fmt.encode_first(instruction)
+    """(head, tail) around a task's context: the template's prefix, any worked examples and the
+    instruction; then a newline and the question, the template's tail and the answer prefix. The
+    instruction is encoded as the prompt's first text only when no example precedes it."""
+    first = fmt.encode(instruction) if examples else fmt.encode_first(instruction)
+    head = fmt.prefix_ids + list(examples) + first
     tail = fmt.encode("\n" + question) + fmt.tail_ids + fmt.answer_ids(answer_prefix)
     return head, tail
 
@@ -176,28 +196,40 @@ class RulerSample(Sample):
 
 @dataclass
 class Episode:
-    """One sample, built: its ids (exactly the cell's length), references and what it records."""
+    """One sample, built: its ids (exactly the prompt's length), references and what it records."""
 
     ids: list[int]
     targets: list[str]
     record: dict[str, Any] = field(default_factory=dict)
 
 
+def run_ruler(
+    ctx: CellContext,
+    params: RulerParams,
+    draw: Callable[[np.random.Generator, int], Episode],
+    metric: Metric = "all",
+) -> CellOutcome:
+    """A cell of a RULER task: `params.samples` episodes, each `draw(rng, n)` of n prompt tokens,
+    drawn in turn from one generator seeded with the cell's seed (so every model and method gets the
+    same samples); then generated, scored and aggregated by `run_episodes`."""
+    rng = np.random.default_rng(ctx.seed)
+    n = prompt_tokens(params.protocol, ctx.length, params.max_new_tokens)
+    return run_episodes(ctx, params, [draw(rng, n) for _ in range(params.samples)], metric)
+
+
 def run_episodes(
     ctx: CellContext,
+    params: RulerParams,
     episodes: Sequence[Episode],
-    max_new_tokens: int,
     metric: Metric,
-    check_retokenization: bool,
-    prompt_length: int | None = None,
 ) -> CellOutcome:
     """Generate greedily for every episode in one batch, score with RULER's rule, aggregate.
-    Every prompt has `prompt_length` tokens (default: the cell's length)."""
-    want = ctx.length if prompt_length is None else prompt_length
+    Every prompt has the cell's length, less the budget under RULER's protocol."""
+    want = prompt_tokens(params.protocol, ctx.length, params.max_new_tokens)
     for e in episodes:
         if len(e.ids) != want:  # the contract every builder keeps; a slip must not pass silently
             raise AssertionError(f"episode of {len(e.ids)} tokens where {want} were asked for")
-    outputs = ctx.lm.generate([e.ids for e in episodes], max_new_tokens)
+    outputs = ctx.lm.generate([e.ids for e in episodes], params.max_new_tokens)
     score = SCORERS[metric]
     samples = []
     for i, (e, out) in enumerate(zip(episodes, outputs, strict=True)):
@@ -211,7 +243,7 @@ def run_episodes(
                 "output": out.text,
                 "score": score(out.text, e.targets),
                 "retokenizes_exactly": (
-                    ctx.prompts.retokenizes_exactly(e.ids) if check_retokenization else None
+                    ctx.prompts.retokenizes_exactly(e.ids) if params.check_retokenization else None
                 ),
             }
         )

@@ -28,35 +28,31 @@ from typing import Any
 import numpy as np
 from longctx_eval_tasks.ruler_common import (
     Episode,
-    RulerProtocol,
+    RulerParams,
     RulerSample,
     budget_tokens,
+    frame,
     padding,
-    prompt_tokens,
-    protocol_field,
     random_letters,
-    run_episodes,
+    run_ruler,
     zeta,
 )
 from pydantic import Field, PositiveInt
 
 from longctx_eval.haystack import PromptTooShortError
 from longctx_eval.prompts import PromptFormat
-from longctx_eval.task import CellContext, CellOutcome, TaskEnv, TaskParams, task
+from longctx_eval.task import CellContext, CellOutcome, TaskEnv, task
 
 NOISE_WORD = "..."
 
 
-class RulerFweParams(TaskParams):
-    samples: PositiveInt = Field(20, description="samples per cell (RULER: 500, later 100)")
-    protocol: RulerProtocol | None = protocol_field()
+class RulerFweParams(RulerParams):
     alpha: float = Field(2.0, gt=1.0, description="Zipf exponent of the word counts")
     coded_wordlen: PositiveInt = Field(6, description="letters of each coded word")
     vocab_size: PositiveInt | None = Field(
         None, description="coded words in the vocabulary (default: length / 50, at least 5, as RULER)"
     )
     max_new_tokens: PositiveInt = Field(50, description="generation budget (RULER: 50)")
-    check_retokenization: bool = Field(True, description="record whether each prompt re-tokenizes to its ids")
     instruction: str = Field(
         "Read the following coded text and track the frequency of each coded word. Find the three most "
         "frequently appeared coded words.",
@@ -96,9 +92,7 @@ class RulerFwe:
 
     def _frame(self, fmt: PromptFormat) -> tuple[list[int], list[int]]:
         p = self.params
-        head = fmt.prefix_ids + fmt.encode_first(p.instruction)
-        tail = fmt.encode("\n" + p.question) + fmt.tail_ids + fmt.answer_ids(p.answer_prefix)
-        return head, tail
+        return frame(fmt, p.instruction, p.question, p.answer_prefix)
 
     def new_tokens(self) -> int:
         return self.params.max_new_tokens
@@ -176,8 +170,4 @@ class RulerFwe:
         return lo
 
     def run(self, ctx: CellContext) -> CellOutcome:
-        rng = np.random.default_rng(ctx.seed)
-        p = self.params
-        n = prompt_tokens(p.protocol, ctx.length, p.max_new_tokens)
-        episodes = [self.episode(ctx.prompts, rng, n) for _ in range(self.params.samples)]
-        return run_episodes(ctx, episodes, p.max_new_tokens, "all", p.check_retokenization, n)
+        return run_ruler(ctx, self.params, lambda rng, n: self.episode(ctx.prompts, rng, n))

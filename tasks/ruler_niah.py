@@ -43,9 +43,8 @@ from longctx_eval_tasks.ruler_common import (
     longest_in_tokens,
     needle_records,
     oxford_join,
-    prompt_tokens,
     ruler_haystack,
-    run_episodes,
+    run_ruler,
     worst_draws,
 )
 from pydantic import Field, PositiveInt
@@ -229,8 +228,4 @@ class RulerNiah:
         return Haystack("\n" + "\n".join(lines), "needle")
 
     def run(self, ctx: CellContext) -> CellOutcome:
-        rng = np.random.default_rng(ctx.seed)
-        p = self.params
-        n = prompt_tokens(p.protocol, ctx.length, p.max_new_tokens)
-        episodes = [self.episode(ctx.prompts, rng, n) for _ in range(self.params.samples)]
-        return run_episodes(ctx, episodes, p.max_new_tokens, "all", p.check_retokenization, n)
+        return run_ruler(ctx, self.params, lambda rng, n: self.episode(ctx.prompts, rng, n))

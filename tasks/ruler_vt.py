@@ -36,10 +36,9 @@ from longctx_eval_tasks.ruler_common import (
     frame,
     longest_in_tokens,
     needle_records,
-    prompt_tokens,
     random_letters,
     ruler_haystack,
-    run_episodes,
+    run_ruler,
     worst_draws,
 )
 from pydantic import Field, NonNegativeInt, PositiveInt
@@ -178,11 +177,7 @@ class RulerVt:
         names, order, depths = self._draw(rng, 5)
         value = order_value(order, names)
         instruction, question, answer = self._texts(value, len(names))
-        # After an example the instruction is not the first piece, so it is encoded in context.
-        head = fmt.prefix_ids + (
-            example + fmt.encode(instruction) if example else fmt.encode_first(instruction)
-        )
-        tail = fmt.encode("\n" + question) + fmt.tail_ids + fmt.answer_ids(answer)
+        head, tail = frame(fmt, instruction, question, answer, examples=example)
         built = fit_needles(fmt, hay, head, self._statements(order), depths, tail, length)
         rows = needle_records(
             built.needle_token_offsets,
@@ -204,8 +199,4 @@ class RulerVt:
         return Episode(built.ids, names, record)
 
     def run(self, ctx: CellContext) -> CellOutcome:
-        rng = np.random.default_rng(ctx.seed)
-        p = self.params
-        n = prompt_tokens(p.protocol, ctx.length, p.max_new_tokens)
-        episodes = [self.episode(ctx.prompts, rng, n) for _ in range(self.params.samples)]
-        return run_episodes(ctx, episodes, p.max_new_tokens, "all", p.check_retokenization, n)
+        return run_ruler(ctx, self.params, lambda rng, n: self.episode(ctx.prompts, rng, n))
