@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 from longctx_eval_tasks.ruler_common import (
     Episode,
+    RulerMetrics,
     RulerParams,
     RulerSample,
     budget_tokens,
@@ -81,6 +82,17 @@ class RulerCweParams(RulerParams):
     )
 
 
+class CweSample(RulerSample):
+    list_token_offset: int  # the main list's first token
+    n_items: int  # numbered items in the main list
+    n_uncommon: int  # uncommon words (each freq_ucw times)
+    n_once: int  # words that appear once, filling the last few tokens
+    freq_cw: int  # repeats of each common word (RULER's short or long shape)
+    freq_ucw: int
+    example_tokens: int  # the worked examples' tokens
+    padding_tokens: int  # newline tokens after the list
+
+
 @dataclass(frozen=True)
 class Shape:
     """How often the common and uncommon words appear, and how many words an example has."""
@@ -116,7 +128,8 @@ class RulerCwe:
     name = "ruler_cwe"
     version = "1"
     Params = RulerCweParams
-    Sample = RulerSample
+    Sample = CweSample
+    Metrics = RulerMetrics
 
     def __init__(self, params: RulerCweParams, env: TaskEnv) -> None:
         self.params = params
@@ -280,7 +293,9 @@ class RulerCwe:
 
     def run(self, ctx: CellContext) -> CellOutcome:
         # RULER picks its short or long repeats from max_seq_length, the budget included.
-        return run_ruler(ctx, self.params, lambda rng, n: self.episode(ctx.prompts, rng, n, ctx.length))
+        return run_ruler(
+            ctx, self.params, self.Sample, lambda rng, n: self.episode(ctx.prompts, rng, n, ctx.length)
+        )
 
     def _beyond(self, rng: np.random.Generator, n: int, used: set[str]) -> list[str]:
         """Words past the shipped list: random six-letter strings (this project), or under RULER's

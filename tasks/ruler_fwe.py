@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from longctx_eval_tasks.ruler_common import (
     Episode,
+    RulerMetrics,
     RulerParams,
     RulerSample,
     budget_tokens,
@@ -69,6 +70,16 @@ class RulerFweParams(RulerParams):
     )
 
 
+class FweSample(RulerSample):
+    text_token_offset: int  # the coded text's first token
+    n_words: int  # words in the text, "..." included
+    vocab_size: int
+    answer_counts: list[int]  # how often ranks 2, 3 and 4 (the answer) appear
+    next_count: int  # how often rank 5 appears (0 without one): the margin below the answer
+    noise_count: int  # how often "..." (rank 1) appears
+    padding_tokens: int  # newline tokens after the text
+
+
 def counts(n: int, vocab: int, alpha: float) -> list[int]:
     """RULER's counts: ⌊n · k^−alpha / ζ(alpha)⌋ for ranks k = 1…vocab."""
     k = np.arange(1, vocab + 1, dtype=np.float64)
@@ -85,7 +96,8 @@ class RulerFwe:
     name = "ruler_fwe"
     version = "1"
     Params = RulerFweParams
-    Sample = RulerSample
+    Sample = FweSample
+    Metrics = RulerMetrics
 
     def __init__(self, params: RulerFweParams, env: TaskEnv) -> None:
         self.params = params
@@ -170,4 +182,4 @@ class RulerFwe:
         return lo
 
     def run(self, ctx: CellContext) -> CellOutcome:
-        return run_ruler(ctx, self.params, lambda rng, n: self.episode(ctx.prompts, rng, n))
+        return run_ruler(ctx, self.params, self.Sample, lambda rng, n: self.episode(ctx.prompts, rng, n))

@@ -34,12 +34,15 @@ from typing import Any, Literal
 import numpy as np
 from longctx_eval_tasks.ruler_common import (
     Episode,
+    NeedlePosition,
     RulerHaystackParams,
-    RulerSample,
+    RulerHaystackSample,
+    RulerMetrics,
     budget_tokens,
     distinct,
     draw_depths,
     frame,
+    layout_record,
     longest_in_tokens,
     needle_records,
     oxford_join,
@@ -90,6 +93,22 @@ class RulerNiahParams(RulerHaystackParams):
     )
 
 
+class NiahNeedle(NeedlePosition):
+    key: str
+    value: str
+    answer: bool  # its key is asked about
+
+
+class NiahSample(RulerHaystackSample):
+    needles: list[NiahNeedle]  # in prompt order
+    queries: list[str]  # the keys asked about
+    # Where the answer needle sits, when there is exactly one (the depth × length heatmap reads
+    # these); None when several needles hold the answer.
+    needle_token_offset: int | None = None
+    depth: float | None = None
+    depth_requested: float | None = None
+
+
 def singular(text: str) -> str:
     """RULER's rewrite of its template when a single value is asked for."""
     for old, new in (("Some", "A"), ("are all", "is"), ("are", "is"), ("answers", "answer")):
@@ -137,7 +156,8 @@ class RulerNiah:
     name = "ruler_niah"
     version = "1"
     Params = RulerNiahParams
-    Sample = RulerSample
+    Sample = NiahSample
+    Metrics = RulerMetrics
 
     def __init__(self, params: RulerNiahParams, env: TaskEnv) -> None:
         self.params = params
@@ -198,14 +218,7 @@ class RulerNiah:
             value=[v for _, v in pairs],
             answer=[k in queries for k, _ in pairs],
         )
-        record: dict[str, Any] = {
-            "needles": rows,
-            "queries": queries,
-            "haystack": haystack.name,
-            "filler_tokens": prompt.filler_tokens,
-            "cut_mid_word": prompt.cut_mid_word,
-            "haystack_start_word": prompt.haystack_start_word,
-        }
+        record: dict[str, Any] = {"needles": rows, "queries": queries, **layout_record(prompt, haystack)}
         answer_rows = [r for r in rows if r["answer"]]
         if len(answer_rows) == 1:  # one needle asked for: the depth × length heatmap can place it
             record["needle_token_offset"] = answer_rows[0]["token_offset"]
@@ -228,4 +241,4 @@ class RulerNiah:
         return Haystack("\n" + "\n".join(lines), "needle")
 
     def run(self, ctx: CellContext) -> CellOutcome:
-        return run_ruler(ctx, self.params, lambda rng, n: self.episode(ctx.prompts, rng, n))
+        return run_ruler(ctx, self.params, self.Sample, lambda rng, n: self.episode(ctx.prompts, rng, n))

@@ -37,8 +37,10 @@ from typing import Any, Literal
 import numpy as np
 from longctx_eval_tasks.ruler_common import (
     Episode,
+    RulerMetrics,
     RulerParams,
     RulerSample,
+    SampleRow,
     budget_tokens,
     frame,
     padding,
@@ -79,6 +81,25 @@ class RulerQaParams(RulerParams):
         description="after the documents; {query} filled",
     )
     answer_prefix: str = Field("Answer:", description="what the answer starts with")
+
+
+class GoldDocument(SampleRow):
+    """Where one document that holds the answer sits in the prompt."""
+
+    document: int  # its number ("Document i:")
+    token_offset: int  # the first token of its header
+    tokens: int  # header and body
+    depth: float  # token_offset / the prompt's length
+
+
+class QaSample(RulerSample):
+    question: str
+    question_index: int  # in the dataset's answerable questions, in file order
+    gold_documents: list[GoldDocument]  # in prompt order
+    n_documents: int
+    cut_document: bool  # the last distractor was cut to fill the length
+    padding_tokens: int  # newline tokens after the documents
+    dataset_format: str  # 'squad' or 'hotpotqa'
 
 
 @dataclass(frozen=True)
@@ -213,7 +234,8 @@ class RulerQa:
     name = "ruler_qa"
     version = "1"
     Params = RulerQaParams
-    Sample = RulerSample
+    Sample = QaSample
+    Metrics = RulerMetrics
 
     def __init__(self, params: RulerQaParams, env: TaskEnv) -> None:
         self.params = params
@@ -333,4 +355,4 @@ class RulerQa:
             e = self.episode(ctx.prompts, item, rng, n, layout)
             e.record["question_index"] = self.params.first_question + i
             episodes.append(e)
-        return run_episodes(ctx, p, episodes, "part")
+        return run_episodes(ctx, p, self.Sample, episodes, "part")

@@ -29,11 +29,14 @@ from typing import Any
 import numpy as np
 from longctx_eval_tasks.ruler_common import (
     Episode,
+    NeedlePosition,
     RulerHaystackParams,
-    RulerSample,
+    RulerHaystackSample,
+    RulerMetrics,
     budget_tokens,
     draw_depths,
     frame,
+    layout_record,
     longest_in_tokens,
     needle_records,
     random_letters,
@@ -69,6 +72,17 @@ class RulerVtParams(RulerHaystackParams):
         "assigned the value {query}, they are: ",
         description="what the answer starts with; {num_v}, {query} filled",
     )
+
+
+class VtStatement(NeedlePosition):
+    statement: str  # "VAR X = 12345" or "VAR Y = VAR X" (a period after it in a text haystack)
+    answer: bool  # it assigns a variable of the asked chain
+
+
+class VtSample(RulerHaystackSample):
+    needles: list[VtStatement]  # every chain's statements, in prompt order
+    value: str  # the value the asked chain starts from
+    example_tokens: int  # the one-shot example's tokens (0: left out)
 
 
 def chains(
@@ -113,7 +127,8 @@ class RulerVt:
     name = "ruler_vt"
     version = "1"
     Params = RulerVtParams
-    Sample = RulerSample
+    Sample = VtSample
+    Metrics = RulerMetrics
 
     def __init__(self, params: RulerVtParams, env: TaskEnv) -> None:
         self.params = params
@@ -190,13 +205,10 @@ class RulerVt:
         record: dict[str, Any] = {
             "needles": rows,
             "value": value,
-            "haystack": hay.name,
             "example_tokens": len(example),
-            "filler_tokens": built.filler_tokens,
-            "cut_mid_word": built.cut_mid_word,
-            "haystack_start_word": built.haystack_start_word,
+            **layout_record(built, hay),
         }
         return Episode(built.ids, names, record)
 
     def run(self, ctx: CellContext) -> CellOutcome:
-        return run_ruler(ctx, self.params, lambda rng, n: self.episode(ctx.prompts, rng, n))
+        return run_ruler(ctx, self.params, self.Sample, lambda rng, n: self.episode(ctx.prompts, rng, n))
