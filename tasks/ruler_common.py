@@ -1,4 +1,5 @@
-"""What RULER's tasks share: scoring, depths, random draws, framing, and one run over episodes.
+"""What RULER's tasks share: settings, scoring, depths, random draws, framing, the typed samples
+and metrics they record, and one run over episodes.
 
 No task is registered here. RULER (Hsieh et al. 2024, NVIDIA/RULER) builds its prompts as text and
 keeps adding haystack until the prompt plus the generation budget would pass the length; here
@@ -23,13 +24,13 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
-from longctx_eval.haystack import Haystack
+from longctx_eval.haystack import Haystack, MultiNeedlePrompt
 from longctx_eval.prompts import PromptFormat
-from longctx_eval.records import Sample
+from longctx_eval.records import AnsweredSample, Metrics
 from longctx_eval.retrieval import RetrievalParams, accuracy_metrics, haystack_for
-from longctx_eval.task import CellContext, CellOutcome, TaskEnv, data_file_field
+from longctx_eval.task import CellContext, CellOutcome, TaskEnv, TaskParams, data_file_field
 
 # RULER's samples per task (`scripts/config_tasks.sh`: 500; later papers run 100): the default under
 # `protocol: ruler` where `samples` is not given.
@@ -88,11 +89,23 @@ SCORERS: dict[str, Callable[[str, Sequence[str]], float]] = {
 }
 
 
-class RulerHaystackParams(RetrievalParams):
-    """Settings of the RULER tasks that hide text in a haystack (NIAH, variable tracking)."""
+class RulerParams(TaskParams):
+    """What every RULER task takes: its samples, whose protocol, its generation budget."""
 
     samples: PositiveInt = Field(20, description="samples per cell (RULER: 500, later 100)")
     protocol: RulerProtocol | None = protocol_field()
+    # No default here: each task declares RULER's budget for it (NIAH 128, VT 30, CWE 120, ...).
+    max_new_tokens: PositiveInt = Field(description="generation budget")
+    check_retokenization: bool = Field(
+        True, description="record whether each prompt re-tokenizes to the same ids (costs one encode)"
+    )
+
+
+class RulerHaystackParams(RulerParams, RetrievalParams):
+    """Settings of the RULER tasks that hide text in a haystack (NIAH, variable tracking): RULER's
+    common ones and the retrieval tasks' haystack settings, which `haystack_for` reads. Where both
+    bases declare a field, RulerParams' declaration is the one used."""
+
     haystack: str = data_file_field(
         "noise",
         description="'noise' (RULER's filler paragraph, line after line), or a local .txt/.jsonl/.parquet "
@@ -150,10 +163,17 @@ def zeta(alpha: float) -> float:
 
 
 def frame(
-    fmt: PromptFormat, instruction: str, question: str, answer_prefix: str
+    fmt: PromptFormat,
+    instruction: str,
+    question: str,
+    answer_prefix: str,
+    examples: Sequence[int] = (),
 ) -> tuple[list[int], list[int]]:
-    """(head, tail): prefix + instruction, and question + template tail + answer prefix."""
-    head = fmt.prefix_ids + fmt.encode_first(instruction)
+    """(head, tail) around a task's context: the template's prefix, any worked examples and the
+    instruction; then a newline and the question, the template's tail and the answer prefix. The
+    instruction is encoded as the prompt's first text only when no example precedes it."""
+    first = fmt.encode(instruction) if examples else fmt.encode_first(instruction)
+    head = fmt.prefix_ids + list(examples) + first
     tail = fmt.encode("\n" + question) + fmt.tail_ids + fmt.answer_ids(answer_prefix)
     return head, tail
 
@@ -163,60 +183,107 @@ def padding(fmt: PromptFormat, n: int) -> list[int]:
     return fmt.encode("\n")[-1:] * n
 
 
-class RulerSample(Sample):
-    """One RULER sample as recorded (tasks add where their needles or documents sit)."""
+class RulerSample(AnsweredSample):
+    """One RULER sample as recorded; each task's subclass adds where its needles or documents sit."""
 
     n_prompt_tokens: int  # the cell's length (under protocol ruler: less the generation budget)
-    targets: list[str]  # the references RULER's rule matches
-    target: str  # the same, joined, for tables of wrong answers
-    output: str
+    targets: list[str]  # the references RULER's rule matches (`target` joins them for tables)
     score: float
-    retokenizes_exactly: bool | None = None
+    retokenizes_exactly: bool | None = None  # None: not checked (check_retokenization: false)
+
+
+class RulerMetrics(Metrics):
+    """A RULER cell's accuracy (mean score, Wilson interval) and its empty outputs."""
+
+    # Outputs empty after RULER's clean-up (RULER's "nulls"). None only where no sample was scored
+    # (a skipped or failed cell's record, read back).
+    n_empty: int | None = None
+
+
+class SampleRow(BaseModel):
+    # Rows inside a sample: as tolerant as the sample itself (fields a newer version adds are kept).
+    model_config = ConfigDict(extra="allow")
+
+
+class NeedlePosition(SampleRow):
+    """Where one hidden line sits in the prompt (a row of `needle_records`)."""
+
+    token_offset: int  # its first token
+    tokens: int
+    depth: float  # real depth: token_offset / the prompt's length
+    depth_requested: float  # the depth drawn (RULER's grid), as a fraction of the filler
+
+
+class RulerHaystackSample(RulerSample):
+    """A sample whose lines hide in a haystack (NIAH, variable tracking): what the filler was."""
+
+    haystack: str  # 'noise', 'needle', or the file / dataset the filler came from
+    filler_tokens: int
+    cut_mid_word: bool  # the filler was cut inside a word somewhere
+    haystack_start_word: int  # where the last filler segment starts
 
 
 @dataclass
 class Episode:
-    """One sample, built: its ids (exactly the cell's length), references and what it records."""
+    """One sample, built: its ids (exactly the prompt's length), references, and what it records
+    besides (the fields its task's Sample class adds to RulerSample's)."""
 
     ids: list[int]
     targets: list[str]
     record: dict[str, Any] = field(default_factory=dict)
 
 
+def run_ruler(
+    ctx: CellContext,
+    params: RulerParams,
+    sample: type[RulerSample],
+    draw: Callable[[np.random.Generator, int], Episode],
+    metric: Metric = "all",
+) -> CellOutcome:
+    """A cell of a RULER task: `params.samples` episodes, each `draw(rng, n)` of n prompt tokens,
+    drawn in turn from one generator seeded with the cell's seed (so every model and method gets the
+    same samples); then generated, scored and aggregated by `run_episodes`."""
+    rng = np.random.default_rng(ctx.seed)
+    n = prompt_tokens(params.protocol, ctx.length, params.max_new_tokens)
+    return run_episodes(ctx, params, sample, [draw(rng, n) for _ in range(params.samples)], metric)
+
+
 def run_episodes(
     ctx: CellContext,
+    params: RulerParams,
+    sample: type[RulerSample],
     episodes: Sequence[Episode],
-    max_new_tokens: int,
     metric: Metric,
-    check_retokenization: bool,
-    prompt_length: int | None = None,
 ) -> CellOutcome:
-    """Generate greedily for every episode in one batch, score with RULER's rule, aggregate.
-    Every prompt has `prompt_length` tokens (default: the cell's length)."""
-    want = ctx.length if prompt_length is None else prompt_length
+    """Generate greedily for every episode in one batch, score with RULER's rule, aggregate into
+    `RulerMetrics`; each sample an instance of `sample`, the task's own class."""
+    want = prompt_tokens(params.protocol, ctx.length, params.max_new_tokens)
     for e in episodes:
         if len(e.ids) != want:  # the contract every builder keeps; a slip must not pass silently
             raise AssertionError(f"episode of {len(e.ids)} tokens where {want} were asked for")
-    outputs = ctx.lm.generate([e.ids for e in episodes], max_new_tokens)
+    outputs = ctx.lm.generate([e.ids for e in episodes], params.max_new_tokens)
     score = SCORERS[metric]
-    samples = []
-    for i, (e, out) in enumerate(zip(episodes, outputs, strict=True)):
-        samples.append(
-            {
-                "index": i,
-                "n_prompt_tokens": len(e.ids),
-                **e.record,
-                "targets": e.targets,
-                "target": ", ".join(e.targets),  # for tables of wrong answers
-                "output": out.text,
-                "score": score(out.text, e.targets),
-                "retokenizes_exactly": (
-                    ctx.prompts.retokenizes_exactly(e.ids) if check_retokenization else None
-                ),
-            }
+    samples = [
+        sample(
+            index=i,
+            n_prompt_tokens=len(e.ids),
+            targets=e.targets,
+            target=", ".join(e.targets),
+            output=out.text,
+            score=score(out.text, e.targets),
+            retokenizes_exactly=(
+                ctx.prompts.retokenizes_exactly(e.ids) if params.check_retokenization else None
+            ),
+            **e.record,
         )
-    metrics = accuracy_metrics(samples)
-    metrics["n_empty"] = sum(1 for s in samples if not postprocess(s["output"]))  # RULER's "nulls"
+        for i, (e, out) in enumerate(zip(episodes, outputs, strict=True))
+    ]
+    metrics = RulerMetrics.model_validate(
+        {
+            **accuracy_metrics([{"score": s.score} for s in samples]),
+            "n_empty": sum(1 for s in samples if not postprocess(s.output)),
+        }
+    )
     return CellOutcome(metrics=metrics, samples=samples)
 
 
@@ -227,13 +294,24 @@ def needle_records(
     requested: Sequence[float],
     **lists: Sequence[Any],
 ) -> list[dict[str, Any]]:
-    """One dict per needle: token offset and count, real and requested depth, plus given fields."""
+    """A `NeedlePosition` row per needle (token offset and count, real and requested depth), plus
+    the given fields (the task's subclass of NeedlePosition declares them)."""
     out = []
     for k, (o, n, d) in enumerate(zip(offsets, tokens, requested, strict=True)):
         row: dict[str, Any] = {"token_offset": o, "tokens": n, "depth": o / length, "depth_requested": d}
         row.update({name: values[k] for name, values in lists.items()})
         out.append(row)
     return out
+
+
+def layout_record(prompt: MultiNeedlePrompt, haystack: Haystack) -> dict[str, Any]:
+    """The `RulerHaystackSample` fields of a prompt built by `fit_needles` from `haystack`."""
+    return {
+        "haystack": haystack.name,
+        "filler_tokens": prompt.filler_tokens,
+        "cut_mid_word": prompt.cut_mid_word,
+        "haystack_start_word": prompt.haystack_start_word,
+    }
 
 
 def longest_in_tokens(fmt: PromptFormat, candidates: Sequence[str]) -> str:

@@ -33,28 +33,26 @@ from typing import Any
 import numpy as np
 from longctx_eval_tasks.ruler_common import (
     Episode,
-    RulerProtocol,
+    RulerMetrics,
+    RulerParams,
     RulerSample,
     budget_tokens,
+    frame,
     padding,
-    prompt_tokens,
-    protocol_field,
     random_letters,
-    run_episodes,
+    run_ruler,
 )
 from longctx_eval_tasks.ruler_words import WORDS
 from pydantic import Field, NonNegativeInt, PositiveInt
 
 from longctx_eval.haystack import PromptTooShortError
 from longctx_eval.prompts import PromptFormat
-from longctx_eval.task import CellContext, CellOutcome, TaskEnv, TaskParams, data_file_field, task
+from longctx_eval.task import CellContext, CellOutcome, TaskEnv, data_file_field, task
 
 _SINGLES_SCAN = 400  # words looked at for the once-only fill (it needs a few short ones)
 
 
-class RulerCweParams(TaskParams):
-    samples: PositiveInt = Field(20, description="samples per cell (RULER: 500, later 100)")
-    protocol: RulerProtocol | None = protocol_field()
+class RulerCweParams(RulerParams):
     english_words: str | None = data_file_field(
         None,
         description="protocol ruler: the English words RULER draws from once the 8,192-word list is "
@@ -69,7 +67,6 @@ class RulerCweParams(TaskParams):
     short_below: PositiveInt = Field(4096, description="length under which RULER uses the short repeats")
     num_fewshot: NonNegativeInt = Field(1, description="worked examples before the task (RULER: 1)")
     max_new_tokens: PositiveInt = Field(120, description="generation budget (RULER: 120)")
-    check_retokenization: bool = Field(True, description="record whether each prompt re-tokenizes to its ids")
     instruction: str = Field(
         "Below is a numbered list of words. In these words, some appear more often than others. "
         "Memorize the ones that appear most often.",
@@ -83,6 +80,17 @@ class RulerCweParams(TaskParams):
         "Answer: The top {num_cw} words that appear most often in the list are:",
         description="what the answer starts with; {num_cw} filled",
     )
+
+
+class CweSample(RulerSample):
+    list_token_offset: int  # the main list's first token
+    n_items: int  # numbered items in the main list
+    n_uncommon: int  # uncommon words (each freq_ucw times)
+    n_once: int  # words that appear once, filling the last few tokens
+    freq_cw: int  # repeats of each common word (RULER's short or long shape)
+    freq_ucw: int
+    example_tokens: int  # the worked examples' tokens
+    padding_tokens: int  # newline tokens after the list
 
 
 @dataclass(frozen=True)
@@ -120,7 +128,8 @@ class RulerCwe:
     name = "ruler_cwe"
     version = "1"
     Params = RulerCweParams
-    Sample = RulerSample
+    Sample = CweSample
+    Metrics = RulerMetrics
 
     def __init__(self, params: RulerCweParams, env: TaskEnv) -> None:
         self.params = params
@@ -139,8 +148,14 @@ class RulerCwe:
         long = Shape(p.freq_cw, p.freq_ucw, 40, 10, 3)
         return long if self._shape_min(fmt, long) <= length else short
 
-    def _frame(self, fmt: PromptFormat) -> tuple[list[int], list[int], list[int]]:
-        """(instruction, question, answer prefix) ids, in context."""
+    def _frame(self, fmt: PromptFormat, examples: list[int]) -> tuple[list[int], list[int]]:
+        """(head, tail) of the prompt around the main list, after the worked examples."""
+        p = self.params
+        question, answer_prefix = p.question.format(num_cw=p.num_cw), p.answer_prefix.format(num_cw=p.num_cw)
+        return frame(fmt, p.instruction, question, answer_prefix, examples=examples)
+
+    def _example_pieces(self, fmt: PromptFormat) -> tuple[list[int], list[int], list[int]]:
+        """(instruction, question, answer prefix) ids of a worked example, in context."""
         p = self.params
         return (
             fmt.encode(p.instruction),
@@ -168,20 +183,9 @@ class RulerCwe:
             example = self._example_ids(fmt, costs, words[: self.params.num_cw], items)
             main = self.params.num_cw * shape.freq_cw
             common = sum(len(costs.word(w)) for w in longest[: self.params.num_cw]) * shape.freq_cw
-            self._minimum[key] = (fmt, self._fixed(fmt, example) + costs.numbers_total(main) + common)
+            head, tail = self._frame(fmt, example)
+            self._minimum[key] = (fmt, len(head) + len(tail) + costs.numbers_total(main) + common)
         return self._minimum[key][1]
-
-    def _fixed(self, fmt: PromptFormat, examples: list[int]) -> int:
-        instruction, question, _ = self._frame(fmt)
-        first = fmt.encode_first(self.params.instruction) if not examples else instruction
-        return (
-            len(fmt.prefix_ids)
-            + len(examples)
-            + len(first)
-            + len(question)
-            + len(fmt.tail_ids)
-            + len(fmt.answer_ids(self.params.answer_prefix.format(num_cw=self.params.num_cw)))
-        )
 
     def _list_ids(self, costs: ItemCosts, items: list[str]) -> list[int]:
         out: list[int] = []
@@ -198,7 +202,7 @@ class RulerCwe:
     ) -> list[int]:
         """Worked examples as RULER writes them: the task with its answer, then a newline."""
         p = self.params
-        instruction, question, answer = self._frame(fmt)
+        instruction, question, answer = self._example_pieces(fmt)
         answer_list = " ".join(f"{i}. {w}" for i, w in enumerate(common, start=1))
         out: list[int] = []
         for _ in range(p.num_fewshot):
@@ -222,7 +226,8 @@ class RulerCwe:
             ex_items = self._example_items(ex_words, shape)
             ex_items = [ex_items[int(i)] for i in rng.permutation(len(ex_items))]
             examples = self._example_ids(fmt, costs, ex_words[: p.num_cw], ex_items)
-        fixed = self._fixed(fmt, examples)
+        head, tail = self._frame(fmt, examples)
+        fixed = len(head) + len(tail)
         common = pool[: p.num_cw]
         need = costs.numbers_total(p.num_cw * shape.freq_cw) + shape.freq_cw * sum(
             len(costs.word(w)) for w in common
@@ -234,11 +239,7 @@ class RulerCwe:
         order = [items[int(i)] for i in rng.permutation(len(items))]
         listed = self._list_ids(costs, order)
         pad = length - fixed - len(listed)
-        instruction, question, _ = self._frame(fmt)
-        first = fmt.encode_first(p.instruction) if not examples else instruction
-        head = fmt.prefix_ids + examples + first
-        answer = fmt.tail_ids + fmt.answer_ids(p.answer_prefix.format(num_cw=p.num_cw))
-        ids = head + listed + padding(fmt, pad) + question + answer
+        ids = head + listed + padding(fmt, pad) + tail
         record: dict[str, Any] = {
             "list_token_offset": len(head),
             "n_items": len(order),
@@ -291,12 +292,10 @@ class RulerCwe:
         return items, n_uncommon, singles
 
     def run(self, ctx: CellContext) -> CellOutcome:
-        rng = np.random.default_rng(ctx.seed)
-        p = self.params
-        n = prompt_tokens(p.protocol, ctx.length, p.max_new_tokens)
         # RULER picks its short or long repeats from max_seq_length, the budget included.
-        episodes = [self.episode(ctx.prompts, rng, n, ctx.length) for _ in range(self.params.samples)]
-        return run_episodes(ctx, episodes, p.max_new_tokens, "all", p.check_retokenization, n)
+        return run_ruler(
+            ctx, self.params, self.Sample, lambda rng, n: self.episode(ctx.prompts, rng, n, ctx.length)
+        )
 
     def _beyond(self, rng: np.random.Generator, n: int, used: set[str]) -> list[str]:
         """Words past the shipped list: random six-letter strings (this project), or under RULER's

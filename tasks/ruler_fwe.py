@@ -28,35 +28,32 @@ from typing import Any
 import numpy as np
 from longctx_eval_tasks.ruler_common import (
     Episode,
-    RulerProtocol,
+    RulerMetrics,
+    RulerParams,
     RulerSample,
     budget_tokens,
+    frame,
     padding,
-    prompt_tokens,
-    protocol_field,
     random_letters,
-    run_episodes,
+    run_ruler,
     zeta,
 )
 from pydantic import Field, PositiveInt
 
 from longctx_eval.haystack import PromptTooShortError
 from longctx_eval.prompts import PromptFormat
-from longctx_eval.task import CellContext, CellOutcome, TaskEnv, TaskParams, task
+from longctx_eval.task import CellContext, CellOutcome, TaskEnv, task
 
 NOISE_WORD = "..."
 
 
-class RulerFweParams(TaskParams):
-    samples: PositiveInt = Field(20, description="samples per cell (RULER: 500, later 100)")
-    protocol: RulerProtocol | None = protocol_field()
+class RulerFweParams(RulerParams):
     alpha: float = Field(2.0, gt=1.0, description="Zipf exponent of the word counts")
     coded_wordlen: PositiveInt = Field(6, description="letters of each coded word")
     vocab_size: PositiveInt | None = Field(
         None, description="coded words in the vocabulary (default: length / 50, at least 5, as RULER)"
     )
     max_new_tokens: PositiveInt = Field(50, description="generation budget (RULER: 50)")
-    check_retokenization: bool = Field(True, description="record whether each prompt re-tokenizes to its ids")
     instruction: str = Field(
         "Read the following coded text and track the frequency of each coded word. Find the three most "
         "frequently appeared coded words.",
@@ -71,6 +68,16 @@ class RulerFweParams(TaskParams):
         "Answer: According to the coded text above, the three most frequently appeared words are:",
         description="what the answer starts with",
     )
+
+
+class FweSample(RulerSample):
+    text_token_offset: int  # the coded text's first token
+    n_words: int  # words in the text, "..." included
+    vocab_size: int
+    answer_counts: list[int]  # how often ranks 2, 3 and 4 (the answer) appear
+    next_count: int  # how often rank 5 appears (0 without one): the margin below the answer
+    noise_count: int  # how often "..." (rank 1) appears
+    padding_tokens: int  # newline tokens after the text
 
 
 def counts(n: int, vocab: int, alpha: float) -> list[int]:
@@ -89,16 +96,15 @@ class RulerFwe:
     name = "ruler_fwe"
     version = "1"
     Params = RulerFweParams
-    Sample = RulerSample
+    Sample = FweSample
+    Metrics = RulerMetrics
 
     def __init__(self, params: RulerFweParams, env: TaskEnv) -> None:
         self.params = params
 
     def _frame(self, fmt: PromptFormat) -> tuple[list[int], list[int]]:
         p = self.params
-        head = fmt.prefix_ids + fmt.encode_first(p.instruction)
-        tail = fmt.encode("\n" + p.question) + fmt.tail_ids + fmt.answer_ids(p.answer_prefix)
-        return head, tail
+        return frame(fmt, p.instruction, p.question, p.answer_prefix)
 
     def new_tokens(self) -> int:
         return self.params.max_new_tokens
@@ -176,8 +182,4 @@ class RulerFwe:
         return lo
 
     def run(self, ctx: CellContext) -> CellOutcome:
-        rng = np.random.default_rng(ctx.seed)
-        p = self.params
-        n = prompt_tokens(p.protocol, ctx.length, p.max_new_tokens)
-        episodes = [self.episode(ctx.prompts, rng, n) for _ in range(self.params.samples)]
-        return run_episodes(ctx, episodes, p.max_new_tokens, "all", p.check_retokenization, n)
+        return run_ruler(ctx, self.params, self.Sample, lambda rng, n: self.episode(ctx.prompts, rng, n))

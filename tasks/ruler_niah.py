@@ -34,18 +34,20 @@ from typing import Any, Literal
 import numpy as np
 from longctx_eval_tasks.ruler_common import (
     Episode,
+    NeedlePosition,
     RulerHaystackParams,
-    RulerSample,
+    RulerHaystackSample,
+    RulerMetrics,
     budget_tokens,
     distinct,
     draw_depths,
     frame,
+    layout_record,
     longest_in_tokens,
     needle_records,
     oxford_join,
-    prompt_tokens,
     ruler_haystack,
-    run_episodes,
+    run_ruler,
     worst_draws,
 )
 from pydantic import Field, PositiveInt
@@ -89,6 +91,22 @@ class RulerNiahParams(RulerHaystackParams):
         "The special magic {type_needle_v} for {query} mentioned in the provided text are",
         description="what the answer starts with (prompt's end); {type_needle_v}, {query} filled",
     )
+
+
+class NiahNeedle(NeedlePosition):
+    key: str
+    value: str
+    answer: bool  # its key is asked about
+
+
+class NiahSample(RulerHaystackSample):
+    needles: list[NiahNeedle]  # in prompt order
+    queries: list[str]  # the keys asked about
+    # Where the answer needle sits, when there is exactly one (the depth × length heatmap reads
+    # these); None when several needles hold the answer.
+    needle_token_offset: int | None = None
+    depth: float | None = None
+    depth_requested: float | None = None
 
 
 def singular(text: str) -> str:
@@ -138,7 +156,8 @@ class RulerNiah:
     name = "ruler_niah"
     version = "1"
     Params = RulerNiahParams
-    Sample = RulerSample
+    Sample = NiahSample
+    Metrics = RulerMetrics
 
     def __init__(self, params: RulerNiahParams, env: TaskEnv) -> None:
         self.params = params
@@ -199,14 +218,7 @@ class RulerNiah:
             value=[v for _, v in pairs],
             answer=[k in queries for k, _ in pairs],
         )
-        record: dict[str, Any] = {
-            "needles": rows,
-            "queries": queries,
-            "haystack": haystack.name,
-            "filler_tokens": prompt.filler_tokens,
-            "cut_mid_word": prompt.cut_mid_word,
-            "haystack_start_word": prompt.haystack_start_word,
-        }
+        record: dict[str, Any] = {"needles": rows, "queries": queries, **layout_record(prompt, haystack)}
         answer_rows = [r for r in rows if r["answer"]]
         if len(answer_rows) == 1:  # one needle asked for: the depth × length heatmap can place it
             record["needle_token_offset"] = answer_rows[0]["token_offset"]
@@ -229,8 +241,4 @@ class RulerNiah:
         return Haystack("\n" + "\n".join(lines), "needle")
 
     def run(self, ctx: CellContext) -> CellOutcome:
-        rng = np.random.default_rng(ctx.seed)
-        p = self.params
-        n = prompt_tokens(p.protocol, ctx.length, p.max_new_tokens)
-        episodes = [self.episode(ctx.prompts, rng, n) for _ in range(self.params.samples)]
-        return run_episodes(ctx, episodes, p.max_new_tokens, "all", p.check_retokenization, n)
+        return run_ruler(ctx, self.params, self.Sample, lambda rng, n: self.episode(ctx.prompts, rng, n))

@@ -37,12 +37,14 @@ from typing import Any, Literal
 import numpy as np
 from longctx_eval_tasks.ruler_common import (
     Episode,
-    RulerProtocol,
+    RulerMetrics,
+    RulerParams,
     RulerSample,
+    SampleRow,
     budget_tokens,
+    frame,
     padding,
     prompt_tokens,
-    protocol_field,
     run_episodes,
 )
 from pydantic import Field, NonNegativeInt, PositiveInt
@@ -50,20 +52,12 @@ from pydantic import Field, NonNegativeInt, PositiveInt
 from longctx_eval.data import DatasetError, load_dataset, resolve_source
 from longctx_eval.haystack import PromptTooShortError
 from longctx_eval.prompts import PromptFormat
-from longctx_eval.task import (
-    CellContext,
-    CellOutcome,
-    TaskEnv,
-    TaskParamError,
-    TaskParams,
-    data_file_field,
-    task,
-)
+from longctx_eval.task import CellContext, CellOutcome, TaskEnv, TaskParamError, data_file_field, task
 
 QaFormat = Literal["auto", "squad", "hotpotqa"]
 
 
-class RulerQaParams(TaskParams):
+class RulerQaParams(RulerParams):
     dataset: str = data_file_field(
         description="SQuAD- or HotpotQA-style data: local .json/.jsonl/.parquet file or hub dataset id"
     )
@@ -71,10 +65,8 @@ class RulerQaParams(TaskParams):
     split: str = Field("validation", description="split of a hub dataset")
     subset: str | None = Field(None, description="configuration of a hub dataset (hotpot_qa: distractor)")
     samples: PositiveInt = Field(20, description="questions per cell (RULER: 500, later 100)")
-    protocol: RulerProtocol | None = protocol_field()
     first_question: NonNegativeInt = Field(0, description="index of the first question used (file order)")
     max_new_tokens: PositiveInt = Field(32, description="generation budget (RULER: 32)")
-    check_retokenization: bool = Field(True, description="record whether each prompt re-tokenizes to its ids")
     instruction: str = Field(
         "Answer the question based on the given documents. Only give me the answer and do not output any "
         "other words.",
@@ -89,6 +81,25 @@ class RulerQaParams(TaskParams):
         description="after the documents; {query} filled",
     )
     answer_prefix: str = Field("Answer:", description="what the answer starts with")
+
+
+class GoldDocument(SampleRow):
+    """Where one document that holds the answer sits in the prompt."""
+
+    document: int  # its number ("Document i:")
+    token_offset: int  # the first token of its header
+    tokens: int  # header and body
+    depth: float  # token_offset / the prompt's length
+
+
+class QaSample(RulerSample):
+    question: str
+    question_index: int  # in the dataset's answerable questions, in file order
+    gold_documents: list[GoldDocument]  # in prompt order
+    n_documents: int
+    cut_document: bool  # the last distractor was cut to fill the length
+    padding_tokens: int  # newline tokens after the documents
+    dataset_format: str  # 'squad' or 'hotpotqa'
 
 
 @dataclass(frozen=True)
@@ -223,7 +234,8 @@ class RulerQa:
     name = "ruler_qa"
     version = "1"
     Params = RulerQaParams
-    Sample = RulerSample
+    Sample = QaSample
+    Metrics = RulerMetrics
 
     def __init__(self, params: RulerQaParams, env: TaskEnv) -> None:
         self.params = params
@@ -243,13 +255,9 @@ class RulerQa:
 
     def _frame(self, fmt: PromptFormat, question: str) -> tuple[list[int], list[int]]:
         p = self.params
-        head = fmt.prefix_ids + fmt.encode_first(p.instruction + "\n\n" + p.documents_intro)
-        tail = (
-            fmt.encode("\n\n" + p.question.format(query=question))
-            + fmt.tail_ids
-            + fmt.answer_ids(p.answer_prefix)
-        )
-        return head, tail
+        instruction = p.instruction + "\n\n" + p.documents_intro
+        # A blank line before the question: frame puts the newline, the question starts with another.
+        return frame(fmt, instruction, "\n" + p.question.format(query=question), p.answer_prefix)
 
     def pieces(self, fmt: PromptFormat) -> DocPieces:
         """Document pieces under `fmt`, encoded once per format as documents get used (the format is
@@ -347,4 +355,4 @@ class RulerQa:
             e = self.episode(ctx.prompts, item, rng, n, layout)
             e.record["question_index"] = self.params.first_question + i
             episodes.append(e)
-        return run_episodes(ctx, episodes, p.max_new_tokens, "part", p.check_retokenization, n)
+        return run_episodes(ctx, p, self.Sample, episodes, "part")

@@ -29,17 +29,19 @@ from typing import Any
 import numpy as np
 from longctx_eval_tasks.ruler_common import (
     Episode,
+    NeedlePosition,
     RulerHaystackParams,
-    RulerSample,
+    RulerHaystackSample,
+    RulerMetrics,
     budget_tokens,
     draw_depths,
     frame,
+    layout_record,
     longest_in_tokens,
     needle_records,
-    prompt_tokens,
     random_letters,
     ruler_haystack,
-    run_episodes,
+    run_ruler,
     worst_draws,
 )
 from pydantic import Field, NonNegativeInt, PositiveInt
@@ -70,6 +72,17 @@ class RulerVtParams(RulerHaystackParams):
         "assigned the value {query}, they are: ",
         description="what the answer starts with; {num_v}, {query} filled",
     )
+
+
+class VtStatement(NeedlePosition):
+    statement: str  # "VAR X = 12345" or "VAR Y = VAR X" (a period after it in a text haystack)
+    answer: bool  # it assigns a variable of the asked chain
+
+
+class VtSample(RulerHaystackSample):
+    needles: list[VtStatement]  # every chain's statements, in prompt order
+    value: str  # the value the asked chain starts from
+    example_tokens: int  # the one-shot example's tokens (0: left out)
 
 
 def chains(
@@ -114,7 +127,8 @@ class RulerVt:
     name = "ruler_vt"
     version = "1"
     Params = RulerVtParams
-    Sample = RulerSample
+    Sample = VtSample
+    Metrics = RulerMetrics
 
     def __init__(self, params: RulerVtParams, env: TaskEnv) -> None:
         self.params = params
@@ -178,11 +192,7 @@ class RulerVt:
         names, order, depths = self._draw(rng, 5)
         value = order_value(order, names)
         instruction, question, answer = self._texts(value, len(names))
-        # After an example the instruction is not the first piece, so it is encoded in context.
-        head = fmt.prefix_ids + (
-            example + fmt.encode(instruction) if example else fmt.encode_first(instruction)
-        )
-        tail = fmt.encode("\n" + question) + fmt.tail_ids + fmt.answer_ids(answer)
+        head, tail = frame(fmt, instruction, question, answer, examples=example)
         built = fit_needles(fmt, hay, head, self._statements(order), depths, tail, length)
         rows = needle_records(
             built.needle_token_offsets,
@@ -195,17 +205,10 @@ class RulerVt:
         record: dict[str, Any] = {
             "needles": rows,
             "value": value,
-            "haystack": hay.name,
             "example_tokens": len(example),
-            "filler_tokens": built.filler_tokens,
-            "cut_mid_word": built.cut_mid_word,
-            "haystack_start_word": built.haystack_start_word,
+            **layout_record(built, hay),
         }
         return Episode(built.ids, names, record)
 
     def run(self, ctx: CellContext) -> CellOutcome:
-        rng = np.random.default_rng(ctx.seed)
-        p = self.params
-        n = prompt_tokens(p.protocol, ctx.length, p.max_new_tokens)
-        episodes = [self.episode(ctx.prompts, rng, n) for _ in range(self.params.samples)]
-        return run_episodes(ctx, episodes, p.max_new_tokens, "all", p.check_retokenization, n)
+        return run_ruler(ctx, self.params, self.Sample, lambda rng, n: self.episode(ctx.prompts, rng, n))

@@ -346,13 +346,11 @@ def test_same_seed_same_samples_across_methods(tokenizer: Any, qa_files: dict[st
         ra = task.run(cell(tokenizer, a, length))
         rb = task.run(cell(tokenizer, b, length))  # another "method": the same prompts and targets
         task.run(cell(tokenizer, c, length, seed=6))
-        assert a.prompts == b.prompts and [s["targets"] for s in ra.samples] == [
-            s["targets"] for s in rb.samples
-        ]
+        assert a.prompts == b.prompts and [s.targets for s in ra.samples] == [s.targets for s in rb.samples]
         assert a.prompts != c.prompts
         for s in ra.samples:
             task.Sample.model_validate(s)  # the shape the worker checks before writing a cell
-            assert s["n_prompt_tokens"] == length
+            assert s.n_prompt_tokens == length
 
 
 def test_a_perfect_reader_scores_one(tokenizer: Any, qa_files: dict[str, Path]):
@@ -366,9 +364,9 @@ def test_a_perfect_reader_scores_one(tokenizer: Any, qa_files: dict[str, Path]):
 
     for kw in NIAH_VARIANTS.values():
         out = niah(samples=3, **kw).run(cell(tokenizer, Echo(tokenizer, read_needles), 700))
-        assert out.metrics["accuracy"] == 1.0 and out.metrics["n_empty"] == 0
+        assert out.metrics.accuracy == 1.0 and out.metrics.n_empty == 0
     wrong = niah(samples=2, num_needle_v=4).run(cell(tokenizer, Echo(tokenizer, lambda t: " 0"), 400))
-    assert wrong.metrics["accuracy"] == 0.0 and all(s["score"] == 0.0 for s in wrong.samples)
+    assert wrong.metrics.accuracy == 0.0 and all(s.score == 0.0 for s in wrong.samples)
 
 
 def test_generated_samples_follow_rulers_documented_formats(tokenizer: Any, qa_files: dict[str, Path]):
@@ -645,7 +643,7 @@ def test_under_protocol_ruler_prompt_plus_budget_is_the_length_for_all_thirteen(
         lm = Echo(tok, lambda t: "x")
         out = task.run(cell(tok, lm, length))
         assert lm.prompts and all(len(p) + budget == length for p in lm.prompts), choice.label
-        assert all(s["n_prompt_tokens"] + budget == length for s in out.samples)
+        assert all(s.n_prompt_tokens + budget == length for s in out.samples)
         seen[choice.label] = budget
     # RULER's budgets (scripts/data/synthetic/constants.py): NIAH 128, VT 30, CWE 120, FWE 50, QA 32.
     assert seen["niah_single_1"] == 128 and seen["vt"] == 30 and seen["cwe"] == 120
@@ -683,7 +681,7 @@ def test_under_protocol_ruler_qa_documents_keep_one_layout_per_cell(
     def gold_slots(protocol: str | None) -> list[int]:
         task = RulerQa(RulerQaParams(dataset=str(qa_files["hotpotqa"]), samples=6, protocol=protocol), ENV)
         out = task.run(cell(tokenizer, Echo(tokenizer, lambda t: "x"), 900))
-        return [(s["n_documents"], s["gold_documents"][0]["document"]) for s in out.samples]
+        return [(s.n_documents, s.gold_documents[0].document) for s in out.samples]
 
     ruler = gold_slots("ruler")
     # RULER shuffles with random.Random(seed) afresh for every sample: same count, same slots.
