@@ -469,9 +469,12 @@ def longrope_search(
     )
     with _named_as_options(seed_methods="seed_method"):
         result = api.longrope_search(request, on_progress=lambda line: console.print(line, markup=False))
-    s = result.search or {}
-    seeds = ", ".join(f"{k} {v:.4g}" for k, v in s["seed_ppl"].items())
-    typer.echo(f"best ppl {s['best_ppl']:.4g} at {target_length} tokens (seeds: {seeds}); wrote {output}")
+    s = result.search
+    if s is None:  # the API always records its search; a file written otherwise has nothing to print
+        typer.echo(f"wrote {output}")
+        return
+    seeds = ", ".join(f"{k} {v:.4g}" for k, v in s.seed_ppl.items())
+    typer.echo(f"best ppl {s.best_ppl:.4g} at {target_length} tokens (seeds: {seeds}); wrote {output}")
 
 
 @app.command("train-reference")

@@ -170,8 +170,8 @@ def test_search_resumes_from_its_state_file_and_refuses_a_foreign_one(
     assert first["generation"] == 1
     # The same command with more generations continues the search: nothing done is redone.
     more = small_search(tiny_model_dir, docs_file, out, generations=3)
-    assert [h["generation"] for h in more.search["history"]] == [0, 1, 2, 3]
-    assert more.search["history"][:2] == first["history"]
+    assert more.search is not None and [h.generation for h in more.search.history] == [0, 1, 2, 3]
+    assert [h.model_dump() for h in more.search.history[:2]] == first["history"]
     again = json.loads((tmp_path / "f.json.state.json").read_text())["state"]
     assert {tuple(c) for c, _ in first["scores"]} <= {tuple(c) for c, _ in again["scores"]}
     with pytest.raises(SearchError, match="other settings"):
@@ -205,9 +205,9 @@ def test_search_objectives_come_from_the_perplexity_task(
         evolution=EvolutionSettings(population=4, generations=1, parents=2, mutations=2, crossovers=1),
     )
     result = run_search(settings, tmp_path / "f.json")
-    search = result.search or {}
-    assert says in search["objective"]
-    assert search["best_ppl"] <= min(search["seed_ppl"].values())
+    search = result.search
+    assert search is not None and search.objective is not None and says in search.objective
+    assert search.best_ppl <= min(search.seed_ppl.values())
     # The objective is the perplexity task's own number in that mode, found through the registry.
     load_task_plugins()
     task = Evaluator.__new__(Evaluator)

@@ -232,8 +232,4 @@ def test_needle_mode_with_the_noise_filler(backend: HFBackend):
     answer_tokens = len(
         PromptFormat(backend.tokenizer).encode(" 12345")
     )  # digits one by one: the same for any key
-    assert (
-        out.status == "ok"
-        and out.metrics.n_documents == 2
-        and out.metrics.n_tokens == 2 * answer_tokens
-    )
+    assert out.status == "ok" and out.metrics.n_documents == 2 and out.metrics.n_tokens == 2 * answer_tokens

@@ -308,7 +308,12 @@ def test_variant_scores_quote_one_model_from_a_leaderboard(tmp_path: Path):
     def row(model: str, values: list[dict]) -> dict:
         return {"model": model, "backend": "hf", "method_label": "none", "method": "none", "values": values}
 
-    board = {
+    board = {  # a leaderboard.json as `report` writes it: read through its model (reporting.summary)
+        "title": "variants",
+        "options": {},
+        "tasks": ["passkey", "perplexity"],
+        "leaderboard_tasks": ["passkey"],
+        "leaderboard": [],
         "tables": [
             {
                 "task": "passkey",
@@ -335,7 +340,7 @@ def test_variant_scores_quote_one_model_from_a_leaderboard(tmp_path: Path):
                     row("a", [cell(256, 30.0, "30.0 [20, 40]", 16), cell(2048, 60.0, "60.0 [50, 70]", 16)]),
                 ],
             },
-        ]
+        ],
     }
     path = tmp_path / "leaderboard.json"
     path.write_text(json.dumps(board))

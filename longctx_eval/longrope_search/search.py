@@ -45,7 +45,12 @@ from longctx_eval.longrope_search.evolution import (
 )
 from longctx_eval.payloads import PerplexitySample
 from longctx_eval.rope.base import RopeBase, read_rope_base, scaled_config
-from longctx_eval.rope.longrope_factors import LongRopeFactors, yarn_derived_factors
+from longctx_eval.rope.longrope_factors import (
+    LongRopeFactors,
+    SearchGeneration,
+    SearchRecord,
+    yarn_derived_factors,
+)
 from longctx_eval.rope.methods import LongRopeParams, ScalingSpec, split_method
 from longctx_eval.store import atomic_write
 
@@ -293,22 +298,22 @@ def run_search(
             "rope_theta": base.rope_theta,
             "rotary_dim": base.rotary_dim,
         },
-        search={
-            "target_length": settings.target_length,
-            "objective": objective_text(settings),
-            "best_ppl": best_ppl,
-            "seed_ppl": seed_scores,
-            "held_out_documents": settings.held_out,
-            "held_out_ppl": held,
-            "history": state.history,
-            "evaluated": len(state.scores),
-            "space": asdict(space),
-            "evolution": asdict(settings.evolution),
-            "seed": settings.seed,
-            "dataset": settings.dataset,
-            "data_fingerprint": identity["data_fingerprint"],
-            "n_hat": "not searched: transformers' and vLLM's longrope cannot apply it",
-        },
+        search=SearchRecord(
+            target_length=settings.target_length,
+            objective=objective_text(settings),
+            best_ppl=best_ppl,
+            seed_ppl=seed_scores,
+            held_out_documents=settings.held_out,
+            held_out_ppl=held,
+            history=[SearchGeneration.model_validate(h) for h in state.history],
+            evaluated=len(state.scores),
+            space=asdict(space),
+            evolution=asdict(settings.evolution),
+            seed=settings.seed,
+            dataset=settings.dataset,
+            data_fingerprint=identity["data_fingerprint"],
+            n_hat="not searched: transformers' and vLLM's longrope cannot apply it",
+        ),
     )
     atomic_write(output, result.model_dump_json(indent=2) + "\n")
     return result

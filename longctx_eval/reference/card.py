@@ -11,9 +11,12 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from longctx_eval.reference.variants import rope_parameters, rotating_pairs
+
+if TYPE_CHECKING:
+    from longctx_eval.reporting.summary import TableRow, TaskTable
 
 QUICKSTART = "configs/quickstart.yaml"
 VARIANTS_SWEEP = "configs/rope-variants.yaml"
@@ -271,26 +274,28 @@ def variant_scores(
     """The card's scores for one model of a sweep: its `none` values at L and the longest length,
     then its rows of each task table next to those of the models `beside` (the RoPE reference), from
     the sweep's leaderboard.json (written by `longctx-eval run` or `report`)."""
-    data = json.loads(Path(leaderboard).read_text())
-    tables = [t for t in data["tables"] if t["metric"] in ("accuracy", "ppl")]
-    mine = {t["task"]: [r for r in t["rows"] if r["model"] == model] for t in tables}
+    from longctx_eval.reporting.summary import Summary
+
+    summary = Summary.model_validate_json(Path(leaderboard).read_bytes())
+    tables = [t for t in summary.tables if t.metric in ("accuracy", "ppl")]
+    mine = {t.task: [r for r in t.rows if r.model == model] for t in tables}
     if not any(mine.values()):
         raise ValueError(f"{leaderboard} has no rows for model {model!r}")
     lines = [_headline(tables, mine), ""]
     for t in tables:
-        if not mine[t["task"]]:
+        if not mine[t.task]:
             continue
-        others = [r for name in beside if name != model for r in t["rows"] if r["model"] == name]
-        better = "higher" if t["higher_is_better"] else "lower"
+        others = [r for name in beside if name != model for r in t.rows if r.model == name]
+        better = "higher" if t.higher_is_better else "lower"
         lines += [
-            f"### {t['task']} — {t['metric']} ({better} is better)",
+            f"### {t.task} — {t.metric} ({better} is better)",
             "",
-            "| model | method | " + " | ".join(str(n) for n in t["lengths"]) + " |",
-            "|---|---|" + "---:|" * len(t["lengths"]),
+            "| model | method | " + " | ".join(str(n) for n in t.lengths) + " |",
+            "|---|---|" + "---:|" * len(t.lengths),
         ]
-        for r in mine[t["task"]] + others:
-            cells = [v["text"] if v else "–" for v in r["values"]]
-            lines.append(f"| {r['model']} | {r['method_label']} | " + " | ".join(cells) + " |")
+        for r in mine[t.task] + others:
+            cells = [v.text if v else "–" for v in r.values]
+            lines.append(f"| {r.model} | {r.method_label} | " + " | ".join(cells) + " |")
         lines.append("")
     lines.append(
         f"_In brackets: 95% intervals (Wilson for accuracy, bootstrap over the documents of `{documents}`"
@@ -300,22 +305,19 @@ def variant_scores(
     return "\n".join(lines)
 
 
-def _headline(tables: list[dict[str, Any]], mine: dict[str, list[dict[str, Any]]]) -> str:
+def _headline(tables: list[TaskTable], mine: dict[str, list[TableRow]]) -> str:
     parts = []
     for t in tables:
-        row = next((r for r in mine[t["task"]] if r["method_label"] == "none"), None)
-        values = [v for v in (row["values"] if row else []) if v and v["status"] == "ok"]
+        row = next((r for r in mine[t.task] if r.method_label == "none"), None)
+        values = [v for v in (row.values if row else []) if v and v.status == "ok"]
         if not values:
             continue
         first, last = values[0], values[-1]
-        if t["metric"] == "accuracy":
+        if t.metric == "accuracy":
+            parts.append(f"{t.task} accuracy {first.text} ({first.n} samples) at L = {first.length}")
+        elif first.value and last.value is not None:
             parts.append(
-                f"{t['task']} accuracy {first['text']} ({first['n']} samples) at L = {first['length']}"
-            )
-        else:
-            ratio = last["value"] / first["value"]
-            parts.append(
-                f"{t['task']} {first['text']} at L and {last['text']} at {last['length']} tokens "
-                f"({ratio:.2f}×, {first['n']} documents)"
+                f"{t.task} {first.text} at L and {last.text} at {last.length} tokens "
+                f"({last.value / first.value:.2f}×, {first.n} documents)"
             )
     return "Unscaled (`none`): " + "; ".join(parts) + "."

@@ -30,6 +30,36 @@ FORMAT = "longctx-eval/longrope-factors/v1"
 Factor = Annotated[float, Field(ge=1)]
 
 
+class SearchGeneration(BaseModel):
+    """One generation of the evolutionary search: the best perplexity so far."""
+
+    generation: int
+    best_ppl: float
+    evaluated: int  # candidates evaluated up to and including this generation
+
+
+class SearchRecord(BaseModel):
+    """How searched factors were found (`longctx-eval longrope-search`). Open to fields a newer
+    version adds, so an older longctx-eval still reads its files."""
+
+    model_config = ConfigDict(extra="allow")
+
+    target_length: int
+    objective: str | None = None  # what was minimised, in words
+    best_ppl: float
+    seed_ppl: dict[str, float] = Field(default_factory=dict)  # each starting point's perplexity
+    held_out_documents: int = 0
+    held_out_ppl: dict[str, float | None] = Field(default_factory=dict)  # best and seeds, unseen documents
+    history: list[SearchGeneration] = Field(default_factory=list)
+    evaluated: int = 0
+    space: dict[str, Any] = Field(default_factory=dict)  # the search space's settings
+    evolution: dict[str, Any] = Field(default_factory=dict)  # population, generations, ...
+    seed: int = 0
+    dataset: str = ""
+    data_fingerprint: str = ""
+    n_hat: str | None = None  # why LongRoPE's n̂ (unscaled leading positions) was not searched
+
+
 class LongRopeFactors(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -42,7 +72,7 @@ class LongRopeFactors(BaseModel):
     searched: bool = Field(description="true when found by the LongRoPE search, false for a starting point")
     source: str = Field(description="how the factors were made, e.g. 'yarn-derived' or 'search'")
     model: dict[str, Any] = Field(default_factory=dict, description="what they were made on")
-    search: dict[str, Any] | None = Field(None, description="search settings and history, when searched")
+    search: SearchRecord | None = Field(None, description="search settings and history, when searched")
 
     @field_validator("long_factor")
     @classmethod
