@@ -22,14 +22,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from longctx_eval.headline_spec import AppliedHeadline, HeadlineSpec
-from longctx_eval.records import Sample
+from longctx_eval.reporting.cell_samples import CellSamples
 from longctx_eval.reporting.effective import Effective, ReportOptions, overall
 from longctx_eval.reporting.paired import (
     EXACT_TEST,
     SIGN_FLIP_TEST,
     PairedDiff,
     adjust,
-    same_samples,
 )
 from longctx_eval.reporting.results import Results
 from longctx_eval.reporting.series import Arranged, Point, Series, member_interval
@@ -172,15 +171,15 @@ def _mean_series(parts: dict[str, Series], weights: dict[str, float]) -> Series:
 
 
 class _Samples:
-    """Each cell's samples, sorted by index (reading is cached by the summary's Results)."""
+    """Each ok cell's samples as the tests use them (`Results.cell_samples`: read once a report)."""
 
     def __init__(self, results: Results) -> None:
         self.results = results
 
-    def of(self, p: Point | None) -> list[Sample] | None:
+    def of(self, p: Point | None) -> CellSamples | None:
         if p is None or p.record is None or p.status != "ok":
             return None
-        return sorted(self.results.samples(p.record), key=lambda x: x.index)
+        return self.results.cell_samples(p.record)
 
 
 def by_model(rows: dict[Key, RowHeadline]) -> dict[str, dict[Key, RowHeadline]]:
@@ -241,12 +240,10 @@ def _aggregate_test(
         sa, sb = series.get((task, a)), series.get((task, b))
         xs = cache.of(sa.value_at(length) if sa else None)
         ys = cache.of(sb.value_at(length) if sb else None)
-        if not xs or not ys or len(xs) != len(ys) or not same_samples(xs, ys):
+        if xs is None or ys is None or not xs.pairs_with(ys) or xs.scores is None or ys.scores is None:
             return None
-        fx, fy = [x.score for x in xs], [y.score for y in ys]
-        if any(v is None for v in fx + fy):
-            return None
-        d = [float(x or 0.0) - float(y or 0.0) for x, y in zip(fx, fy, strict=True)]
+        fx, fy = list(xs.scores), list(ys.scores)
+        d = [x - y for x, y in zip(fx, fy, strict=True)]
         binary = binary and all(v in (0.0, 1.0) for v in fx + fy)
         coefficients += [w / total / len(d)] * len(d)
         diffs += d

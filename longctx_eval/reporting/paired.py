@@ -26,8 +26,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from longctx_eval.payloads import PerplexitySample
-from longctx_eval.records import Sample
+from longctx_eval.reporting.cell_samples import CellSamples
 from longctx_eval.reporting.results import Results
 from longctx_eval.reporting.series import Point, Series
 from longctx_eval.stats import (
@@ -136,20 +135,16 @@ def pair_cells(
     `interval`, only the test (the sentences need no bootstrap)."""
     if p.record is None or q.record is None or p.status != "ok" or q.status != "ok":
         return None
-    a, b = results.samples(p.record), results.samples(q.record)
-    if not a or len(a) != len(b):
-        return None
-    a, b = sorted(a, key=lambda x: x.index), sorted(b, key=lambda x: x.index)
-    if not same_samples(a, b):
+    a, b = results.cell_samples(p.record), results.cell_samples(q.record)
+    if not a.pairs_with(b):
         return None
     seed = _seed(s.model, s.task, p.length, s.method_label, against)
     common = {"model": s.model, "task": s.task, "length": p.length, "method_label": s.method_label}
     if s.metric == "ppl":
         return _ppl_ratio(a, b, common, against, seed, interval)
-    xs, ys = [x.score for x in a], [y.score for y in b]
-    if any(v is None for v in xs + ys):
+    if a.scores is None or b.scores is None:
         return None
-    fx, fy = [float(v or 0.0) for v in xs], [float(v or 0.0) for v in ys]
+    fx, fy = list(a.scores), list(b.scores)
     single = len(fx) < 2
     binary = all(v in (0.0, 1.0) for v in fx + fy)
     discordant = None
@@ -179,19 +174,18 @@ def pair_cells(
 
 
 def _ppl_ratio(
-    a: Sequence[Sample],
-    b: Sequence[Sample],
+    a: CellSamples,
+    b: CellSamples,
     common: dict[str, Any],
     against: str,
     seed: int,
     interval: bool = True,
 ) -> PairedDiff | None:
-    scored = [_scored(side) for side in (a, b)]
-    if scored[0] is None or scored[1] is None:
-        return None
-    (nll_a, tok_a), (nll_b, tok_b) = scored[0], scored[1]
+    if a.nll is None or a.tokens is None or b.nll is None or b.tokens is None:
+        return None  # not perplexity samples, or a non-finite NLL among them
+    nll_a, tok_a, nll_b, tok_b = list(a.nll), list(a.tokens), list(b.nll), list(b.tokens)
     estimate = math.exp(sum(nll_a) / sum(tok_a) - sum(nll_b) / sum(tok_b))
-    single = len(a) < 2
+    single = a.n < 2
     low, high = (
         (None, None)
         if single or not interval
@@ -205,7 +199,7 @@ def _ppl_ratio(
         low=low,
         high=high,
         p_value=None if single else _ppl_sign_flip(nll_a, nll_b, tok_a, tok_b, seed),
-        n_pairs=len(a),
+        n_pairs=a.n,
         interval_method=None if single else BOOTSTRAP_INTERVAL,
         p_method=None if single else SIGN_FLIP_TEST,
     )
@@ -237,21 +231,3 @@ def adjust(diffs: list[PairedDiff], family: str) -> None:
     for d, p in zip(diffs, holm([d.p_value for d in diffs]), strict=True):
         d.p_adjusted = p
         d.family = family
-
-
-def _scored(side: Sequence[Sample]) -> tuple[list[float], list[float]] | None:
-    """The NLL sums and scored-token counts of a perplexity cell's samples; None unless every
-    sample has both (a non-finite NLL is stored as null)."""
-    nll, tokens = [], []
-    for x in side:
-        if not isinstance(x, PerplexitySample) or x.nll_sum is None:
-            return None
-        nll.append(x.nll_sum)
-        tokens.append(float(x.n_scored_tokens))
-    return nll, tokens
-
-
-def same_samples(a: Sequence[Sample], b: Sequence[Sample]) -> bool:
-    """Whether two cells' samples pair up: the same indices, and the same answers (samples scored
-    on generated text) or documents (perplexity samples) where they have them."""
-    return all(x.pairs_as() == y.pairs_as() for x, y in zip(a, b, strict=True))

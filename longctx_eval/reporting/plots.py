@@ -24,7 +24,7 @@ import numpy as np
 
 from longctx_eval import pictures
 from longctx_eval.colors import Palette
-from longctx_eval.payloads import NeedleSample, PerplexityMetrics
+from longctx_eval.payloads import PerplexityMetrics
 from longctx_eval.pictures import png, pyplot
 from longctx_eval.records import RopeFrequencies
 from longctx_eval.reporting.results import Results
@@ -117,10 +117,9 @@ def heatmaps(results: Results, series: list[Series]) -> list[Figure]:
         scored: list[tuple[float, float, int, float]] = []
         for p in s.points:
             if p.status == "ok" and p.record is not None:
-                for x in results.samples(p.record):
-                    if isinstance(x, NeedleSample) and x.score is not None:
-                        real = x.filler_depth if x.filler_depth is not None else x.depth_requested
-                        scored.append((x.depth_requested, real, p.length, x.score))
+                c = results.cell_samples(p.record)
+                for depth, real, score in zip(c.depth_requested, c.landed, c.depth_scores, strict=True):
+                    scored.append((depth, real, p.length, score))
         if not scored:
             continue
         exact = len({round(d, 4) for d, _, _, _ in scored}) <= _GRID_MAX

@@ -22,6 +22,7 @@ from typing import Any
 
 from longctx_eval.payloads import classes_of, typed_record
 from longctx_eval.records import CellRecord, RopeFrequencies, Sample
+from longctx_eval.reporting.cell_samples import CellSamples
 from longctx_eval.store import (
     MANIFEST,
     latest_by_cell,
@@ -59,6 +60,9 @@ class Results:
         self._samples: OrderedDict[str, list[Sample]] = OrderedDict()
         self._samples_held = 0
         self.samples_files_read = 0  # how many times a samples file was parsed (benchmarks count it)
+        # Every cell's samples as the report's passes use them, each from one read (kept for the
+        # whole report: a few hundred bytes a cell).
+        self._cell_samples: dict[str, CellSamples] = {}
 
     def model_label(self, record: CellRecord) -> str:
         """The model's name, with its backend when several backends are compared."""
@@ -72,17 +76,33 @@ class Results:
         if cached is not None:
             self._samples.move_to_end(cid)
             return cached
-        directory = self.source.get(cid)
-        if directory is None:
+        if cid not in self.source:
             return []
-        found = read_samples(directory, cid, classes_of(record).samples)
-        self.samples_files_read += 1
+        found = self._read(record)
         self._samples[cid] = found
         self._samples_held += len(found)
         while self._samples_held > SAMPLES_HELD and len(self._samples) > 1:
             _, dropped = self._samples.popitem(last=False)
             self._samples_held -= len(dropped)
         return found
+
+    def cell_samples(self, record: CellRecord) -> CellSamples:
+        """The cell's samples reduced to what tables, tests and heatmaps use (see
+        `reporting.cell_samples`); its file is parsed once for the whole report."""
+        found = self._cell_samples.get(record.cell_id)
+        if found is None:
+            held = self._samples.get(record.cell_id)
+            found = self._cell_samples[record.cell_id] = CellSamples.of(
+                held if held is not None else self._read(record)
+            )
+        return found
+
+    def _read(self, record: CellRecord) -> list[Sample]:
+        directory = self.source.get(record.cell_id)
+        if directory is None:
+            return []
+        self.samples_files_read += 1
+        return read_samples(directory, record.cell_id, classes_of(record).samples)
 
     def rope(self, record: CellRecord) -> RopeFrequencies | None:
         """The rotary frequencies the cell ran with, if recorded."""

@@ -8,13 +8,11 @@ value table with intervals; and each method's paired difference to the reference
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 from pydantic import BaseModel, Field
 
 from longctx_eval.headline_spec import AppliedHeadline, HeadlineSpec
-from longctx_eval.payloads import PerplexitySample, RetrievalMetrics
-from longctx_eval.records import CellRecord, Sample
+from longctx_eval.payloads import RetrievalMetrics
+from longctx_eval.records import CellRecord
 from longctx_eval.reporting import checks, headline, wins
 from longctx_eval.reporting.effective import (
     Effective,
@@ -162,33 +160,8 @@ def value_text(p: Point, metric: str) -> str:
     return text
 
 
-class _SampleCache(Results):
-    """Results whose samples are read once while a summary is built: the paired tables, the
-    headline's tests and the sentences each pair a leader or a reference cell with many others.
-    Bounded (least recently used), so that a report over 100k cells does not hold every sample."""
-
-    SIZE = 4096
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self._cache: OrderedDict[str, list[Sample]] = OrderedDict()
-
-    def samples(self, record: CellRecord) -> list[Sample]:
-        found = self._cache.get(record.cell_id)
-        if found is None:
-            found = self._cache[record.cell_id] = super().samples(record)
-            if len(self._cache) > self.SIZE:
-                self._cache.popitem(last=False)
-        else:
-            self._cache.move_to_end(record.cell_id)
-        return found
-
-
 def build_summary(results: Results, options: ReportOptions | None = None, title: str = "") -> Summary:
     options = options or ReportOptions()
-    results = _SampleCache(
-        results.records, results.source, results.manifests, results.frequencies, results.superseded
-    )
     arranged = arrange(results)
     grouped = {m for members in arranged.groups.values() for m in members}
     board_tasks = [t for t in arranged.tasks if t not in grouped]
@@ -426,12 +399,7 @@ def simultaneous_intervals(
 
 def _documents(results: Results, record: CellRecord) -> dict[int, tuple[float, int]] | None:
     """doc_index -> (NLL sum, scored tokens) of a perplexity cell, if its samples say so."""
-    out = {}
-    for x in results.samples(record):
-        if not isinstance(x, PerplexitySample) or x.doc_index is None or x.nll_sum is None:
-            return None
-        out[x.doc_index] = (x.nll_sum, x.n_scored_tokens)
-    return out or None
+    return results.cell_samples(record).documents()
 
 
 def _retention(s: Series, ref: Series | None) -> float | None:
