@@ -8,7 +8,11 @@ tokens shuffled (seeded, BOS kept first) unless `shuffle: false`. No generation.
 Needs the model's internals: on a backend that does not expose them (`Introspectable`: the HF
 backend does, vLLM does not) the cell is recorded as skipped.
 
-Metrics (per cell: model × method@factor × length, under the cell's own rotary setting):
+Every figure is computed by `longctx_eval.usage` (`measure`, `summary`, `ood`) exactly as
+`longctx-eval analyze` computes it for a model's own rope; this file runs it on the cell's live
+model and arranges the figures into the cell's records, typed in `longctx_eval.usage.records`.
+
+Metrics (`AnalysisMetrics`; per cell: model × method@factor × length, under its own rotary setting):
 - `entropy`, `mean_distance`: per layer, the mean attention entropy (nats) and attended distance
   (tokens) over heads and queries; `entropy_mean`, `mean_distance_mean` over layers;
 - `qk_band_share`: per layer, the share of Σ‖q^i‖·‖k^i‖ (the Cauchy–Schwarz bound of pair i's
@@ -21,9 +25,9 @@ Metrics (per cell: model × method@factor × length, under the cell's own rotary
   past the angles they covered within the trained context L (see `longctx_eval.usage.ood`);
 - `check_error`: how closely the recomputed attention matched the model's own (relative).
 
-Samples: one per layer (q/k/v norms [head][pair], offset profiles, band contrast, per-head entropy
-and distance, the decay μ_q·R(r)·μ_k), then one with the setting's frequencies, the all-ones and
-Gaussian decay curves and the per-pair out-of-distribution table.
+Samples: one `LayerSample` per layer (q/k/v norms [head][pair], offset profiles, band contrast,
+per-head entropy and distance, the decay μ_q·R(r)·μ_k), then one `RopeSample` with the setting's
+frequencies, the all-ones and Gaussian decay curves and the per-pair out-of-distribution table.
 
 Example: the reference model at ℓ = 2048 under `none` → ood_share 0.41 (all pairs short of a turn
 within 256 tokens are past their trained angles) and a previous-token head in layer 0 drawing on
@@ -41,7 +45,7 @@ from longctx_eval.data import DatasetError, resolve_source
 from longctx_eval.lm import Introspectable
 from longctx_eval.prompts import PromptFormat
 from longctx_eval.rope.base import read_rope_base
-from longctx_eval.rope.frequencies import frequencies_at, rotary_modules
+from longctx_eval.rope.frequencies import rotary_modules
 from longctx_eval.rope.methods import RopeSetting
 from longctx_eval.task import (
     CellContext,
@@ -52,12 +56,12 @@ from longctx_eval.task import (
     data_file_field,
     task,
 )
-from longctx_eval.usage.decay import decay_distances, gaussian_decay, model_decay, ones_decay
-from longctx_eval.usage.documents import document_ids, shuffled
-from longctx_eval.usage.measure import LayerMeasure, mean_over, measure, stacked
-from longctx_eval.usage.norms import band_shares, qk_bound
+from longctx_eval.usage import summary
+from longctx_eval.usage.documents import document_ids
+from longctx_eval.usage.measure import LayerMeasure, measure_documents
 from longctx_eval.usage.ood import ood_share
-from longctx_eval.usage.positional import at_offsets, positional_heads
+from longctx_eval.usage.records import AnalysisMetrics, AnalysisSample, LayerSample, RopeSample
+from longctx_eval.usage.result import DecayCurves, MethodAttention, OODShare
 
 
 class AnalysisParams(TaskParams):
@@ -85,6 +89,8 @@ class Analysis:
     version = "1"
     metric = "none"
     Params = AnalysisParams
+    Metrics = AnalysisMetrics
+    Sample = AnalysisSample
 
     def __init__(self, params: AnalysisParams, env: TaskEnv) -> None:
         self.params = params
@@ -108,18 +114,15 @@ class Analysis:
 
     def run(self, ctx: CellContext) -> CellOutcome:
         if not isinstance(ctx.lm, Introspectable):
-            reason = "the backend does not expose the model's internals (use the hf backend)"
-            return CellOutcome({}, [], status="skipped", reason=reason)
+            return CellOutcome.skipped(
+                "the backend does not expose the model's internals (use the hf backend)"
+            )
         docs = self._documents(ctx)
         if not docs:
-            return CellOutcome({}, [], status="skipped", reason=f"no document has {ctx.length} tokens")
-        model = ctx.lm.torch_model
-        k = self.params.offsets
-        real = mean_over([measure(model, ids, k) for _, ids in docs])
-        mixed = None
-        if self.params.shuffle:
-            keep = len(ctx.prompts.bos_ids)
-            mixed = mean_over([measure(model, shuffled(ids, keep, ctx.seed + i), k) for i, ids in docs])
+            return CellOutcome.skipped(f"no document has {ctx.length} tokens")
+        model, p = ctx.lm.torch_model, self.params
+        keep = len(ctx.prompts.bos_ids)
+        real, mixed = measure_documents(model, docs, p.offsets, keep, ctx.seed, p.shuffle)
         return self._outcome(ctx, model, real, mixed, len(docs))
 
     def _outcome(
@@ -132,54 +135,33 @@ class Analysis:
     ) -> CellOutcome:
         p = self.params
         # The model's config is the pristine one; the cell's setting lives in its rotary module.
-        base = read_rope_base(model.config, p.original_context or ctx.original_context or None)
         rope_config = getattr(rotary_modules(model)[0][1], "config", model.config)
         setting = RopeSetting(dict(rope_config.rope_parameters), int(rope_config.max_position_embeddings))
-        inv, attention = frequencies_at(rope_config, ctx.length)
-        theta = inv.tolist()
-        bound = qk_bound(stacked(real, "q_norm"), stacked(real, "k_norm"))
-        ood = ood_share(model.config, base, setting, ctx.length, bound.sum(axis=(0, 1)))
-        profile, contrast = stacked(real, "offset_profile"), stacked(real, "band_contrast")
-        again = None if mixed is None else stacked(mixed, "offset_profile")
-        heads = positional_heads(profile, again, contrast, p.positional_threshold)
-        entropy, distance = stacked(real, "entropy"), stacked(real, "mean_distance")
-        metrics = {
-            "n_documents": n_docs,
-            "n_tokens": n_docs * ctx.length,
-            "rotary_dim": real[0].rotary_dim,
-            "attention_factor": attention,
-            "entropy": entropy.mean(axis=1).tolist(),
-            "entropy_mean": float(entropy.mean()),
-            "mean_distance": distance.mean(axis=1).tolist(),
-            "mean_distance_mean": float(distance.mean()),
-            "qk_band_share": band_shares(bound),
-            "ood_share": ood.share,
-            "ood_distance_share": ood.distance_share,
-            "ood_share_by_kind": ood.share_by_kind,
-            "positional_heads": [h.model_dump() for h in heads[: p.top_heads]],
-            "n_positional_heads": sum(h.positional for h in heads),
-            "check_error": float(max(m.check_error for m in real)),
-        }
-        r = decay_distances(ctx.length, p.decay_points)
-        best = at_offsets(profile, contrast)
-        samples = [
-            _layer_sample(i, m, None if again is None else again[i], best[i], theta, attention, r)
-            for i, m in enumerate(real)
-        ]
-        mean, se = gaussian_decay(theta, attention, r, p.gaussian_samples, ctx.seed)
-        samples.append(
-            {
-                "index": len(real),
-                "kind": "rope",
-                "inv_freq": theta,
-                "attention_factor": attention,
-                "distances": r,
-                "decay_ones": _sig(ones_decay(theta, attention, r)),
-                "decay_gaussian_mean": _sig(mean),
-                "decay_gaussian_se": _sig(se),
-                "ood_pairs": [row.model_dump() for row in ood.pairs],
-            }
+        base = read_rope_base(model.config, p.original_context or ctx.original_context or None)
+        found = summary.offsets(real, mixed, p.positional_threshold)
+        attention = summary.method_attention(None, real, found.best)
+        decay = summary.decay_curves(
+            rope_config, ctx.length, real, p.decay_points, p.gaussian_samples, ctx.seed
         )
+        ood = ood_share(model.config, base, setting, ctx.length, summary.pair_weight(real))
+        metrics = AnalysisMetrics(
+            n_documents=n_docs,
+            n_tokens=n_docs * ctx.length,
+            rotary_dim=real[0].rotary_dim,
+            attention_factor=decay.attention_factor,
+            entropy=attention.entropy,
+            entropy_mean=float(np.mean(attention.entropy_per_head)),
+            mean_distance=attention.mean_distance,
+            mean_distance_mean=float(np.mean(attention.mean_distance_per_head)),
+            qk_band_share=summary.qk_band_share(real),
+            ood_share=ood.share,
+            ood_distance_share=ood.distance_share,
+            ood_share_by_kind=ood.share_by_kind,
+            positional_heads=found.heads[: p.top_heads],
+            n_positional_heads=sum(h.positional for h in found.heads),
+            check_error=summary.check_error(real),
+        )
+        samples = [*_layer_samples(real, found, attention, decay), _rope_sample(len(real), decay, ood)]
         return CellOutcome(metrics, samples)
 
 
@@ -190,29 +172,43 @@ def _sig(values: Any) -> Any:
     return np.vectorize(lambda v: float(f"{v:.5g}"), otypes=[float])(array).tolist() if array.size else []
 
 
-def _layer_sample(
-    layer: int,
-    m: LayerMeasure,
-    shuffled_profile: np.ndarray | None,
-    contrast: np.ndarray,
-    theta: list[float],
-    attention: float,
-    r: list[int],
-) -> dict[str, Any]:
-    return {
-        "index": layer,
-        "kind": "layer",
-        "layer": layer,
-        "q_norm": _sig(m.q_norm),
-        "k_norm": _sig(m.k_norm),
-        "v_norm": _sig(m.v_norm),
-        "q_pass_norm": _sig(m.q_pass_norm),
-        "k_pass_norm": _sig(m.k_pass_norm),
-        "v_pass_norm": _sig(m.v_pass_norm),
-        "offset_profile": _sig(m.offset_profile),
-        "offset_profile_shuffled": None if shuffled_profile is None else _sig(shuffled_profile),
-        "band_contrast": _sig(contrast),
-        "entropy": _sig(m.entropy),
-        "mean_distance": _sig(m.mean_distance),
-        "decay_model": _sig(model_decay(m.q_mean, m.k_mean, theta, attention, r)),
-    }
+def _layer_samples(
+    real: list[LayerMeasure], found: summary.Offsets, attention: MethodAttention, decay: DecayCurves
+) -> list[LayerSample]:
+    """One sample per layer: its norms, offset profiles, band contrast, per-head entropy and
+    distance, and its decay curve (the arrays `summary` computed for every layer, cut per layer)."""
+    out = []
+    for i, m in enumerate(real):
+        out.append(
+            LayerSample(
+                index=i,
+                layer=i,
+                q_norm=_sig(m.q_norm),
+                k_norm=_sig(m.k_norm),
+                v_norm=_sig(m.v_norm),
+                q_pass_norm=_sig(m.q_pass_norm),
+                k_pass_norm=_sig(m.k_pass_norm),
+                v_pass_norm=_sig(m.v_pass_norm),
+                offset_profile=_sig(m.offset_profile),
+                offset_profile_shuffled=None if found.shuffled is None else _sig(found.shuffled[i]),
+                band_contrast=_sig(found.contrast[i]),
+                entropy=_sig(attention.entropy_per_head[i]),
+                mean_distance=_sig(attention.mean_distance_per_head[i]),
+                decay_model=_sig(decay.model[i]),
+            )
+        )
+    return out
+
+
+def _rope_sample(index: int, decay: DecayCurves, ood: OODShare) -> RopeSample:
+    """The setting's frequencies, its all-ones and Gaussian decay curves and per-pair OOD table."""
+    return RopeSample(
+        index=index,
+        inv_freq=decay.inv_freq,
+        attention_factor=decay.attention_factor,
+        distances=decay.distances,
+        decay_ones=_sig(decay.ones),
+        decay_gaussian_mean=_sig(decay.gaussian_mean),
+        decay_gaussian_se=_sig(decay.gaussian_se),
+        ood_pairs=ood.pairs,
+    )

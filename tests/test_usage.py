@@ -337,6 +337,7 @@ def test_analysis_task_runs_end_to_end(tmp_path: Path, tiny_model_dir: Path, doc
     from longctx_eval.config import parse_sweep
     from longctx_eval.plan import make_plan
     from longctx_eval.progress import PlainProgress
+    from longctx_eval.records import CellRecord, Sample
     from longctx_eval.runner import run_plan
     from longctx_eval.usage.plots import decay_from_samples, entropy_points, grids_from_samples, ood_rows
 
@@ -363,14 +364,17 @@ def test_analysis_task_runs_end_to_end(tmp_path: Path, tiny_model_dir: Path, doc
         assert [s["kind"] for s in samples] == ["layer", "layer", "rope"]
         assert np.asarray(samples[0]["q_norm"]).shape == (2, 16)
         assert np.asarray(samples[0]["k_norm"]).shape == (1, 16)  # GQA: one KV head
-        assert grids_from_samples(samples)["q_norm"][1] == samples[1]["q_norm"]
-        assert len(decay_from_samples(samples, "x")["model"]) == 2
+        read = [Sample.model_validate(s) for s in samples]  # as the results reader gives them
+        assert grids_from_samples(read).q_norm[1] == samples[1]["q_norm"]
+        curves = decay_from_samples(read, "x")
+        assert curves is not None and len(curves.model) == 2
     by_cell = {(r["method_label"], r["length"]): r["metrics"] for r in records}
     # The tiny model's L is 64: none at 128 turns its slow pairs past training, YaRN@2 does not.
     assert by_cell[("none", 64)]["ood_share"] == 0.0 and by_cell[("none", 128)]["ood_share"] > 0.0
     assert by_cell[("yarn@2", 128)]["ood_share"] == 0.0
-    assert set(entropy_points(records)) == {"none", "yarn@2"}
-    assert len(ood_rows(records, {"none": 0.1}, 128)) == 2
+    cells = [CellRecord.model_validate(r) for r in records]
+    assert set(entropy_points(cells)) == {"none", "yarn@2"}
+    assert len(ood_rows(cells, {"none": 0.1}, 128)) == 2
 
 
 def test_analysis_task_skips_a_backend_without_internals(docs_file: Path):

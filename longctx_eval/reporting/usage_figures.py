@@ -16,7 +16,13 @@ from longctx_eval.records import CellRecord
 from longctx_eval.reporting.plots import Figure, _slug
 from longctx_eval.reporting.results import Results
 from longctx_eval.reporting.series import Arranged, Series
-from longctx_eval.reporting.usage_table import analysis_records, reference_cell, scores_at, series_by_model
+from longctx_eval.reporting.usage_table import (
+    analysis_records,
+    positional_heads,
+    reference_cell,
+    scores_at,
+    series_by_model,
+)
 from longctx_eval.usage import plots as usage_plots
 
 
@@ -64,10 +70,10 @@ def _model_figures(
                 model,
                 "norms",
                 f"{model}: mean norm of each rotary pair of q, k and v before rotation, per layer ({where})",
-                usage_plots.norm_heatmaps(grids["q_norm"], grids["k_norm"], grids["v_norm"]),
+                usage_plots.norm_heatmaps(grids.q_norm, grids.k_norm, grids.v_norm),
             )
         )
-        heads = native.metrics.get("positional_heads") or []
+        heads = positional_heads(native)
         if heads:
             out.append(
                 _figure(
@@ -75,14 +81,15 @@ def _model_figures(
                     model,
                     "heads",
                     f"{model}: ‖qᵢ‖·‖kᵢ‖ per head and pair i in its most positional layer ({where})",
-                    usage_plots.head_pair_heatmap(grids["q_norm"], grids["k_norm"], heads),
+                    usage_plots.head_pair_heatmap(grids.q_norm, grids.k_norm, heads),
                 )
             )
     longest = max(r.length for r in recs)
     curves = [
-        usage_plots.decay_from_samples(s, r.method_label)
+        curve
         for r in recs
-        if r.length == longest and (s := results.samples(r))
+        if r.length == longest
+        and (curve := usage_plots.decay_from_samples(results.samples(r), r.method_label))
     ]
     if curves:
         out.append(

@@ -10,13 +10,14 @@ stay in the samples files: they are arrays, not figures a table holds.)
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from longctx_eval.records import CellRecord
 from longctx_eval.reporting.results import Results
 from longctx_eval.reporting.series import Arranged, Series
+from longctx_eval.usage.positional import PositionalHead
+from longctx_eval.usage.records import analysis_metrics
 
 
 class UsagePoint(BaseModel):
@@ -43,19 +44,21 @@ class UsageSection(BaseModel):
     scores: dict[str, float | None] = Field(
         description="method label -> its score (accuracy or perplexity) at `longest` from the other tasks"
     )
-    positional_heads: list[dict[str, Any]] = Field(
-        description="the reference cell's most positional heads (layer, head, offset, share, ...)"
-    )
+    positional_heads: list[PositionalHead] = Field(description="the reference cell's most positional heads")
     points: list[UsagePoint] = Field(description="every ok analysis cell of the model: entropy and OOD share")
 
 
 def analysis_records(results: Results, arranged: Arranged) -> dict[tuple[str, str], list[CellRecord]]:
-    """(task, model) -> the ok analysis cells (those that recorded an attention entropy)."""
+    """(task, model) -> the ok analysis cells (those that recorded an attention entropy), their
+    metrics as `AnalysisMetrics`."""
     out: dict[tuple[str, str], list[CellRecord]] = defaultdict(list)
     for task, records in arranged.other.items():
         for r in records:
-            if r.status == "ok" and r.metrics.get("entropy_mean") is not None:
-                out[(task, results.model_label(r))].append(r)
+            metrics = analysis_metrics(r)
+            if metrics is not None:
+                # Typed once here, so that what reads these records below finds them typed.
+                typed = r if metrics is r.metrics else r.model_copy(update={"metrics": metrics})
+                out[(task, results.model_label(r))].append(typed)
     return dict(out)
 
 
@@ -92,10 +95,6 @@ def series_by_model(arranged: Arranged) -> dict[str, dict[str, list[Series]]]:
     return index
 
 
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) else None
-
-
 def usage_sections(results: Results, arranged: Arranged, against: str = "none") -> list[UsageSection]:
     index = series_by_model(arranged)
     out = []
@@ -103,7 +102,6 @@ def usage_sections(results: Results, arranged: Arranged, against: str = "none") 
         native = reference_cell(recs, against)
         longest = max(r.length for r in recs)
         score_name, scores = scores_at(arranged, index, model, longest)
-        heads = native.metrics.get("positional_heads") or []
         out.append(
             UsageSection(
                 model=model,
@@ -112,16 +110,24 @@ def usage_sections(results: Results, arranged: Arranged, against: str = "none") 
                 longest=longest,
                 score_name=score_name,
                 scores=scores,
-                positional_heads=[h if isinstance(h, dict) else h.model_dump() for h in heads],
-                points=[
-                    UsagePoint(
-                        method_label=r.method_label,
-                        length=r.length,
-                        entropy_mean=_number(r.metrics.get("entropy_mean")),
-                        ood_share=_number(r.metrics.get("ood_share")),
-                    )
-                    for r in sorted(recs, key=lambda r: (r.method_label, r.length))
-                ],
+                positional_heads=positional_heads(native),
+                points=[_point(r) for r in sorted(recs, key=lambda r: (r.method_label, r.length))],
             )
         )
     return out
+
+
+def positional_heads(record: CellRecord) -> list[PositionalHead]:
+    """The most positional heads an analysis cell recorded ([] for any other cell)."""
+    metrics = analysis_metrics(record)
+    return [] if metrics is None else metrics.positional_heads
+
+
+def _point(record: CellRecord) -> UsagePoint:
+    metrics = analysis_metrics(record)
+    return UsagePoint(
+        method_label=record.method_label,
+        length=record.length,
+        entropy_mean=None if metrics is None else metrics.entropy_mean,
+        ood_share=None if metrics is None else metrics.ood_share,
+    )

@@ -7,8 +7,10 @@ model really uses, and what each context-extension method does to them.
 
 Modules, one job each: `capture` (hooks that take q/k/v before rotation, one layer at a time),
 `pairs` (rotary pair geometry), `attention` (entropy, distance, offsets, band contrast), `measure`
-(one sequence → per-layer numbers), `norms`, `positional`, `decay`, `ood`, `documents`, `result`
-(pydantic models), `api` (`analyze`) and `plots` (PNG pictures).
+(one sequence → per-layer numbers), `norms`, `positional`, `decay`, `ood`, `documents`, `summary`
+(measured layers → the reported figures, for `analyze` and the `analysis` task alike), `result`
+(pydantic models of `analyze`'s result), `records` (the `analysis` task's metrics and samples),
+`api` (`analyze`) and `plots` (PNG pictures). `result`, `records` and `plots` import no torch.
 """
 
 from __future__ import annotations

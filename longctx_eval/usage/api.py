@@ -14,21 +14,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from longctx_eval.models import load_causal_lm
-from longctx_eval.rope.base import RopeBase, read_rope_base, scaled_config
-from longctx_eval.rope.frequencies import frequencies_at, rotary_modules
+from longctx_eval.rope.base import read_rope_base, scaled_config
+from longctx_eval.rope.frequencies import rotary_modules
 from longctx_eval.rope.longrope_factors import load_factors
 from longctx_eval.rope.methods import METHODS, MethodParams, RopeSetting, ScalingSpec
+from longctx_eval.usage import summary
 from longctx_eval.usage.capture import UsageError
-from longctx_eval.usage.decay import decay_distances, gaussian_decay, model_decay, ones_decay
-from longctx_eval.usage.documents import document_ids, leading_ids, shuffled
-from longctx_eval.usage.measure import LayerMeasure, mean_over, measure, stacked
-from longctx_eval.usage.norms import band_shares, qk_bound
+from longctx_eval.usage.documents import document_ids, leading_ids
+from longctx_eval.usage.measure import measure_all, measure_documents
 from longctx_eval.usage.ood import ood_share
-from longctx_eval.usage.positional import at_offsets, positional_heads
-from longctx_eval.usage.result import DecayCurves, MethodAttention, UsageResult
+from longctx_eval.usage.result import UsageResult
 
 MethodArg = ScalingSpec | tuple[str, float] | tuple[str, float, MethodParams | Mapping[str, Any] | None]
 
@@ -113,18 +109,20 @@ def analyze(
     if not docs:
         raise UsageError(f"no document of {dataset} has {length} tokens")
     keep = len(leading_ids(tokenizer))
-    real = _measure_all(torch_model, [ids for _, ids in docs], offsets)
-    mixed = None
-    if shuffle:
-        mixed = _measure_all(torch_model, [shuffled(ids, keep, seed + i) for i, ids in docs], offsets)
-    best = stacked(real, "offset_profile").argmax(axis=-1)
-    attention = [method_attention(specs[0], real, best)]
+    real, mixed = measure_documents(torch_model, docs, offsets, keep, seed, shuffle)
+    found = summary.offsets(real, mixed, positional_threshold)
+    attention = [summary.method_attention(specs[0], real, found.best)]
     for spec in specs[1:]:
         with rotary_setting(torch_model, config, spec.resolve(base)):
-            layers = _measure_all(torch_model, [ids for _, ids in docs], offsets)
-        attention.append(method_attention(spec, layers, best))
-    weight = qk_bound(stacked(real, "q_norm"), stacked(real, "k_norm")).sum(axis=(0, 1))
-    own_freq, _ = frequencies_at(_config_for(config, specs[0].resolve(base)), length)
+            layers = measure_all(torch_model, [ids for _, ids in docs], offsets)
+        attention.append(summary.method_attention(spec, layers, found.best))
+    decay = [
+        summary.decay_curves(
+            _config_for(config, spec.resolve(base)), length, real, decay_points, gaussian_samples, seed, spec
+        )
+        for spec in specs
+    ]
+    weight = summary.pair_weight(real)
     return UsageResult(
         model=name,
         dataset=dataset,
@@ -135,20 +133,22 @@ def analyze(
         head_dim=base.head_dim,
         rotary_dim=real[0].rotary_dim,
         pass_dims=base.head_dim - real[0].rotary_dim,
-        inv_freq=own_freq.tolist(),
-        **_norm_fields(real),
-        **_offset_fields(real, mixed, offsets, positional_threshold, top_heads),
+        inv_freq=decay[0].inv_freq,  # "none": the model's own frequencies at `length`
+        **summary.norm_grids(real),
+        qk_band_share=summary.qk_band_share(real),
+        offsets=offsets,
+        offset_profile=found.profile.tolist(),
+        offset_profile_shuffled=None if found.shuffled is None else found.shuffled.tolist(),
+        band_contrast=found.contrast.tolist(),
+        positional_heads=found.heads[:top_heads],
         attention=attention,
-        decay=[
-            decay_curves(spec, base, config, length, real, decay_points, gaussian_samples, seed)
-            for spec in specs
-        ],
+        decay=decay,
         ood=[
             ood_share(config, base, spec.resolve(base), target, weight, spec)
             for spec in specs
             for target in (target_lengths or [length])
         ],
-        check_error=float(max(m.check_error for m in real)),
+        check_error=summary.check_error(real),
     )
 
 
@@ -162,84 +162,5 @@ def _resolve(model: str | Any, tokenizer: Any, dtype: str, device: str) -> tuple
     return model.eval(), tokenizer, type(model).__name__
 
 
-def _measure_all(model: Any, sequences: Sequence[Sequence[int]], offsets: int) -> list[LayerMeasure]:
-    return mean_over([measure(model, ids, offsets) for ids in sequences])
-
-
-def _norm_fields(real: Sequence[LayerMeasure]) -> dict[str, Any]:
-    q, k = stacked(real, "q_norm"), stacked(real, "k_norm")
-    fields: dict[str, Any] = {
-        name: stacked(real, name).tolist()
-        for name in ("q_norm", "k_norm", "v_norm", "q_pass_norm", "k_pass_norm", "v_pass_norm")
-    }
-    fields["qk_band_share"] = band_shares(qk_bound(q, k))
-    return fields
-
-
-def _offset_fields(
-    real: Sequence[LayerMeasure],
-    mixed: Sequence[LayerMeasure] | None,
-    offsets: int,
-    threshold: float,
-    top: int,
-) -> dict[str, Any]:
-    profile, contrast = stacked(real, "offset_profile"), stacked(real, "band_contrast")
-    again = None if mixed is None else stacked(mixed, "offset_profile")
-    return {
-        "offsets": offsets,
-        "offset_profile": profile.tolist(),
-        "offset_profile_shuffled": None if again is None else again.tolist(),
-        "band_contrast": at_offsets(profile, contrast).tolist(),
-        "positional_heads": positional_heads(profile, again, contrast, threshold)[:top],
-    }
-
-
 def _config_for(config: Any, setting: RopeSetting) -> Any:
     return scaled_config(config, setting.rope_parameters, setting.max_position_embeddings)
-
-
-def method_attention(
-    spec: ScalingSpec, layers: Sequence[LayerMeasure], offsets: np.ndarray
-) -> MethodAttention:
-    """Entropy and distance under `spec`, and each head's mass at its `offsets` [layers, heads]."""
-    entropy, distance = stacked(layers, "entropy"), stacked(layers, "mean_distance")
-    profile = stacked(layers, "offset_profile")
-    return MethodAttention(
-        label=spec.label(),
-        method=spec.method,
-        factor=spec.factor,
-        entropy=entropy.mean(axis=1).tolist(),
-        entropy_per_head=entropy.tolist(),
-        mean_distance=distance.mean(axis=1).tolist(),
-        mean_distance_per_head=distance.tolist(),
-        offset_share=np.take_along_axis(profile, offsets[..., None], axis=-1)[..., 0].tolist(),
-    )
-
-
-def decay_curves(
-    spec: ScalingSpec,
-    base: RopeBase,
-    config: Any,
-    length: int,
-    layers: Sequence[LayerMeasure],
-    points: int,
-    samples: int,
-    seed: int,
-) -> DecayCurves:
-    """The three decay curves under `spec`'s frequencies at `length`, the model's vectors from `layers`."""
-    inv, attention = frequencies_at(_config_for(config, spec.resolve(base)), length)
-    theta = inv.tolist()
-    r = decay_distances(length, points)
-    mean, se = gaussian_decay(theta, attention, r, samples, seed)
-    return DecayCurves(
-        label=spec.label(),
-        method=spec.method,
-        factor=spec.factor,
-        inv_freq=theta,
-        attention_factor=attention,
-        distances=r,
-        ones=ones_decay(theta, attention, r),
-        gaussian_mean=mean,
-        gaussian_se=se,
-        model=[model_decay(m.q_mean, m.k_mean, theta, attention, r) for m in layers],
-    )

@@ -3,7 +3,8 @@
 `measure` runs a sequence through the model's decoder (no logits: a (tokens × vocab) tensor is
 never made) under `capture`, and keeps per layer: the pair norms of q, k and v, the mean q and k
 vectors (rotary dimensions; the decay over the model's own vectors needs only those), and the
-attention statistics. `mean_over` averages documents, each with the same weight.
+attention statistics. `mean_over` averages documents, each with the same weight; `measure_documents`
+runs the documents as they are and shuffled, as `analyze` and the `analysis` task both do.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import torch
 from longctx_eval.rope.frequencies import reset_rotary_state, rotary_modules
 from longctx_eval.usage.attention import attention_stats
 from longctx_eval.usage.capture import LayerTensors, capture
+from longctx_eval.usage.documents import shuffled
 from longctx_eval.usage.pairs import pair_norms
 
 
@@ -102,3 +104,20 @@ def mean_over(documents: Sequence[Sequence[LayerMeasure]]) -> list[LayerMeasure]
 def stacked(layers: Sequence[LayerMeasure], name: str) -> np.ndarray:
     """One field of every layer as one array, layers first."""
     return np.stack([getattr(m, name) for m in layers])
+
+
+def measure_all(model: Any, sequences: Sequence[Sequence[int]], offsets: int) -> list[LayerMeasure]:
+    """Every layer of `model`, averaged over `sequences` (one forward pass each)."""
+    return mean_over([measure(model, ids, offsets) for ids in sequences])
+
+
+def measure_documents(
+    model: Any, docs: Sequence[tuple[int, list[int]]], offsets: int, keep: int, seed: int, shuffle: bool
+) -> tuple[list[LayerMeasure], list[LayerMeasure] | None]:
+    """(real, shuffled) layers over (document index, ids) pairs: the shuffled run (None without
+    `shuffle`) keeps the first `keep` tokens (BOS) in place and seeds document i's order with seed + i,
+    so a document is shuffled the same way whichever documents run beside it."""
+    real = measure_all(model, [ids for _, ids in docs], offsets)
+    if not shuffle:
+        return real, None
+    return real, measure_all(model, [shuffled(ids, keep, seed + i) for i, ids in docs], offsets)

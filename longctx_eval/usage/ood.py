@@ -30,40 +30,14 @@ import math
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
 from longctx_eval.rope.analysis import frequency_record, pair_rows
 from longctx_eval.rope.base import RopeBase, scaled_config
 from longctx_eval.rope.frequencies import frequencies_at
 from longctx_eval.rope.methods import RopeSetting, ScalingSpec
+from longctx_eval.usage.result import OODShare, PairOOD
 
 _TOL = 1e-9
-
-
-class PairOOD(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    pair: int = Field(description="pair index, 0 = highest frequency")
-    kind: str = Field(description="extrapolated | interpolated | blended | stopped (rope.analysis)")
-    full_turn: bool = Field(description="completed at least one turn within L under the model's rope")
-    trained_span: float = Field(description="L·θ_i: angles (radians) covered in training")
-    span: float = Field(description="T·θ'_i: angles spanned at the target length under the method")
-    ood: bool = Field(description="out of distribution (see the module docstring)")
-    beyond: float = Field(description="share of distances in [0, T) whose angle exceeds trained_span")
-
-
-class OODShare(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    label: str | None = Field(description="method@factor (None where only the setting is known)")
-    method: str | None = Field(description="method name")
-    factor: float | None = Field(description="scale factor s")
-    target_length: int = Field(description="T")
-    original_context: int = Field(description="L")
-    share: float = Field(description="share of the q·k norm bound in out-of-distribution pairs")
-    distance_share: float = Field(description="the same, each pair weighted by its `beyond`")
-    share_by_kind: dict[str, float] = Field(description="`share` split by the pairs' class")
-    pairs: list[PairOOD] = Field(description="one row per rotary pair")
 
 
 def trained_frequencies(config: Any, base: RopeBase) -> list[float]:

@@ -1,8 +1,8 @@
 """Pictures of a frequency-usage analysis (matplotlib, Agg), each returned as PNG bytes.
 
-Every function takes plain numbers (a `UsageResult`'s fields, or what the `analysis` task recorded),
-so the HTML report and a notebook draw the same pictures. The adapters at the end turn the task's
-records and samples into those inputs:
+Every function takes plain numbers or `usage.result` models (a `UsageResult`'s fields, or what the
+`analysis` task recorded), so the HTML report and a notebook draw the same pictures. The adapters at
+the end turn the task's records and samples (read through `usage.records`) into those inputs:
 
 - `norm_heatmaps`: layer × pair mean norm (over heads) of q, k and v, pair 0 (fastest) on the left;
 - `head_pair_heatmap`: head × pair Cauchy–Schwarz bound ‖qᵢ‖·‖kᵢ‖ in the most positional layer;
@@ -22,14 +22,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from longctx_eval.colors import Palette
 from longctx_eval.pictures import png, pyplot
+from longctx_eval.records import CellRecord, Sample
 from longctx_eval.usage.norms import qk_bound
 from longctx_eval.usage.positional import PositionalHead
+from longctx_eval.usage.records import Table, analysis_metrics, layer_samples, rope_sample
+from longctx_eval.usage.result import DecayCurves
 
 Grid = Sequence[Sequence[Sequence[float]]]
 
@@ -51,22 +54,18 @@ def norm_heatmaps(q_norm: Grid, k_norm: Grid, v_norm: Grid, title: str = "") -> 
     return png(fig)
 
 
-def most_positional_layer(heads: Sequence[PositionalHead | Mapping[str, Any]]) -> int:
+def most_positional_layer(heads: Sequence[PositionalHead]) -> int:
     """The layer of the strongest positional head (heads as `positional_heads` orders them)."""
-    first = heads[0]
-    return int(first.layer if isinstance(first, PositionalHead) else first["layer"])
+    return heads[0].layer
 
 
-def head_pair_heatmap(
-    q_norm: Grid, k_norm: Grid, heads: Sequence[PositionalHead | Mapping[str, Any]], title: str = ""
-) -> bytes:
+def head_pair_heatmap(q_norm: Grid, k_norm: Grid, heads: Sequence[PositionalHead], title: str = "") -> bytes:
     """Head × pair bound ‖q^i‖·‖k^i‖ in the most positional layer, heads labelled with offset and share."""
     plt = pyplot()
     layer = most_positional_layer(heads)
     bound = qk_bound(np.asarray(q_norm, dtype=float), np.asarray(k_norm, dtype=float))[layer]
     labels = [f"head {h}" for h in range(bound.shape[0])]
-    for raw in heads:
-        h = raw if isinstance(raw, PositionalHead) else PositionalHead.model_validate(raw)
+    for h in heads:
         if h.layer == layer:
             labels[h.head] = f"head {h.head}: offset {h.offset}, {h.share:.2f}"
     fig, ax = plt.subplots(figsize=(9, 0.45 * bound.shape[0] + 1.6))
@@ -78,21 +77,19 @@ def head_pair_heatmap(
     return png(fig)
 
 
-def _field(curve: Any, name: str) -> Any:
-    return curve[name] if isinstance(curve, Mapping) else getattr(curve, name)
-
-
 def _colours(labels: Sequence[str], colors: Mapping[str, str] | None) -> Mapping[str, str]:
     return colors if colors is not None else Palette(labels).as_dict()
 
 
-def decay_figure(curves: Sequence[Any], title: str = "", colors: Mapping[str, str] | None = None) -> Any:
-    """Small multiples of the decay curves (`DecayCurves` or their dicts): a row per method, a
+def decay_figure(
+    curves: Sequence[DecayCurves], title: str = "", colors: Mapping[str, str] | None = None
+) -> Any:
+    """Small multiples of the decay curves: a row per method, a
     column per kind of vector (all-ones, Gaussian ±2 s.e., the model's own, mean over layers),
     y shared down each column; the first method is drawn in grey behind the others to read
     them against. One panel holds at most two lines, where one plot of every method was a tangle."""
     plt = pyplot()
-    labels = [str(_field(c, "label")) for c in curves]
+    labels = [str(c.label) for c in curves]
     palette = _colours(labels, colors)
     rows = max(1, len(curves))
     fig, axes = plt.subplots(
@@ -101,18 +98,16 @@ def decay_figure(curves: Sequence[Any], title: str = "", colors: Mapping[str, st
     kinds = ("all-ones q = k", "Gaussian q, k (±2 s.e.)", "model's q, k (mean over layers)")
     reference = curves[0] if curves else None
 
-    def draw(ax: Any, curve: Any, kind: int, colour: str, gid: str | None) -> None:
-        r = np.asarray(_field(curve, "distances"))
+    def draw(ax: Any, curve: DecayCurves, kind: int, colour: str, gid: str | None) -> None:
+        r = np.asarray(curve.distances)
         if kind == 0:
-            ax.plot(r, _field(curve, "ones"), color=colour, lw=1, gid=gid)
+            ax.plot(r, curve.ones, color=colour, lw=1, gid=gid)
         elif kind == 1:
-            mean, se = np.asarray(_field(curve, "gaussian_mean")), np.asarray(_field(curve, "gaussian_se"))
+            mean, se = np.asarray(curve.gaussian_mean), np.asarray(curve.gaussian_se)
             ax.plot(r, mean, color=colour, lw=1, gid=gid)
             ax.fill_between(r, mean - 2 * se, mean + 2 * se, color=colour, alpha=0.15, gid=gid)
         else:
-            ax.plot(
-                r, np.asarray(_field(curve, "model"), dtype=float).mean(axis=0), color=colour, lw=1, gid=gid
-            )
+            ax.plot(r, np.asarray(curve.model, dtype=float).mean(axis=0), color=colour, lw=1, gid=gid)
 
     for row, (curve, label) in enumerate(zip(curves, labels, strict=True)):
         for kind in range(3):
@@ -135,7 +130,9 @@ def decay_figure(curves: Sequence[Any], title: str = "", colors: Mapping[str, st
     return fig
 
 
-def decay_plot(curves: Sequence[Any], title: str = "", colors: Mapping[str, str] | None = None) -> bytes:
+def decay_plot(
+    curves: Sequence[DecayCurves], title: str = "", colors: Mapping[str, str] | None = None
+) -> bytes:
     """`decay_figure` as PNG."""
     return png(decay_figure(curves, title, colors))
 
@@ -211,59 +208,62 @@ def ood_plot(
     return png(ood_figure(rows, score_name, length, title, colors))
 
 
-# Adapters: the `analysis` task's records and samples (dicts as in the files, or pydantic models).
+# Adapters: the `analysis` task's records and samples (read through `usage.records`' models).
 
 
-def _as_dict(item: Any) -> Mapping[str, Any]:
-    out: Mapping[str, Any] = item.model_dump(mode="json") if hasattr(item, "model_dump") else item
-    return out
+class NormGrids(NamedTuple):
+    """One cell's mean pair norms, [layer][head][pair] (KV heads for k and v)."""
+
+    q_norm: list[Table]
+    k_norm: list[Table]
+    v_norm: list[Table]
 
 
-def _layers(samples: Sequence[Any]) -> list[Mapping[str, Any]]:
-    found = [d for d in map(_as_dict, samples) if d.get("kind") == "layer"]
-    return sorted(found, key=lambda s: int(s["layer"]))
+def grids_from_samples(samples: Sequence[Sample]) -> NormGrids:
+    """The norm grids from one cell's layer samples."""
+    layers = layer_samples(samples)
+    return NormGrids([s.q_norm for s in layers], [s.k_norm for s in layers], [s.v_norm for s in layers])
 
 
-def grids_from_samples(samples: Sequence[Any]) -> dict[str, list[Any]]:
-    """q_norm, k_norm, v_norm ([layer][head][pair]) from one cell's layer samples."""
-    layers = _layers(samples)
-    return {name: [s[name] for s in layers] for name in ("q_norm", "k_norm", "v_norm")}
+def decay_from_samples(samples: Sequence[Sample], label: str) -> DecayCurves | None:
+    """One cell's decay curves, labelled for `decay_plot` (None: the cell recorded no rotary sample)."""
+    rope = rope_sample(samples)
+    if rope is None:
+        return None
+    return DecayCurves(
+        label=label,
+        method=None,
+        factor=None,
+        inv_freq=rope.inv_freq,
+        attention_factor=rope.attention_factor,
+        distances=rope.distances,
+        ones=rope.decay_ones,
+        gaussian_mean=rope.decay_gaussian_mean,
+        gaussian_se=rope.decay_gaussian_se,
+        model=[s.decay_model for s in layer_samples(samples)],
+    )
 
 
-def decay_from_samples(samples: Sequence[Any], label: str) -> dict[str, Any]:
-    """One cell's decay curves in `decay_plot`'s shape."""
-    rope = next(d for d in map(_as_dict, samples) if d.get("kind") == "rope")
-    layers = _layers(samples)
-    return {
-        "label": label,
-        "distances": rope["distances"],
-        "ones": rope["decay_ones"],
-        "gaussian_mean": rope["decay_gaussian_mean"],
-        "gaussian_se": rope["decay_gaussian_se"],
-        "model": [s["decay_model"] for s in layers],
-    }
-
-
-def entropy_points(records: Sequence[Any], model: str | None = None) -> dict[str, list[Any]]:
+def entropy_points(
+    records: Sequence[CellRecord], model: str | None = None
+) -> dict[str, list[tuple[int, float]]]:
     """{method label: [(length, entropy_mean)]} from the task's ok records (of one model)."""
     out: dict[str, list[tuple[int, float]]] = defaultdict(list)
-    for r in map(_as_dict, records):
-        metrics = r.get("metrics") or {}
-        if r.get("status") == "ok" and "entropy_mean" in metrics and model in (None, r.get("model")):
-            out[str(r["method_label"])].append((int(r["length"]), float(metrics["entropy_mean"])))
+    for r in records:
+        metrics = analysis_metrics(r)
+        if metrics is not None and metrics.entropy_mean is not None and model in (None, r.model):
+            out[r.method_label].append((r.length, metrics.entropy_mean))
     return dict(out)
 
 
 def ood_rows(
-    records: Sequence[Any], scores: Mapping[str, float | None], length: int, model: str | None = None
+    records: Sequence[CellRecord], scores: Mapping[str, float | None], length: int, model: str | None = None
 ) -> list[tuple[str, float, float | None]]:
     """(label, ood_share, score) at `length`; `scores` maps method labels to accuracy or perplexity."""
     rows = []
-    for r in map(_as_dict, records):
-        if model not in (None, r.get("model")):
+    for r in records:
+        metrics = analysis_metrics(r)
+        if metrics is None or metrics.ood_share is None or r.length != length or model not in (None, r.model):
             continue
-        metrics = r.get("metrics") or {}
-        if r.get("status") == "ok" and int(r["length"]) == length and "ood_share" in metrics:
-            label = str(r["method_label"])
-            rows.append((label, float(metrics["ood_share"]), scores.get(label)))
+        rows.append((r.method_label, metrics.ood_share, scores.get(r.method_label)))
     return rows

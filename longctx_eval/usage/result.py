@@ -2,6 +2,11 @@
 
 Nested lists are indexed [layer][head][pair] (KV heads for k and v), pair 0 being the highest
 frequency; "none" is the model's own rope, always first where methods are listed.
+
+Torch-free on purpose (pydantic and the numpy-only `positional`): the report reads these models,
+and the `analysis` task's records built from them (`usage.records`), without the model stack.
+Where a piece is computed for a rotary setting with no method name (the `analysis` task's cell),
+its label, method and factor are None.
 """
 
 from __future__ import annotations
@@ -10,7 +15,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from longctx_eval.usage.ood import OODShare
 from longctx_eval.usage.positional import PositionalHead
 
 Grid = list[list[list[float]]]
@@ -20,12 +24,38 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class PairOOD(_Strict):
+    """One rotary pair against the angles it covered in training (see `usage.ood`)."""
+
+    pair: int = Field(description="pair index, 0 = highest frequency")
+    kind: str = Field(description="extrapolated | interpolated | blended | stopped (rope.analysis)")
+    full_turn: bool = Field(description="completed at least one turn within L under the model's rope")
+    trained_span: float = Field(description="L·θ_i: angles (radians) covered in training")
+    span: float = Field(description="T·θ'_i: angles spanned at the target length under the method")
+    ood: bool = Field(description="out of distribution (see the module docstring)")
+    beyond: float = Field(description="share of distances in [0, T) whose angle exceeds trained_span")
+
+
+class OODShare(_Strict):
+    """The out-of-distribution share of the q·k norm for one setting at one target length."""
+
+    label: str | None = Field(description="method@factor (None where only the setting is known)")
+    method: str | None = Field(description="method name")
+    factor: float | None = Field(description="scale factor s")
+    target_length: int = Field(description="T")
+    original_context: int = Field(description="L")
+    share: float = Field(description="share of the q·k norm bound in out-of-distribution pairs")
+    distance_share: float = Field(description="the same, each pair weighted by its `beyond`")
+    share_by_kind: dict[str, float] = Field(description="`share` split by the pairs' class")
+    pairs: list[PairOOD] = Field(description="one row per rotary pair")
+
+
 class MethodAttention(_Strict):
     """Attention entropy and distance with one rotary setting, at the analysed length."""
 
-    label: str = Field(description="method@factor ('none': the model's own rope)")
-    method: str = Field(description="method name")
-    factor: float = Field(description="scale factor s")
+    label: str | None = Field(description="method@factor ('none': the model's own rope)")
+    method: str | None = Field(description="method name")
+    factor: float | None = Field(description="scale factor s")
     entropy: list[float] = Field(description="per layer: mean entropy (nats) over heads and queries")
     entropy_per_head: list[list[float]] = Field(description="[layer][head]")
     mean_distance: list[float] = Field(description="per layer: mean attended distance (tokens)")
@@ -38,9 +68,9 @@ class MethodAttention(_Strict):
 class DecayCurves(_Strict):
     """q·R(r)·k against the distance r with one rotary setting (see `usage.decay`)."""
 
-    label: str = Field(description="method@factor")
-    method: str = Field(description="method name")
-    factor: float = Field(description="scale factor s")
+    label: str | None = Field(description="method@factor")
+    method: str | None = Field(description="method name")
+    factor: float | None = Field(description="scale factor s")
     inv_freq: list[float] = Field(description="θ'_i at the analysed length, as transformers computes them")
     attention_factor: float = Field(description="cos/sin multiplier (its square scales every curve)")
     distances: list[int] = Field(description="r")
