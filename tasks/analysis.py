@@ -36,7 +36,7 @@ pairs 0-2; under `yarn@8` → ood_share 0.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import Field, PositiveInt
@@ -45,7 +45,6 @@ from longctx_eval.data import DatasetError, resolve_source
 from longctx_eval.lm import Introspectable
 from longctx_eval.prompts import PromptFormat
 from longctx_eval.rope.base import read_rope_base
-from longctx_eval.rope.frequencies import rotary_modules
 from longctx_eval.rope.methods import RopeSetting
 from longctx_eval.task import (
     CellContext,
@@ -56,12 +55,15 @@ from longctx_eval.task import (
     data_file_field,
     task,
 )
-from longctx_eval.usage import summary
 from longctx_eval.usage.documents import document_ids
-from longctx_eval.usage.measure import LayerMeasure, measure_documents
-from longctx_eval.usage.ood import ood_share
 from longctx_eval.usage.records import AnalysisMetrics, AnalysisSample, LayerSample, RopeSample
 from longctx_eval.usage.result import DecayCurves, MethodAttention, OODShare
+
+if TYPE_CHECKING:
+    # The measuring modules need torch; imported where a cell runs, so that a results directory
+    # (which registers this task to read its records) reads and reports without torch.
+    from longctx_eval.usage.measure import LayerMeasure
+    from longctx_eval.usage.summary import Offsets
 
 
 class AnalysisParams(TaskParams):
@@ -120,6 +122,8 @@ class Analysis:
         docs = self._documents(ctx)
         if not docs:
             return CellOutcome.skipped(f"no document has {ctx.length} tokens")
+        from longctx_eval.usage.measure import measure_documents
+
         model, p = ctx.lm.torch_model, self.params
         keep = len(ctx.prompts.bos_ids)
         real, mixed = measure_documents(model, docs, p.offsets, keep, ctx.seed, p.shuffle)
@@ -133,6 +137,10 @@ class Analysis:
         mixed: list[LayerMeasure] | None,
         n_docs: int,
     ) -> CellOutcome:
+        from longctx_eval.rope.frequencies import rotary_modules
+        from longctx_eval.usage import summary
+        from longctx_eval.usage.ood import ood_share
+
         p = self.params
         # The model's config is the pristine one; the cell's setting lives in its rotary module.
         rope_config = getattr(rotary_modules(model)[0][1], "config", model.config)
@@ -173,7 +181,7 @@ def _sig(values: Any) -> Any:
 
 
 def _layer_samples(
-    real: list[LayerMeasure], found: summary.Offsets, attention: MethodAttention, decay: DecayCurves
+    real: list[LayerMeasure], found: Offsets, attention: MethodAttention, decay: DecayCurves
 ) -> list[LayerSample]:
     """One sample per layer: its norms, offset profiles, band contrast, per-head entropy and
     distance, and its decay curve (the arrays `summary` computed for every layer, cut per layer)."""

@@ -334,10 +334,10 @@ def test_ood_share_with_uniform_weights_counts_the_short_pairs():
 
 def test_analysis_task_runs_end_to_end(tmp_path: Path, tiny_model_dir: Path, docs_file: Path):
     importlib.import_module("longctx_eval_tasks.analysis")  # registers the task (entry point pending)
+    from longctx_eval import load_results
     from longctx_eval.config import parse_sweep
     from longctx_eval.plan import make_plan
     from longctx_eval.progress import PlainProgress
-    from longctx_eval.records import CellRecord, Sample
     from longctx_eval.runner import run_plan
     from longctx_eval.usage.plots import decay_from_samples, entropy_points, grids_from_samples, ood_rows
 
@@ -352,6 +352,8 @@ def test_analysis_task_runs_end_to_end(tmp_path: Path, tiny_model_dir: Path, doc
     # Read as files (one JSON line per record, one samples file per cell), whatever the store's API.
     records = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
     assert len(records) == 4
+    results = load_results(out)
+    typed = {r.cell_id: results.samples(r) for r in results.records}
     for r in records:
         assert r["status"] == "ok", r.get("error")
         m = r["metrics"]
@@ -364,7 +366,7 @@ def test_analysis_task_runs_end_to_end(tmp_path: Path, tiny_model_dir: Path, doc
         assert [s["kind"] for s in samples] == ["layer", "layer", "rope"]
         assert np.asarray(samples[0]["q_norm"]).shape == (2, 16)
         assert np.asarray(samples[0]["k_norm"]).shape == (1, 16)  # GQA: one KV head
-        read = [Sample.model_validate(s) for s in samples]  # as the results reader gives them
+        read = typed[r["cell_id"]]  # as the results reader gives them: the task's own classes
         assert grids_from_samples(read).q_norm[1] == samples[1]["q_norm"]
         curves = decay_from_samples(read, "x")
         assert curves is not None and len(curves.model) == 2
@@ -372,7 +374,7 @@ def test_analysis_task_runs_end_to_end(tmp_path: Path, tiny_model_dir: Path, doc
     # The tiny model's L is 64: none at 128 turns its slow pairs past training, YaRN@2 does not.
     assert by_cell[("none", 64)]["ood_share"] == 0.0 and by_cell[("none", 128)]["ood_share"] > 0.0
     assert by_cell[("yarn@2", 128)]["ood_share"] == 0.0
-    cells = [CellRecord.model_validate(r) for r in records]
+    cells = results.records
     assert set(entropy_points(cells)) == {"none", "yarn@2"}
     assert len(ood_rows(cells, {"none": 0.1}, 128)) == 2
 

@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 from longctx_eval_tasks.analysis import Analysis, AnalysisParams
 
+from longctx_eval import load_results
 from longctx_eval.backends import HFConfig
 from longctx_eval.backends.hf import HFBackend
 from longctx_eval.config import ModelEntry
 from longctx_eval.prompts import PromptFormat
-from longctx_eval.records import CellRecord, Metrics, Sample
+from longctx_eval.records import Metrics, Sample
 from longctx_eval.rope import ScalingSpec, read_rope_base
 from longctx_eval.task import CellContext, CellOutcome, TaskEnv
 from longctx_eval.usage import analyze
@@ -25,7 +26,6 @@ from longctx_eval.usage.records import (
     LayerSample,
     RopeSample,
     analysis_metrics,
-    as_typed,
     layer_samples,
     rope_sample,
 )
@@ -127,21 +127,17 @@ def test_the_committed_example_reads_through_the_models_and_writes_back_the_same
             assert sample.model_extra == {} and sample.model_dump(mode="json", exclude_unset=True) == line
 
 
-def test_the_report_reads_untyped_records_and_samples_through_one_helper() -> None:
-    raw, samples = _example_analysis()[0]
-    record = CellRecord.model_validate(raw)  # as the results reader gives it today: base classes
-    assert type(record.metrics) is Metrics
+def test_the_reader_gives_the_report_typed_analysis_records_and_samples() -> None:
+    results = load_results(EXAMPLE)
+    record = next(r for r in results.records if r.task_name == "analysis" and r.status == "ok")
     metrics = analysis_metrics(record)
-    assert metrics is not None and metrics.entropy_mean == raw["metrics"]["entropy_mean"]
-    assert as_typed(metrics, AnalysisMetrics) is metrics  # already typed: as it is
-    base = [Sample.model_validate(s) for s in samples]
-    assert [s.layer for s in layer_samples(base)] == [0, 1, 2, 3] and rope_sample(base) is not None
-    skipped = record.model_copy(update={"status": "skipped"})
-    assert analysis_metrics(skipped) is None
-    other = record.model_copy(update={"metrics": Metrics(ppl=3.0)})
-    assert analysis_metrics(other) is None
-    broken = record.model_copy(update={"metrics": Metrics.model_validate({"entropy_mean": "high"})})
-    assert analysis_metrics(broken) is None
+    assert metrics is record.metrics and isinstance(metrics, AnalysisMetrics)  # typed on reading
+    samples = results.samples(record)
+    assert [s.layer for s in layer_samples(samples)] == [0, 1, 2, 3] and rope_sample(samples) is not None
+    assert analysis_metrics(record.model_copy(update={"status": "skipped"})) is None
+    assert analysis_metrics(record.model_copy(update={"metrics": Metrics(ppl=3.0)})) is None
+    base = record.model_copy(update={"metrics": Metrics.model_validate(metrics.model_dump())})
+    assert analysis_metrics(base) is None  # only the reader types: nothing here guesses from fields
 
 
 def test_an_unknown_kind_stays_a_plain_analysis_sample() -> None:

@@ -54,11 +54,8 @@ def analysis_records(results: Results, arranged: Arranged) -> dict[tuple[str, st
     out: dict[tuple[str, str], list[CellRecord]] = defaultdict(list)
     for task, records in arranged.other.items():
         for r in records:
-            metrics = analysis_metrics(r)
-            if metrics is not None:
-                # Typed once here, so that what reads these records below finds them typed.
-                typed = r if metrics is r.metrics else r.model_copy(update={"metrics": metrics})
-                out[(task, results.model_label(r))].append(typed)
+            if analysis_metrics(r) is not None:
+                out[(task, results.model_label(r))].append(r)
     return dict(out)
 
 

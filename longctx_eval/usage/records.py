@@ -15,9 +15,9 @@ reads back as the two classes, as a discriminated union would.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ModelWrapValidatorHandler, ValidationError, model_validator
+from pydantic import Field, ModelWrapValidatorHandler, model_validator
 
 from longctx_eval.records import CellRecord, Metrics, Sample
 from longctx_eval.usage.positional import PositionalHead
@@ -122,35 +122,23 @@ class RopeSample(AnalysisSample):
 
 _KINDS: dict[Any, type[AnalysisSample]] = {"layer": LayerSample, "rope": RopeSample}
 
-M = TypeVar("M", bound=BaseModel)
-
-
-def as_typed(value: BaseModel, cls: type[M]) -> M | None:
-    """`value` (a record's metrics, a sample) as the analysis task's `cls`; None when it does not
-    validate. Reading a results directory gives the base classes until the reader validates with
-    each task's own (then this returns its input): this is the one place the report turns them
-    into the analysis task's, to be dropped then."""
-    if isinstance(value, cls):
-        return value
-    try:
-        return cls.model_validate(value.model_dump())
-    except ValidationError:
-        return None
-
 
 def analysis_metrics(record: CellRecord) -> AnalysisMetrics | None:
     """The metrics of an ok cell that ran the analysis (any task label), else None."""
-    metrics = as_typed(record.metrics, AnalysisMetrics)
-    return metrics if record.status == "ok" and metrics is not None and metrics.measured else None
+    metrics = record.metrics  # typed by the reader (payloads.typed_record) when the task is installed
+    return (
+        metrics
+        if record.status == "ok" and isinstance(metrics, AnalysisMetrics) and metrics.measured
+        else None
+    )
 
 
 def layer_samples(samples: Sequence[Sample]) -> list[LayerSample]:
     """A cell's layer samples in layer order."""
-    found = [s for s in (as_typed(s, AnalysisSample) for s in samples) if isinstance(s, LayerSample)]
+    found = [s for s in samples if isinstance(s, LayerSample)]
     return sorted(found, key=lambda s: s.layer)
 
 
 def rope_sample(samples: Sequence[Sample]) -> RopeSample | None:
     """A cell's rotary sample (None: the cell has none)."""
-    typed = (as_typed(s, AnalysisSample) for s in samples)
-    return next((s for s in typed if isinstance(s, RopeSample)), None)
+    return next((s for s in samples if isinstance(s, RopeSample)), None)
