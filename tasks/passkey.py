@@ -23,12 +23,11 @@ from pydantic import Field, PositiveInt, field_validator
 
 from longctx_eval.haystack import PromptParts, fixed_tokens
 from longctx_eval.keys import random_digits
+from longctx_eval.payloads import RetrievalMetrics, RetrievalSample
 from longctx_eval.prompts import PromptFormat
 from longctx_eval.retrieval import (
     Probe,
-    RetrievalMetrics,
     RetrievalParams,
-    RetrievalSample,
     Scoring,
     haystack_for,
     run_retrieval,

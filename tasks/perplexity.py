@@ -46,15 +46,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from longctx_eval_tasks.perplexity_data import (
-    PerplexityTaskMetrics,
-    PerplexityTaskSample,
-    TokenizedDocuments,
-    loss_by_position,
-    sliding_windows,
-)
-from longctx_eval_tasks.perplexity_key_tokens import key_token_outcome
-from longctx_eval_tasks.perplexity_needle import needle_min_length, run_needle
 from pydantic import Field, PositiveInt, model_validator
 
 from longctx_eval.data import DatasetError, load_documents, resolve_source
@@ -70,6 +61,16 @@ from longctx_eval.task import (
     data_file_field,
     task,
 )
+
+from .perplexity_data import (
+    PerplexityTaskMetrics,
+    PerplexityTaskSample,
+    TokenizedDocuments,
+    loss_by_position,
+    sliding_windows,
+)
+from .perplexity_key_tokens import key_token_outcome
+from .perplexity_needle import needle_min_length, run_needle
 
 # LongPPL's own settings (Fang et al. 2024, `longppl`): short context K and stride W.
 LONGPPL_SHORT_CONTEXT = 4096

@@ -15,7 +15,11 @@ import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from longctx_eval_tasks.perplexity_data import (
+
+from longctx_eval.stats import bootstrap_perplexity
+from longctx_eval.task import CellContext, CellOutcome, TaskParamError
+
+from .perplexity_data import (
     PerplexityTaskMetrics,
     PerplexityTaskSample,
     TokenizedDocuments,
@@ -23,19 +27,16 @@ from longctx_eval_tasks.perplexity_data import (
     sliding_windows,
 )
 
-from longctx_eval.stats import bootstrap_perplexity
-from longctx_eval.task import CellContext, CellOutcome, TaskParamError
-
 if TYPE_CHECKING:
-    from longctx_eval_tasks.perplexity import PerplexityParams
-
     from longctx_eval.lm import LanguageModel
+
+    from .perplexity import PerplexityParams
 
 
 def key_settings(params: PerplexityParams, context: int, length: int) -> tuple[int, int, int]:
     """(C, K, W) at this length: long context, short context and window stride. Under LongPPL's
     protocol the evaluator sees the whole sequence (C = the length) and K, W are LongPPL's."""
-    from longctx_eval_tasks.perplexity import LONGPPL_SHORT_CONTEXT, LONGPPL_STRIDE
+    from .perplexity import LONGPPL_SHORT_CONTEXT, LONGPPL_STRIDE
 
     if params.protocol == "longppl":
         c = min(params.evaluator_context or length, length)

@@ -13,15 +13,16 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
-from longctx_eval_tasks.perplexity_data import PerplexityTaskMetrics, PerplexityTaskSample
 
 from longctx_eval.haystack import BuiltPrompt, Haystack, PromptParts, build_prompt, fixed_tokens
 from longctx_eval.prompts import PromptFormat
 from longctx_eval.stats import bootstrap_perplexity
 from longctx_eval.task import CellContext, CellOutcome
 
+from .perplexity_data import PerplexityTaskMetrics, PerplexityTaskSample
+
 if TYPE_CHECKING:
-    from longctx_eval_tasks.perplexity import PerplexityParams
+    from .perplexity import PerplexityParams
 
 
 def _episode_parts(params: PerplexityParams, rng: np.random.Generator) -> tuple[PromptParts, str]:
@@ -29,12 +30,12 @@ def _episode_parts(params: PerplexityParams, rng: np.random.Generator) -> tuple[
     from longctx_eval.keys import random_digits, word_key
 
     if params.needle_task == "passkey":
-        from longctx_eval_tasks.passkey import PasskeyParams, passkey_parts
+        from .passkey import PasskeyParams, passkey_parts
 
         pk = PasskeyParams()
         key = random_digits(rng, pk.key_digits)
         return passkey_parts(pk, key), key
-    from longctx_eval_tasks.niah import NiahParams, niah_parts
+    from .niah import NiahParams, niah_parts
 
     nh = NiahParams()
     key, value = word_key(rng), random_digits(rng, nh.value_digits)
@@ -43,12 +44,12 @@ def _episode_parts(params: PerplexityParams, rng: np.random.Generator) -> tuple[
 
 def needle_min_length(params: PerplexityParams, prompts: PromptFormat) -> int:
     if params.needle_task == "passkey":
-        from longctx_eval_tasks.passkey import PasskeyParams, passkey_parts
+        from .passkey import PasskeyParams, passkey_parts
 
         pk = PasskeyParams()
         answer = "9" * pk.key_digits
         return fixed_tokens(prompts, passkey_parts(pk, answer)) + len(prompts.encode(" " + answer))
-    from longctx_eval_tasks.niah import NiahParams, niah_min_length
+    from .niah import NiahParams, niah_min_length
 
     nh = NiahParams()
     return niah_min_length(nh, prompts) + len(prompts.encode(" " + "9" * nh.value_digits)) + 2

@@ -23,10 +23,11 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from longctx_eval_tasks.ruler_common import RULER_SAMPLES, RulerProtocol, protocol_field
 from pydantic import Field, PositiveInt, field_validator, model_validator
 
 from longctx_eval.task import GroupMember, TaskParams, task_group
+
+from .ruler_common import RULER_SAMPLES, RulerProtocol, protocol_field
 
 # RULER's synthetic.yaml: member label -> (task, settings beyond the task's defaults).
 ESSAY = "essay"

@@ -159,7 +159,8 @@ def zeta(alpha: float) -> float:
         raise ValueError(f"zeta needs alpha > 1, got {alpha}")
     n = 1000
     head = float(np.sum(np.arange(1, n, dtype=np.float64) ** -alpha))
-    return head + n ** (1 - alpha) / (alpha - 1) + 0.5 * n**-alpha + alpha * n ** (-alpha - 1) / 12
+    tail: float = n ** (1 - alpha) / (alpha - 1) + 0.5 * n**-alpha + alpha * n ** (-alpha - 1) / 12
+    return head + tail
 
 
 def frame(

@@ -31,7 +31,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from longctx_eval_tasks.ruler_common import (
+from pydantic import Field, NonNegativeInt, PositiveInt
+
+from longctx_eval.haystack import PromptTooShortError
+from longctx_eval.prompts import PromptFormat
+from longctx_eval.task import CellContext, CellOutcome, TaskEnv, data_file_field, task
+
+from .ruler_common import (
     Episode,
     RulerMetrics,
     RulerParams,
@@ -42,12 +48,7 @@ from longctx_eval_tasks.ruler_common import (
     random_letters,
     run_ruler,
 )
-from longctx_eval_tasks.ruler_words import WORDS
-from pydantic import Field, NonNegativeInt, PositiveInt
-
-from longctx_eval.haystack import PromptTooShortError
-from longctx_eval.prompts import PromptFormat
-from longctx_eval.task import CellContext, CellOutcome, TaskEnv, data_file_field, task
+from .ruler_words import WORDS
 
 _SINGLES_SCAN = 400  # words looked at for the once-only fill (it needs a few short ones)
 

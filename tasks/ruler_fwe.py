@@ -26,7 +26,13 @@ import math
 from typing import Any
 
 import numpy as np
-from longctx_eval_tasks.ruler_common import (
+from pydantic import Field, PositiveInt
+
+from longctx_eval.haystack import PromptTooShortError
+from longctx_eval.prompts import PromptFormat
+from longctx_eval.task import CellContext, CellOutcome, TaskEnv, task
+
+from .ruler_common import (
     Episode,
     RulerMetrics,
     RulerParams,
@@ -38,11 +44,6 @@ from longctx_eval_tasks.ruler_common import (
     run_ruler,
     zeta,
 )
-from pydantic import Field, PositiveInt
-
-from longctx_eval.haystack import PromptTooShortError
-from longctx_eval.prompts import PromptFormat
-from longctx_eval.task import CellContext, CellOutcome, TaskEnv, task
 
 NOISE_WORD = "..."
 

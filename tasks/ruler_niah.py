@@ -32,7 +32,14 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 import numpy as np
-from longctx_eval_tasks.ruler_common import (
+from pydantic import Field, PositiveInt
+
+from longctx_eval.haystack import Haystack, fit_needles
+from longctx_eval.keys import all_word_keys, random_digits, random_uuid, word_key
+from longctx_eval.prompts import PromptFormat
+from longctx_eval.task import CellContext, CellOutcome, TaskEnv, data_file_field, task
+
+from .ruler_common import (
     Episode,
     NeedlePosition,
     RulerHaystackParams,
@@ -50,12 +57,6 @@ from longctx_eval_tasks.ruler_common import (
     run_ruler,
     worst_draws,
 )
-from pydantic import Field, PositiveInt
-
-from longctx_eval.haystack import Haystack, fit_needles
-from longctx_eval.keys import all_word_keys, random_digits, random_uuid, word_key
-from longctx_eval.prompts import PromptFormat
-from longctx_eval.task import CellContext, CellOutcome, TaskEnv, data_file_field, task
 
 NeedleType = Literal["words", "numbers", "uuids"]
 

@@ -35,7 +35,14 @@ from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
-from longctx_eval_tasks.ruler_common import (
+from pydantic import Field, NonNegativeInt, PositiveInt
+
+from longctx_eval.data import DatasetError, load_dataset, resolve_source
+from longctx_eval.haystack import PromptTooShortError
+from longctx_eval.prompts import PromptFormat
+from longctx_eval.task import CellContext, CellOutcome, TaskEnv, TaskParamError, data_file_field, task
+
+from .ruler_common import (
     Episode,
     RulerMetrics,
     RulerParams,
@@ -47,12 +54,6 @@ from longctx_eval_tasks.ruler_common import (
     prompt_tokens,
     run_episodes,
 )
-from pydantic import Field, NonNegativeInt, PositiveInt
-
-from longctx_eval.data import DatasetError, load_dataset, resolve_source
-from longctx_eval.haystack import PromptTooShortError
-from longctx_eval.prompts import PromptFormat
-from longctx_eval.task import CellContext, CellOutcome, TaskEnv, TaskParamError, data_file_field, task
 
 QaFormat = Literal["auto", "squad", "hotpotqa"]
 

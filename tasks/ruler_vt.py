@@ -27,7 +27,14 @@ import itertools
 from typing import Any
 
 import numpy as np
-from longctx_eval_tasks.ruler_common import (
+from pydantic import Field, NonNegativeInt, PositiveInt
+
+from longctx_eval.haystack import Haystack, PromptTooShortError, fit_needles
+from longctx_eval.keys import random_digits
+from longctx_eval.prompts import PromptFormat
+from longctx_eval.task import CellContext, CellOutcome, TaskEnv, task
+
+from .ruler_common import (
     Episode,
     NeedlePosition,
     RulerHaystackParams,
@@ -44,12 +51,6 @@ from longctx_eval_tasks.ruler_common import (
     run_ruler,
     worst_draws,
 )
-from pydantic import Field, NonNegativeInt, PositiveInt
-
-from longctx_eval.haystack import Haystack, PromptTooShortError, fit_needles
-from longctx_eval.keys import random_digits
-from longctx_eval.prompts import PromptFormat
-from longctx_eval.task import CellContext, CellOutcome, TaskEnv, task
 
 
 class RulerVtParams(RulerHaystackParams):

@@ -21,8 +21,8 @@ _RUNTIME = ("dtype", "device", "torch", "transformers", "vllm")
 
 def identity(record: CellRecord) -> str | None:
     """The weights a record ran: their content fingerprint, else the model path as written."""
-    fp = getattr(record, "model_fingerprint", None)
-    if isinstance(fp, str) and fp and not fp.startswith("hub:"):
+    fp = record.model_fingerprint
+    if fp and not fp.startswith("hub:"):
         return fp
     return f"path:{record.model_path}" if record.model_path else None
 
