@@ -73,3 +73,30 @@ def test_a_report_parses_each_samples_file_once_while_they_fit(monkeypatch: pyte
     assert sum(len(v) for v in small._samples.values()) <= 50 + max(
         len(small.samples(r)) for r in with_samples
     )
+
+
+def test_a_report_with_pictures_parses_each_samples_file_at_most_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The summary's passes (paired tables, headline tests, sentences, intervals) and the pictures
+    visit cells in different orders; each file is still parsed once (`Results.cell_samples`)."""
+    from collections import Counter
+
+    from longctx_eval.reporting import write_report
+
+    directory = tmp_path / "r"
+    shutil.copytree(QUICKSTART, directory)
+    parsed: Counter[str] = Counter()
+    real = results_module.read_samples
+
+    def counted(d: Path, cell_id: str, *args: object) -> list[Sample]:
+        parsed[cell_id] += 1
+        return real(d, cell_id, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(results_module, "read_samples", counted)
+    monkeypatch.setattr(results_module, "SAMPLES_HELD", 1)  # nothing kept as objects between passes
+    write_report(directory, pictures=True)
+    with_samples = {p.stem for p in (directory / SAMPLES).glob("*.jsonl")}
+    assert parsed and set(parsed) <= with_samples
+    assert max(parsed.values()) == 1, parsed.most_common(3)
+    assert len(parsed) > len(with_samples) // 2  # the passes did read them: not a vacuous bound

@@ -17,7 +17,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from longctx_eval.payloads import NeedleSample, PerplexitySample
-from longctx_eval.records import Sample
+from longctx_eval.records import AnsweredSample, Sample
+
+# Wrong answers kept per cell for the page's table of examples: a few from each of several cells
+# say more than a dozen from the first cell, and all of them would cost memory at 100k cells.
+WRONG_KEPT = 3
+
+
+@dataclass(frozen=True, slots=True)
+class WrongAnswer:
+    depth: float | None  # the needle's real depth, for needle tasks
+    target: str
+    output: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +48,7 @@ class CellSamples:
     depth_requested: array[float]
     landed: array[float]
     depth_scores: array[float]
+    wrong: tuple[WrongAnswer, ...]  # the first WRONG_KEPT samples scored below 1, by index
 
     @classmethod
     def of(cls, samples: Sequence[Sample]) -> CellSamples:
@@ -58,6 +70,7 @@ class CellSamples:
             depth_requested=array("d", [x.depth_requested for x in needles]),
             landed=array("d", landed),
             depth_scores=array("d", [x.score or 0.0 for x in needles]),
+            wrong=tuple(_wrong(ordered)),
         )
 
     def pairs_with(self, other: CellSamples) -> bool:
@@ -70,3 +83,15 @@ class CellSamples:
             return None
         out = {d: (v, int(t)) for d, v, t in zip(self.doc_index, self.nll, self.tokens, strict=True)}
         return out or None
+
+
+def _wrong(ordered: Sequence[Sample]) -> list[WrongAnswer]:
+    out: list[WrongAnswer] = []
+    for x in ordered:
+        if not isinstance(x, AnsweredSample):
+            break  # not a task scored on generated text: no answers to show
+        if x.score is not None and x.score < 1:
+            out.append(WrongAnswer(x.depth if isinstance(x, NeedleSample) else None, x.target, x.output))
+            if len(out) == WRONG_KEPT:
+                break
+    return out

@@ -20,8 +20,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from longctx_eval.payloads import NeedleSample
-from longctx_eval.records import AnsweredSample
+from longctx_eval.reporting.cell_samples import WRONG_KEPT
 from longctx_eval.reporting.plots import Figure
 from longctx_eval.reporting.results import Results
 from longctx_eval.reporting.summary import Summary
@@ -311,7 +310,13 @@ def _detail_sections(
         )
         out.append(("usage", "Frequency usage", [note, _figures(usage, pictures)]))
     out.append(("failed", "Failed and skipped cells", _failed(results)))
-    out.append(("wrong", f"Some wrong answers (first {_WRONG_ANSWERS_SHOWN})", _wrong(results)))
+    out.append(
+        (
+            "wrong",
+            f"Some wrong answers (the first {_WRONG_ANSWERS_SHOWN}, up to {WRONG_KEPT} a cell)",
+            _wrong(results),
+        )
+    )
     if show_superseded:
         out.append(("superseded", "Superseded cells (an earlier version of the sweep)", _superseded(results)))
     return out
@@ -381,22 +386,11 @@ def _wrong(results: Results) -> list[str]:
             break
         if r.status != "ok" or r.metrics.accuracy is None:
             continue
-        for s in results.samples(r):
-            if not isinstance(s, AnsweredSample):
-                break  # not a task scored on generated text: no answers to show
-            if s.score is not None and s.score < 1 and len(wrong) < _WRONG_ANSWERS_SHOWN:
-                depth = s.depth if isinstance(s, NeedleSample) else None
-                wrong.append(
-                    [
-                        results.model_label(r),
-                        r.method_label,
-                        r.task,
-                        str(r.length),
-                        f"{depth:.2f}" if depth is not None else "",
-                        s.target,
-                        s.output,
-                    ]
-                )
+        for w in results.cell_samples(r).wrong[: _WRONG_ANSWERS_SHOWN - len(wrong)]:
+            depth = f"{w.depth:.2f}" if w.depth is not None else ""
+            wrong.append(
+                [results.model_label(r), r.method_label, r.task, str(r.length), depth, w.target, w.output]
+            )
     if not wrong:
         return []
     return [
