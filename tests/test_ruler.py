@@ -542,8 +542,14 @@ from pydantic import Field
 
 from longctx_eval.haystack import Haystack, fit_needles
 from longctx_eval.keys import random_digits, word_key
+from longctx_eval.records import AnsweredSample, Metrics
 from longctx_eval.retrieval import RetrievalParams, accuracy_metrics
 from longctx_eval.task import CellOutcome, task
+
+
+class MultiKeySample(AnsweredSample):  # what one sample records: read back as this class
+    needle_token_offsets: list[int]
+    depths: list[float]
 
 
 class MultiKeyParams(RetrievalParams):
@@ -556,6 +562,7 @@ class MultiKey:
     name = "multikey_needle"
     version = "1"
     Params = MultiKeyParams
+    Sample = MultiKeySample
 
     def __init__(self, params, env):
         self.params = params
@@ -577,9 +584,9 @@ class MultiKey:
             tail = fmt.encode(f"\\nWhat is the magic number for {key}?") + fmt.answer_ids("It is")
             prompt = fit_needles(fmt, Haystack.noise(), head, needles, depths, tail, ctx.length)
             out = ctx.lm.generate([prompt.ids], self.params.max_new_tokens)[0].text
-            samples.append({"index": i, "target": value, "output": out, "score": float(value in out),
-                            "needle_token_offsets": prompt.needle_token_offsets, "depths": prompt.depths})
-        return CellOutcome(accuracy_metrics(samples), samples)
+            samples.append(MultiKeySample(index=i, target=value, output=out, score=float(value in out),
+                           needle_token_offsets=prompt.needle_token_offsets, depths=prompt.depths))
+        return CellOutcome(Metrics(**accuracy_metrics(samples)), samples)
 '''
 
 
@@ -607,6 +614,10 @@ def test_a_users_multikey_plugin_runs_through_a_sweep(tmp_path: Path, tiny_model
         for line in (out / "samples" / f"{r['cell_id']}.jsonl").read_text().splitlines():
             s = json.loads(line)
             assert len(s["needle_token_offsets"]) == 4 and s["depths"] == sorted(s["depths"])
+    from longctx_eval import load_results
+
+    results = load_results(out)  # the plugin is registered in this process: its own class reads them
+    assert {type(s).__name__ for r in results.records for s in results.samples(r)} == {"MultiKeySample"}
 
 
 def ruler_protocol_config(qa_files: dict[str, Path], **extra: Any) -> Any:
