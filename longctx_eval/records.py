@@ -5,9 +5,11 @@ samples/<cell_id>.jsonl), and the rotary frequencies a group of cells ran with, 
 group under rope/<key>.json and referenced from each record by `rope_key` (they were 49% of a
 records file when every record carried its own copy).
 
-Reading is tolerant on purpose: fields this version does not know are kept (`extra="allow"`), so a
-directory written by a newer longctx-eval still reports and `compare` copies records verbatim. A
-record of the first format (no `schema_version`, frequencies inline under `rope`) is upgraded on
+A task's metrics and samples are its own subclasses of `Metrics` and `Sample`; reading gives them
+back as those classes (`payloads.typed_record`, `payloads.classes_for`). Reading is tolerant on
+purpose: fields no class declares are kept (`extra="allow"`), so a directory written by a newer
+longctx-eval, or by a plugin not installed here, still reports and `compare` copies records
+verbatim. A record of the first format (no `schema_version`, frequencies inline under `rope`) is upgraded on
 reading by `upgrade_record`.
 """
 
@@ -28,7 +30,8 @@ class _Open(BaseModel):
 
 
 class Metrics(_Open):
-    """A cell's aggregate numbers. Tasks may add their own (they are kept as extra fields)."""
+    """A cell's aggregate numbers: the base of every task's own Metrics class, which declares the
+    rest (`payloads.RetrievalMetrics`, say)."""
 
     accuracy: float | None = None  # retrieval tasks: the share of samples scored correct
     n: int | None = None  # samples behind `accuracy`
@@ -40,7 +43,7 @@ class Metrics(_Open):
     n_documents: int | None = None
 
     def get(self, name: str, default: Any = None) -> Any:
-        """A metric by name, built-in or a task's own."""
+        """A metric by name, built-in or a task's own (for notebooks; the harness reads attributes)."""
         value = getattr(self, name, None)
         return default if value is None else value
 

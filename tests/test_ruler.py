@@ -551,7 +551,6 @@ class MultiKeySample(AnsweredSample):  # what one sample records: read back as t
     needle_token_offsets: list[int]
     depths: list[float]
 
-
 class MultiKeyParams(RetrievalParams):
     samples: int = Field(10, description="trials per cell")
     keys: int = Field(4, description="needles hidden; one is asked for")
