@@ -111,6 +111,7 @@ class PayloadClasses:
 
 BASE = PayloadClasses()
 _warned: set[tuple[str, str]] = set()
+_plugins_loaded = False
 
 
 def classes_for(task_name: str, version: str) -> PayloadClasses:
@@ -118,10 +119,12 @@ def classes_for(task_name: str, version: str) -> PayloadClasses:
     families and the base classes."""
     from longctx_eval.task import TASKS, load_task_plugins
 
+    global _plugins_loaded
+    if task_name not in TASKS.names() and not _plugins_loaded:
+        load_task_plugins()  # once: the built-in tasks and installed plugins (entry points, env path)
+        _plugins_loaded = True
     if task_name not in TASKS.names():
-        load_task_plugins()  # entry points only: the built-in tasks and installed plugins
-        if task_name not in TASKS.names():
-            return BASE
+        return BASE
     cls = TASKS.get(task_name)
     samples: tuple[type[Sample], ...] = tuple(dict.fromkeys((cls.Sample, *SAMPLE_FAMILIES, Sample)))
     return PayloadClasses(samples, cls.Metrics, same_version=str(cls.version) == version)
@@ -136,10 +139,13 @@ def typed_record(record: CellRecord) -> CellRecord:
     """The record with its metrics as an instance of its task's own Metrics class (or of the family
     whose fields it has, for a task that is not installed or whose class rejects it)."""
     classes = classes_of(record)
+    own = classes.metrics if classes.metrics is not Metrics else None  # None: read by family
+    if own is not None and isinstance(record.metrics, own):
+        return record  # typed already (read twice, or written by this process)
     fields = _fields(record.metrics)
-    if classes.metrics is not None and classes.metrics is not Metrics:
+    if own is not None:
         try:
-            record.metrics = classes.metrics.model_validate(fields)
+            record.metrics = own.model_validate(fields)
             return record
         except ValidationError as exc:
             _rejected(record.task_name, record.task_version, classes, exc)
