@@ -138,6 +138,8 @@ def classes_of(record: CellRecord) -> PayloadClasses:
 def typed_record(record: CellRecord) -> CellRecord:
     """The record with its metrics as an instance of its task's own Metrics class (or of the family
     whose fields it has, for a task that is not installed or whose class rejects it)."""
+    if record.status != "ok":
+        return record  # a failed or skipped cell measured nothing: base metrics, all empty
     classes = classes_of(record)
     own = classes.metrics if classes.metrics is not Metrics else None  # None: read by family
     if own is not None and isinstance(record.metrics, own):

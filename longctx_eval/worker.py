@@ -27,7 +27,7 @@ from longctx_eval.lm import LanguageModel
 from longctx_eval.manifest import now
 from longctx_eval.plan import Cell, Plan
 from longctx_eval.prompts import PromptFormat
-from longctx_eval.records import CellRecord, RopeFrequencies, Sample
+from longctx_eval.records import CellRecord, Metrics, RopeFrequencies, Sample
 from longctx_eval.rope.analysis import frequency_record
 from longctx_eval.rope.base import RopeBase
 from longctx_eval.rope.methods import RopeSetting, ScalingSpec
@@ -264,9 +264,12 @@ def typed_outcome(task: type[Task] | Task, outcome: CellOutcome) -> CellOutcome:
             value = value.model_dump()
         return cls.model_validate(value)
 
+    # A skipped cell measured nothing: its (empty) metrics stay the base class, so a task whose
+    # Metrics class has required fields can still skip.
+    metrics_class = task.Metrics if outcome.status == "ok" else Metrics
     return replace(
         outcome,
-        metrics=typed(outcome.metrics, task.Metrics),
+        metrics=typed(outcome.metrics, metrics_class),
         samples=[typed(s, task.Sample) for s in outcome.samples],
     )
 

@@ -226,3 +226,6 @@ def test_a_plugins_dicts_become_its_own_classes_and_a_missing_field_fails_the_ce
     assert [type(s) for s in typed.samples] == [_PluginSample]
     with pytest.raises(ValidationError, match="answer"):
         typed_outcome(_Plugin, CellOutcome({"hits": 1}, [{"index": 0}]))
+    # A skip measured nothing: its metrics need not have the required `hits`.
+    skipped = typed_outcome(_Plugin, CellOutcome.skipped("too short"))
+    assert skipped.status == "skipped" and type(skipped.metrics) is Metrics

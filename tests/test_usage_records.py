@@ -99,9 +99,9 @@ def test_the_tasks_figures_are_analyzes_for_the_same_setting(
         assert layer.decay_model == pytest.approx(decay.model[i], rel=1e-4, abs=1e-12)
 
 
-def test_a_skipped_cell_validates_as_the_tasks_metrics() -> None:
+def test_a_skipped_cell_keeps_the_base_metrics_and_is_no_analysis_to_report() -> None:
     typed = typed_outcome(Analysis, CellOutcome.skipped("no document has 4096 tokens"))
-    assert isinstance(typed.metrics, AnalysisMetrics) and not typed.metrics.measured
+    assert type(typed.metrics) is Metrics and not typed.samples  # measured nothing
 
 
 def _example_analysis() -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
