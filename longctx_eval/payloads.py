@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -37,7 +38,8 @@ class LossBin(BaseModel):
 class NeedleSample(AnsweredSample):
     """An answer to a needle hidden at a depth: what the report's depth heatmaps read."""
 
-    depth_requested: float  # the depth asked for, as a fraction of the filler
+    # the depth asked for, as a fraction of the filler (None: no single needle holds the answer)
+    depth_requested: float | None = None
     depth: float | None = None  # real depth: needle token offset / prompt tokens
     filler_depth: float | None = None  # where it landed, on the same scale (sentence ends snap it back)
 
@@ -50,6 +52,7 @@ class RetrievalSample(NeedleSample):
     needle_token_offset: int  # index of the needle's first token
     needle_tokens: int
     depth: float
+    depth_requested: float
     score_strict: float | None = None  # the answer's first number is the target
     score_lenient: float | None = None  # the target appears in the answer
     cut_mid_word: bool = False
@@ -75,9 +78,6 @@ class PerplexitySample(Sample):
     n_prompt_tokens: int | None = None
     ppl: float | None = None
     doc_index: int | None = None  # which document; pairs the cells of two methods on one document
-
-    def pairs_as(self) -> tuple[int, str | None, int | None]:
-        return self.index, None, self.doc_index
 
 
 class PerplexityMetrics(Metrics):
@@ -112,6 +112,8 @@ class PayloadClasses:
 BASE = PayloadClasses()
 _warned: set[tuple[str, str]] = set()
 _plugins_loaded = False
+# (task, version, registered tasks) -> classes: a report asks once per record, 100k times.
+_known: dict[tuple[str, str, int], PayloadClasses] = {}
 
 
 def classes_for(task_name: str, version: str) -> PayloadClasses:
@@ -120,13 +122,26 @@ def classes_for(task_name: str, version: str) -> PayloadClasses:
     from longctx_eval.task import TASKS, load_task_plugins
 
     global _plugins_loaded
-    if task_name not in TASKS.names() and not _plugins_loaded:
-        load_task_plugins()  # once: the built-in tasks and installed plugins (entry points, env path)
+    names = TASKS.names()
+    if task_name not in names and not _plugins_loaded:
         _plugins_loaded = True
-    if task_name not in TASKS.names():
-        return BASE
-    cls = TASKS.get(task_name)
-    samples: tuple[type[Sample], ...] = tuple(dict.fromkeys((cls.Sample, *SAMPLE_FAMILIES, Sample)))
+        try:  # once: the built-in tasks and installed plugins (entry points, the env's tasks path)
+            load_task_plugins()
+        except Exception as exc:  # a broken plugin file must not make results unreadable
+            warnings.warn(
+                f"task plugins could not be loaded to read results ({exc}); read by family", stacklevel=3
+            )
+        names = TASKS.names()
+    key = (task_name, version, len(names))
+    if key not in _known:
+        _known[key] = _classes(TASKS.get(task_name), version) if task_name in names else BASE
+    return _known[key]
+
+
+def _classes(cls: Any, version: str) -> PayloadClasses:
+    own: tuple[type[Sample], ...] = () if cls.Sample is Sample else (cls.Sample,)
+    # A task that keeps the base Sample is read by family, as if it were not installed.
+    samples: tuple[type[Sample], ...] = tuple(dict.fromkeys((*own, *SAMPLE_FAMILIES, Sample)))
     return PayloadClasses(samples, cls.Metrics, same_version=str(cls.version) == version)
 
 

@@ -17,12 +17,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Literal
+import math
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SerializeAsAny
 
 SCHEMA_VERSION = 2
 Status = Literal["ok", "failed", "skipped"]
+
+
+def _null_is_nan(value: Any) -> Any:
+    return math.nan if value is None else value
+
+
+# A measured float that the store wrote as null because it was not finite (`store.dumps`): it reads
+# back as NaN, so one non-finite number does not make a whole sample or cell fail its class.
+StoredFloat = Annotated[float, BeforeValidator(_null_is_nan)]
 
 
 class _Open(BaseModel):
@@ -116,13 +126,11 @@ class Sample(_Open):
     index: int = 0
     score: float | None = None
 
-    def pairs_as(self) -> tuple[int, str | None, int | None]:
+    def pairs_as(self) -> tuple[int, object, object]:
         """What must be equal for this sample to pair with another method's sample in a paired
-        comparison: (index, the answer asked for, the document read). A subclass gives its own
-        fields; the base class reads them from what was stored (a task that is not installed)."""
-        extra = self.model_extra or {}
-        target, doc = extra.get("target"), extra.get("doc_index")
-        return self.index, target if isinstance(target, str) else None, doc if isinstance(doc, int) else None
+        comparison: (index, the answer asked for, the document read), whichever of them the sample
+        has, declared or kept as an extra (a task that is not installed), of whatever type."""
+        return self.index, getattr(self, "target", None), getattr(self, "doc_index", None)
 
 
 class AnsweredSample(Sample):
@@ -130,9 +138,6 @@ class AnsweredSample(Sample):
 
     target: str  # the reference, as shown to a reader (several joined by ", ")
     output: str  # the generated text that was scored
-
-    def pairs_as(self) -> tuple[int, str | None, int | None]:
-        return self.index, self.target, None
 
 
 class RopeFrequencies(BaseModel):

@@ -160,7 +160,8 @@ def run_retrieval(
 def retrieval_metrics(samples: Sequence[RetrievalSample], scoring: Scoring) -> RetrievalMetrics:
     """Accuracy under `scoring` with its Wilson interval, both rules' accuracy, and how far the
     needles landed from their requested depths."""
-    drift = max(abs((x.filler_depth or 0.0) - x.depth_requested) for x in samples) if samples else 0.0
+    drifts = [abs(x.filler_depth - x.depth_requested) for x in samples if x.filler_depth is not None]
+    drift = max(drifts, default=0.0)
     warning = None
     if drift > DEPTH_TOLERANCE:
         warning = (

@@ -54,7 +54,7 @@ FINISHED = ("ok", "skipped")  # failed cells are retried when a sweep is run aga
 
 def _json_default(value: Any) -> Any:
     if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
+        return value.model_dump(mode="json", fallback=_json_default)
     if hasattr(value, "item"):  # numpy scalars
         return value.item()
     if hasattr(value, "tolist"):
@@ -69,7 +69,8 @@ def dumps(value: Any) -> str:
 
 def _finite(value: Any) -> Any:
     if isinstance(value, BaseModel):  # a typed record or payload: its JSON form, then the same rule
-        value = value.model_dump(mode="json")
+        # (fallback: a plugin's numpy values kept as extras, which pydantic cannot serialise)
+        value = value.model_dump(mode="json", fallback=_json_default)
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
@@ -390,9 +391,19 @@ def read_samples(
 
 
 def _first_that_takes(raw: bytes, classes: Sequence[type[Sample]]) -> Sample | None:
-    for cls in classes:
-        try:  # pydantic's JSON parser in one step: about twice as fast as json.loads then validation
-            return cls.model_validate_json(raw)
+    try:  # pydantic's JSON parser in one step: about twice as fast as json.loads then validation
+        return classes[0].model_validate_json(raw)
+    except ValidationError:
+        pass
+    if len(classes) == 1:
+        return None
+    try:  # the other candidates from one parse of the line
+        value = json.loads(raw)
+    except ValueError:
+        return None
+    for cls in classes[1:]:
+        try:
+            return cls.model_validate(value)
         except ValidationError:
             continue
     return None

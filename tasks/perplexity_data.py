@@ -31,9 +31,6 @@ class PerplexityTaskSample(PerplexitySample):
     key_short_context: int | None = None
     key_stride: int | None = None
 
-    def pairs_as(self) -> tuple[int, str | None, int | None]:
-        return self.index, self.target, self.doc_index
-
 
 class PerplexityTaskMetrics(PerplexityMetrics):
     """A cell of any mode: the family's metrics, plus the key tokens' (mode `key_tokens`)."""

@@ -36,6 +36,7 @@ from pydantic import Field, PositiveInt
 
 from longctx_eval.haystack import Haystack, fit_needles
 from longctx_eval.keys import all_word_keys, random_digits, random_uuid, word_key
+from longctx_eval.payloads import NeedleSample
 from longctx_eval.prompts import PromptFormat
 from longctx_eval.task import CellContext, CellOutcome, TaskEnv, data_file_field, task
 
@@ -100,7 +101,7 @@ class NiahNeedle(NeedlePosition):
     answer: bool  # its key is asked about
 
 
-class NiahSample(RulerHaystackSample):
+class NiahSample(RulerHaystackSample, NeedleSample):
     needles: list[NiahNeedle]  # in prompt order
     queries: list[str]  # the keys asked about
     # Where the answer needle sits, when there is exactly one (the depth × length heatmap reads

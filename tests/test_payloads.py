@@ -229,3 +229,77 @@ def test_a_plugins_dicts_become_its_own_classes_and_a_missing_field_fails_the_ce
     # A skip measured nothing: its metrics need not have the required `hits`.
     skipped = typed_outcome(_Plugin, CellOutcome.skipped("too short"))
     assert skipped.status == "skipped" and type(skipped.metrics) is Metrics
+
+
+def test_ruler_niah_samples_feed_the_depth_heatmap():
+    from longctx_eval.reporting.cell_samples import CellSamples
+
+    cls = TASKS.get("ruler_niah").Sample
+    assert issubclass(cls, NeedleSample)
+    one = NeedleSample(index=0, target="1", output="1", score=1.0, depth_requested=0.25, filler_depth=0.2)
+    several = NeedleSample(index=1, target="1, 2", output="1", score=0.0, depth_requested=None)
+    cell = CellSamples.of([one, several])  # several needles hold the answer: no depth, left out
+    assert (
+        list(cell.depth_requested) == [0.25]
+        and list(cell.landed) == [0.2]
+        and list(cell.depth_scores) == [1.0]
+    )
+    assert [w.target for w in cell.wrong] == ["1, 2"]
+
+
+def test_an_installed_plugin_that_keeps_the_base_sample_is_read_by_family(tmp_path: Path):
+    from longctx_eval.task import task
+
+    @task
+    class KeepsBase:  # declares no Sample or Metrics: @task fills in the base classes
+        name = "keeps_base_sample_plugin"
+        version = "1"
+        Params = _PluginParams
+
+    store = ResultStore(tmp_path)
+    needle = {"index": 0, "score": 0.0, "target": "42", "output": " 41", "depth_requested": 0.5}
+    store.write_cell(
+        _hand_made("a", KeepsBase.name, {"accuracy": 0.0, "n": 1, "scoring": "strict"}),
+        [Sample.model_validate(needle)],
+    )
+    results = load_results(tmp_path)
+    (record,) = results.records
+    (sample,) = results.samples(record)
+    assert isinstance(sample, NeedleSample) and isinstance(record.metrics, RetrievalMetrics)
+    assert [w.output for w in results.cell_samples(record).wrong] == [" 41"]
+
+
+def test_a_plugins_numpy_values_are_written_as_numbers(tmp_path: Path):
+    import numpy as np
+
+    typed = typed_outcome(
+        _Plugin, CellOutcome({"hits": 1}, [{"index": 0, "answer": "x", "margin": np.float32(0.5)}])
+    )
+    line = json.loads(dumps(typed.samples[0]))
+    assert line["margin"] == 0.5 and json.loads(dumps(typed.metrics))["hits"] == 1
+
+
+def test_samples_pair_only_on_equal_targets_and_documents_of_any_type():
+    assert Sample(index=0, target=5).pairs_as() != Sample(index=0, target=7).pairs_as()  # type: ignore[call-arg]
+    a = PerplexityTaskSample(index=0, n_scored_tokens=3, nll_sum=1.0, target="7", doc_index=None)
+    b = PerplexityTaskSample(index=0, n_scored_tokens=3, nll_sum=2.0, target="8", doc_index=None)
+    assert a.pairs_as() != b.pairs_as()  # needle-mode perplexity: different answers never pair
+    c = PerplexitySample(index=0, n_scored_tokens=3, nll_sum=1.0, doc_index=4)
+    assert c.pairs_as() == PerplexitySample(index=0, n_scored_tokens=5, nll_sum=9.0, doc_index=4).pairs_as()
+
+
+def test_a_non_finite_analysis_value_stored_as_null_reads_back_as_nan():
+    import math
+
+    from longctx_eval.usage.records import AnalysisMetrics
+
+    raw = json.loads(
+        next(
+            ln
+            for ln in (EXAMPLE / "records.jsonl").read_text().splitlines()
+            if '"analysis"' in ln and '"ok"' in ln
+        )
+    )
+    raw["metrics"]["entropy"][0] = None  # what store.dumps writes for a NaN
+    metrics = AnalysisMetrics.model_validate(raw["metrics"])
+    assert math.isnan(metrics.entropy[0]) and not metrics.model_extra

@@ -20,8 +20,10 @@ from longctx_eval.payloads import NeedleSample, PerplexitySample
 from longctx_eval.records import AnsweredSample, Sample
 
 # Wrong answers kept per cell for the page's table of examples: a few from each of several cells
-# say more than a dozen from the first cell, and all of them would cost memory at 100k cells.
+# say more than a dozen from the first cell, and all of them would cost memory at 100k cells (so
+# each text is cut to WRONG_CHARS as well: at most about 1 kB a cell).
 WRONG_KEPT = 3
+WRONG_CHARS = 160
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +60,11 @@ class CellSamples:
         ppl = [x for x in ordered if isinstance(x, PerplexitySample)]
         ppl_whole = len(ppl) == len(ordered) and all(x.nll_sum is not None for x in ppl)
         docs = [x.doc_index for x in ppl] if ppl_whole else []
-        needles = [x for x in ordered if isinstance(x, NeedleSample) and x.score is not None]
-        landed = [x.filler_depth if x.filler_depth is not None else x.depth_requested for x in needles]
+        needles = [
+            (x.depth_requested, x.filler_depth, x.score)
+            for x in ordered
+            if isinstance(x, NeedleSample) and x.depth_requested is not None and x.score is not None
+        ]
         return cls(
             n=len(ordered),
             identity=digest.digest(),
@@ -67,9 +72,9 @@ class CellSamples:
             nll=array("d", [x.nll_sum or 0.0 for x in ppl]) if ppl_whole else None,
             tokens=array("d", [float(x.n_scored_tokens) for x in ppl]) if ppl_whole else None,
             doc_index=tuple(d for d in docs if d is not None) if docs and None not in docs else None,
-            depth_requested=array("d", [x.depth_requested for x in needles]),
-            landed=array("d", landed),
-            depth_scores=array("d", [x.score or 0.0 for x in needles]),
+            depth_requested=array("d", [d for d, _, _ in needles]),
+            landed=array("d", [d if real is None else real for d, real, _ in needles]),
+            depth_scores=array("d", [s for _, _, s in needles]),
             wrong=tuple(_wrong(ordered)),
         )
 
@@ -91,7 +96,12 @@ def _wrong(ordered: Sequence[Sample]) -> list[WrongAnswer]:
         if not isinstance(x, AnsweredSample):
             break  # not a task scored on generated text: no answers to show
         if x.score is not None and x.score < 1:
-            out.append(WrongAnswer(x.depth if isinstance(x, NeedleSample) else None, x.target, x.output))
+            depth = x.depth if isinstance(x, NeedleSample) else None
+            out.append(WrongAnswer(depth, _cut(x.target), _cut(x.output)))
             if len(out) == WRONG_KEPT:
                 break
     return out
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= WRONG_CHARS else text[: WRONG_CHARS - 1] + "…"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from longctx_eval.records import StoredFloat
 from longctx_eval.usage.norms import top_pairs
 
 
@@ -22,7 +23,7 @@ class PositionalHead(BaseModel):
     layer: int = Field(description="layer index")
     head: int = Field(description="query head index")
     offset: int = Field(description="the offset holding most of the head's attention (0 = itself)")
-    share: float = Field(description="mean attention mass at that offset, real text")
+    share: StoredFloat = Field(description="mean attention mass at that offset, real text")
     shuffled_share: float | None = Field(description="the same offset's mass on shuffled tokens")
     positional: bool = Field(description="share and shuffled share both reach the threshold")
     top_pairs: list[int] = Field(description="pairs whose q·k terms most favour that offset, strongest first")

@@ -19,11 +19,11 @@ from typing import Any, Literal
 
 from pydantic import Field, ModelWrapValidatorHandler, model_validator
 
-from longctx_eval.records import CellRecord, Metrics, Sample
+from longctx_eval.records import CellRecord, Metrics, Sample, StoredFloat
 from longctx_eval.usage.positional import PositionalHead
 from longctx_eval.usage.result import PairOOD
 
-Table = list[list[float]]
+Table = list[list[StoredFloat]]
 
 
 class AnalysisMetrics(Metrics):
@@ -33,11 +33,11 @@ class AnalysisMetrics(Metrics):
 
     rotary_dim: int | None = Field(None, description="rotary dimensions per head (pairs = rotary_dim / 2)")
     attention_factor: float | None = Field(None, description="the setting's cos/sin multiplier")
-    entropy: list[float] = Field(
+    entropy: list[StoredFloat] = Field(
         default_factory=list, description="per layer: mean attention entropy (nats) over heads and queries"
     )
     entropy_mean: float | None = Field(None, description="the same over layers")
-    mean_distance: list[float] = Field(
+    mean_distance: list[StoredFloat] = Field(
         default_factory=list, description="per layer: mean attended distance (tokens)"
     )
     mean_distance_mean: float | None = Field(None, description="the same over layers")
@@ -49,7 +49,7 @@ class AnalysisMetrics(Metrics):
         None, description="share of the q·k norm bound in pairs turned past their trained angles"
     )
     ood_distance_share: float | None = Field(None, description="the same, each pair weighted by its `beyond`")
-    ood_share_by_kind: dict[str, float] = Field(
+    ood_share_by_kind: dict[str, StoredFloat] = Field(
         default_factory=dict, description="`ood_share` split by the pairs' class (rope.analysis)"
     )
     positional_heads: list[PositionalHead] = Field(
@@ -93,17 +93,17 @@ class LayerSample(AnalysisSample):
     q_norm: Table = Field(description="[head][pair]: mean ‖q^i‖ before rotation")
     k_norm: Table = Field(description="[kv head][pair]: mean ‖k^i‖ before rotation")
     v_norm: Table = Field(description="[kv head][pair]: the same split of the values")
-    q_pass_norm: list[float] = Field(description="[head]: mean norm of the non-rotary dims")
-    k_pass_norm: list[float] = Field(description="[kv head]")
-    v_pass_norm: list[float] = Field(description="[kv head]")
+    q_pass_norm: list[StoredFloat] = Field(description="[head]: mean norm of the non-rotary dims")
+    k_pass_norm: list[StoredFloat] = Field(description="[kv head]")
+    v_pass_norm: list[StoredFloat] = Field(description="[kv head]")
     offset_profile: Table = Field(description="[head][offset]: mean attention mass, real text")
     offset_profile_shuffled: Table | None = Field(description="the same on shuffled tokens (None: not run)")
     band_contrast: Table = Field(
         description="[head][pair]: each pair's logit advantage at the head's offset over its mean"
     )
-    entropy: list[float] = Field(description="[head]: mean attention entropy (nats)")
-    mean_distance: list[float] = Field(description="[head]: mean attended distance (tokens)")
-    decay_model: list[float] = Field(description="[distance]: μ_q·R(r)·μ_k averaged over heads")
+    entropy: list[StoredFloat] = Field(description="[head]: mean attention entropy (nats)")
+    mean_distance: list[StoredFloat] = Field(description="[head]: mean attended distance (tokens)")
+    decay_model: list[StoredFloat] = Field(description="[distance]: μ_q·R(r)·μ_k averaged over heads")
 
 
 class RopeSample(AnalysisSample):
@@ -111,12 +111,14 @@ class RopeSample(AnalysisSample):
     out-of-distribution table."""
 
     kind: Literal["rope"] = "rope"
-    inv_freq: list[float] = Field(description="θ'_i at the cell's length, as transformers computes them")
-    attention_factor: float = Field(description="cos/sin multiplier")
+    inv_freq: list[StoredFloat] = Field(
+        description="θ'_i at the cell's length, as transformers computes them"
+    )
+    attention_factor: StoredFloat = Field(description="cos/sin multiplier")
     distances: list[int] = Field(description="r, for the decay curves here and in the layer samples")
-    decay_ones: list[float] = Field(description="q = k = all-ones")
-    decay_gaussian_mean: list[float] = Field(description="q, k ~ N(0, I): sample mean")
-    decay_gaussian_se: list[float] = Field(description="its standard error")
+    decay_ones: list[StoredFloat] = Field(description="q = k = all-ones")
+    decay_gaussian_mean: list[StoredFloat] = Field(description="q, k ~ N(0, I): sample mean")
+    decay_gaussian_se: list[StoredFloat] = Field(description="its standard error")
     ood_pairs: list[PairOOD] = Field(description="one row per rotary pair")
 
 

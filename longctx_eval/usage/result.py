@@ -15,9 +15,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from longctx_eval.records import StoredFloat
 from longctx_eval.usage.positional import PositionalHead
 
-Grid = list[list[list[float]]]
+Grid = list[list[list[StoredFloat]]]
 
 
 class _Strict(BaseModel):
@@ -30,10 +31,10 @@ class PairOOD(_Strict):
     pair: int = Field(description="pair index, 0 = highest frequency")
     kind: str = Field(description="extrapolated | interpolated | blended | stopped (rope.analysis)")
     full_turn: bool = Field(description="completed at least one turn within L under the model's rope")
-    trained_span: float = Field(description="L·θ_i: angles (radians) covered in training")
-    span: float = Field(description="T·θ'_i: angles spanned at the target length under the method")
+    trained_span: StoredFloat = Field(description="L·θ_i: angles (radians) covered in training")
+    span: StoredFloat = Field(description="T·θ'_i: angles spanned at the target length under the method")
     ood: bool = Field(description="out of distribution (see the module docstring)")
-    beyond: float = Field(description="share of distances in [0, T) whose angle exceeds trained_span")
+    beyond: StoredFloat = Field(description="share of distances in [0, T) whose angle exceeds trained_span")
 
 
 class OODShare(_Strict):
@@ -44,9 +45,9 @@ class OODShare(_Strict):
     factor: float | None = Field(description="scale factor s")
     target_length: int = Field(description="T")
     original_context: int = Field(description="L")
-    share: float = Field(description="share of the q·k norm bound in out-of-distribution pairs")
-    distance_share: float = Field(description="the same, each pair weighted by its `beyond`")
-    share_by_kind: dict[str, float] = Field(description="`share` split by the pairs' class")
+    share: StoredFloat = Field(description="share of the q·k norm bound in out-of-distribution pairs")
+    distance_share: StoredFloat = Field(description="the same, each pair weighted by its `beyond`")
+    share_by_kind: dict[str, StoredFloat] = Field(description="`share` split by the pairs' class")
     pairs: list[PairOOD] = Field(description="one row per rotary pair")
 
 
@@ -56,11 +57,11 @@ class MethodAttention(_Strict):
     label: str | None = Field(description="method@factor ('none': the model's own rope)")
     method: str | None = Field(description="method name")
     factor: float | None = Field(description="scale factor s")
-    entropy: list[float] = Field(description="per layer: mean entropy (nats) over heads and queries")
-    entropy_per_head: list[list[float]] = Field(description="[layer][head]")
-    mean_distance: list[float] = Field(description="per layer: mean attended distance (tokens)")
-    mean_distance_per_head: list[list[float]] = Field(description="[layer][head]")
-    offset_share: list[list[float]] = Field(
+    entropy: list[StoredFloat] = Field(description="per layer: mean entropy (nats) over heads and queries")
+    entropy_per_head: list[list[StoredFloat]] = Field(description="[layer][head]")
+    mean_distance: list[StoredFloat] = Field(description="per layer: mean attended distance (tokens)")
+    mean_distance_per_head: list[list[StoredFloat]] = Field(description="[layer][head]")
+    offset_share: list[list[StoredFloat]] = Field(
         description="[layer][head]: attention mass at the head's offset found under the model's own rope"
     )
 
@@ -71,13 +72,15 @@ class DecayCurves(_Strict):
     label: str | None = Field(description="method@factor")
     method: str | None = Field(description="method name")
     factor: float | None = Field(description="scale factor s")
-    inv_freq: list[float] = Field(description="θ'_i at the analysed length, as transformers computes them")
-    attention_factor: float = Field(description="cos/sin multiplier (its square scales every curve)")
+    inv_freq: list[StoredFloat] = Field(
+        description="θ'_i at the analysed length, as transformers computes them"
+    )
+    attention_factor: StoredFloat = Field(description="cos/sin multiplier (its square scales every curve)")
     distances: list[int] = Field(description="r")
-    ones: list[float] = Field(description="q = k = all-ones: Σ_i 2·cos(rθ_i) × attention²")
-    gaussian_mean: list[float] = Field(description="q, k ~ N(0, I): sample mean")
-    gaussian_se: list[float] = Field(description="its standard error")
-    model: list[list[float]] = Field(description="[layer][distance]: μ_q·R(r)·μ_k averaged over heads")
+    ones: list[StoredFloat] = Field(description="q = k = all-ones: Σ_i 2·cos(rθ_i) × attention²")
+    gaussian_mean: list[StoredFloat] = Field(description="q, k ~ N(0, I): sample mean")
+    gaussian_se: list[StoredFloat] = Field(description="its standard error")
+    model: list[list[StoredFloat]] = Field(description="[layer][distance]: μ_q·R(r)·μ_k averaged over heads")
 
 
 class UsageResult(_Strict):
@@ -92,14 +95,16 @@ class UsageResult(_Strict):
     head_dim: int = Field(description="head dimension")
     rotary_dim: int = Field(description="rotary dimensions per head (pairs = rotary_dim / 2)")
     pass_dims: int = Field(description="dimensions per head that never rotate (partial rotary)")
-    inv_freq: list[float] = Field(description="the model's own θ_i at length N")
+    inv_freq: list[StoredFloat] = Field(description="the model's own θ_i at length N")
     q_norm: Grid = Field(description="[layer][head][pair]: mean ‖q^i‖ before rotation")
     k_norm: Grid = Field(description="[layer][kv head][pair]: mean ‖k^i‖ before rotation")
     v_norm: Grid = Field(description="[layer][kv head][pair]: the same split of the values, for contrast")
-    q_pass_norm: list[list[float]] = Field(description="[layer][head]: mean norm of the non-rotary dims")
-    k_pass_norm: list[list[float]] = Field(description="[layer][kv head]")
-    v_pass_norm: list[list[float]] = Field(description="[layer][kv head]")
-    qk_band_share: list[list[float]] = Field(
+    q_pass_norm: list[list[StoredFloat]] = Field(
+        description="[layer][head]: mean norm of the non-rotary dims"
+    )
+    k_pass_norm: list[list[StoredFloat]] = Field(description="[layer][kv head]")
+    v_pass_norm: list[list[StoredFloat]] = Field(description="[layer][kv head]")
+    qk_band_share: list[list[StoredFloat]] = Field(
         description="[layer][quarter]: share of Σ‖q^i‖·‖k^i‖ per quarter of the pairs, fastest first"
     )
     offsets: int = Field(description="K: offsets 0 … K−1 in the offset profiles")
@@ -112,7 +117,9 @@ class UsageResult(_Strict):
     attention: list[MethodAttention] = Field(description="entropy and distance per method")
     decay: list[DecayCurves] = Field(description="decay curves per method")
     ood: list[OODShare] = Field(description="out-of-distribution norm share per method and target length")
-    check_error: float = Field(description="largest relative error of the attention recomputation check")
+    check_error: StoredFloat = Field(
+        description="largest relative error of the attention recomputation check"
+    )
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
