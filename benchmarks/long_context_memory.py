@@ -53,7 +53,7 @@ t0 = time.perf_counter()
 outcome = task.run(ctx)
 seconds = time.perf_counter() - t0
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-metric = outcome.metrics.get("ppl", outcome.metrics.get("accuracy"))
+metric = outcome.metrics.ppl if outcome.metrics.ppl is not None else outcome.metrics.accuracy
 print(json.dumps({"rss_before": before, "peak": peak, "seconds": seconds, "metric": metric}))
 """
 

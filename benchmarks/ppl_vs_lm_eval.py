@@ -61,7 +61,7 @@ def ours(
             ctx = CellContext(
                 n, 0, lm, fmt, False, group_cache=group, group_lengths=lengths[k:], model_cache=model_cache
             )
-            out[n] = task.run(ctx).metrics["ppl"]
+            out[n] = task.run(ctx).metrics.ppl
         return out
 
     return sweep

@@ -90,7 +90,7 @@ def main() -> None:
                 outcome = task.run(ctx)
             finally:
                 hf.kv_cache = in_place
-            return [s["output"] for s in outcome.samples], backend.prefill_tokens - before
+            return [s.output for s in outcome.samples], backend.prefill_tokens - before
 
         return run
 
