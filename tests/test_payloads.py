@@ -303,3 +303,17 @@ def test_a_non_finite_analysis_value_stored_as_null_reads_back_as_nan():
     raw["metrics"]["entropy"][0] = None  # what store.dumps writes for a NaN
     metrics = AnalysisMetrics.model_validate(raw["metrics"])
     assert math.isnan(metrics.entropy[0]) and not metrics.model_extra
+
+
+def test_what_crosses_to_another_process_is_base_classes_with_the_same_json():
+    """A Ray actor returns `Finished.portable()`: no plugin class to unpickle on the driver, and
+    the store writes exactly what it would have written from the task's own classes."""
+    from longctx_eval.executors import Finished
+
+    results = load_results(EXAMPLE)
+    record = next(r for r in results.records if r.task_name == "niah" and r.status == "ok")
+    finished = Finished(record, results.samples(record))
+    moved = finished.portable()
+    assert type(moved.record.metrics) is Metrics and {type(s) for s in moved.samples or ()} == {Sample}
+    assert dumps(moved.record) == dumps(record)
+    assert [dumps(s) for s in moved.samples or ()] == [dumps(s) for s in finished.samples or ()]

@@ -22,7 +22,7 @@ from pydantic import (
     PositiveInt,
 )
 
-from longctx_eval.records import CellRecord, RopeFrequencies, Sample
+from longctx_eval.records import CellRecord, Metrics, RopeFrequencies, Sample
 from longctx_eval.registry import Registry
 
 
@@ -33,6 +33,18 @@ class Finished:
     record: CellRecord
     samples: Sequence[Sample] | None = None  # the task's own Sample instances
     rope: RopeFrequencies | None = None  # the group's frequencies (stored once, under record.rope_key)
+
+    def portable(self) -> Finished:
+        """The same cell with its metrics and samples as the base classes (every field kept): what
+        crosses to another process. A plugin's own classes are pickled by module name, and a
+        plugin loaded from a file may not import under that name on the driver's side."""
+        metrics = Metrics.model_validate(self.record.metrics.model_dump())
+        samples = [Sample.model_validate(s.model_dump()) for s in self.samples or ()]
+        return Finished(
+            self.record.model_copy(update={"metrics": metrics}),
+            samples if self.samples is not None else None,
+            self.rope,
+        )
 
 
 class ExecutorConfig(BaseModel):

@@ -49,7 +49,7 @@ class RayWorker:
         from longctx_eval.quiet import quiet_libraries
 
         with quiet_libraries():  # as in the driver: an actor's warnings reach the user's terminal
-            return self.worker.run(self.cells[cell_id])
+            return self.worker.run(self.cells[cell_id]).portable()
 
 
 @dataclass
