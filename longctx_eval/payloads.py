@@ -104,10 +104,6 @@ class PayloadClasses:
     metrics: type[Metrics] | None = None  # None: the task is not installed (read by family)
     same_version: bool = False  # the installed task is the version that wrote the record
 
-    @property
-    def sample(self) -> type[Sample]:
-        return self.samples[0]
-
 
 BASE = PayloadClasses()
 _warned: set[tuple[str, str]] = set()

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 from longctx_eval.haystack import Haystack, MultiNeedlePrompt
 from longctx_eval.prompts import PromptFormat
 from longctx_eval.records import AnsweredSample, Metrics
-from longctx_eval.retrieval import RetrievalParams, accuracy_metrics, haystack_for
+from longctx_eval.retrieval import RetrievalParams, accuracy_of, haystack_for
 from longctx_eval.task import CellContext, CellOutcome, TaskEnv, TaskParams, data_file_field
 
 # RULER's samples per task (`scripts/config_tasks.sh`: 500; later papers run 100): the default under
@@ -279,11 +279,9 @@ def run_episodes(
         )
         for i, (e, out) in enumerate(zip(episodes, outputs, strict=True))
     ]
-    metrics = RulerMetrics.model_validate(
-        {
-            **accuracy_metrics([{"score": s.score} for s in samples]),
-            "n_empty": sum(1 for s in samples if not postprocess(s.output)),
-        }
+    metrics = RulerMetrics(
+        **accuracy_of([s.score for s in samples]),
+        n_empty=sum(1 for s in samples if not postprocess(s.output)),  # RULER's "nulls"
     )
     return CellOutcome(metrics=metrics, samples=samples)
 
